@@ -1,0 +1,81 @@
+"""The ``stemscan`` command.
+
+Each subcommand lives in a small module exposing ``configure(parser)`` (adds
+its arguments) and ``run(args) -> int``; modules are imported lazily and keep
+heavy imports (torch, ray) inside ``run``, so ``stemscan --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from stemscan import __version__
+
+__all__ = ["main", "build_parser"]
+
+#: subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scenes": ("stemscan.scenes.cli_scenes", "list scene families or draw a gallery of them"),
+    "bench": ("stemscan.benchmarks.cli_bench", "run agents x scenes x seeds into a results file"),
+    "leaderboard": ("stemscan.benchmarks.cli_leaderboard", "rank agents from a results file (md, html, csv)"),
+    "replay": ("stemscan.benchmarks.cli_replay", "animate one episode to a GIF"),
+}
+
+#: ``stemscan train <model>`` -> (module, one-line help)
+TRAINERS: dict[str, tuple[str, str]] = {
+    "dcnn": ("stemscan.agents.dcnn_train", "train the DCNN atom/defect segmenter"),
+    "rvae": ("stemscan.agents.rvae_train", "pre-train the rotationally invariant VAE"),
+    "ppo": ("stemscan.agents.ppo_train", "train the PPO scanning policy"),
+}
+
+
+def _add(subparsers: argparse._SubParsersAction, name: str, module_name: str, help_text: str) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:  # a part of the package that is not installed or not built
+        parser = subparsers.add_parser(name, help=f"{help_text} (unavailable: {error})")
+        parser.set_defaults(_unavailable=f"`stemscan {name}` is unavailable: {error}")
+        return
+    parser = subparsers.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip().splitlines()[0])
+    module.configure(parser)
+    parser.set_defaults(_run=module.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stemscan",
+        description="Automated experimentation in STEM: environment, agent zoo and benchmark.",
+    )
+    parser.add_argument("--version", action="version", version=f"stemscan {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        _add(subparsers, name, module_name, help_text)
+    train = subparsers.add_parser("train", help="train a model of the zoo (dcnn, rvae, ppo)")
+    train_sub = train.add_subparsers(dest="model", metavar="MODEL")
+    for name, (module_name, help_text) in TRAINERS.items():
+        _add(train_sub, name, module_name, help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_unavailable", None):
+        print(args._unavailable, file=sys.stderr)
+        return 2
+    run = getattr(args, "_run", None)
+    if run is None:
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(run(args) or 0)
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as error:
+        print(f"stemscan {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The reward rule: which ground-truth features a scan has discovered.
+
+A feature is discovered once at least ``threshold`` of its labelled pixels
+have been scanned at imaging dose (the survey never counts).  Each feature is
+rewarded once, with its weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DiscoveryTracker"]
+
+
+class DiscoveryTracker:
+    """Counts scanned pixels per feature and reports newly discovered ones.
+
+    Args:
+        labels: ``int32`` (H, W) feature labels (0 = none, k = feature k).
+        weights: ``float64`` (K + 1,) weight per label value (index 0 unused).
+        threshold: Fraction of a feature's pixels that must be scanned, in (0, 1].
+    """
+
+    def __init__(self, labels: np.ndarray, weights: np.ndarray, threshold: float = 0.5) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"discovery threshold must lie in (0, 1], got {threshold}")
+        self.labels = labels
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.n_labels = len(self.weights)
+        area = np.bincount(labels.ravel(), minlength=self.n_labels)[: self.n_labels]
+        self.needed = np.maximum(np.ceil(threshold * area), 1).astype(np.int64)
+        self.needed[0] = np.iinfo(np.int64).max  # label 0 is never a feature
+        self.scanned = np.zeros(self.n_labels, dtype=np.int64)
+        self.found = np.zeros(self.n_labels, dtype=bool)
+        self.n_found = 0
+        self.weight_found = 0.0
+        self.total = self.n_labels - 1
+
+    def update(self, patch_labels: np.ndarray, newly_scanned: np.ndarray) -> np.ndarray:
+        """Account for newly scanned pixels; return the ids discovered now.
+
+        Args:
+            patch_labels: Labels of the pixels of the sub-scan.
+            newly_scanned: Boolean mask of those never scanned before.
+        """
+        ids = patch_labels[newly_scanned]
+        ids = ids[ids > 0]
+        if ids.size == 0:
+            return np.empty(0, dtype=np.int64)
+        touched, counts = np.unique(ids, return_counts=True)
+        self.scanned[touched] += counts
+        new = touched[(self.scanned[touched] >= self.needed[touched]) & ~self.found[touched]]
+        if new.size:
+            self.found[new] = True
+            self.n_found += int(new.size)
+            self.weight_found += float(self.weights[new].sum())
+        return new.astype(np.int64)
+
+    @property
+    def all_found(self) -> bool:
+        return self.total > 0 and self.n_found == self.total
+
+    def progress(self) -> np.ndarray:
+        """Fraction of the needed pixels scanned, per label (index 0 is 0)."""
+        out = np.minimum(self.scanned / self.needed, 1.0)
+        out[0] = 0.0
+        return out

@@ -1,0 +1,87 @@
+"""The microscope model: noiseless scene signal -> detector counts.
+
+A HAADF detector collects a fraction ``s`` of the incident electrons at each
+probe position (``Scene.image``).  With a probe current ``I`` (pA) and a
+dwell time ``t`` (µs) each pixel receives ``N = I * t * 6.2415`` electrons
+(1 pA × 1 µs = 6.2415 e⁻), and the detector records Poisson-distributed
+counts with mean ``N * s + b`` where ``b`` is a small dark/background count.
+Dose is counted in electrons, acquisition time in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ELECTRONS_PER_PA_US", "Microscope"]
+
+#: Electrons delivered by a 1 pA probe in 1 µs (1e-18 C / 1.602e-19 C).
+ELECTRONS_PER_PA_US = 1e-18 / 1.602176634e-19
+
+
+@dataclass(frozen=True)
+class Microscope:
+    """Dose, noise and timing model of one STEM acquisition.
+
+    Attributes:
+        electrons_per_pixel: Imaging dose per probe position, e⁻/pixel.
+        dwell_time_us: Dwell per pixel at imaging dose, µs.
+        background_counts: Mean detector background per pixel per dwell, counts.
+        settle_time_us: Beam settle time before each sub-scan, µs.
+        flyback_time_us: Flyback time per scan line, µs.
+        survey_dwell_time_us: Dwell per survey sample, µs.
+    """
+
+    electrons_per_pixel: float = 500.0
+    dwell_time_us: float = 4.0
+    background_counts: float = 0.2
+    settle_time_us: float = 200.0
+    flyback_time_us: float = 5.0
+    survey_dwell_time_us: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("electrons_per_pixel", "dwell_time_us", "survey_dwell_time_us"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        for name in ("background_counts", "settle_time_us", "flyback_time_us"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+
+    @property
+    def probe_current_pa(self) -> float:
+        """Probe current implied by dose and dwell, pA."""
+        return self.electrons_per_pixel / (self.dwell_time_us * ELECTRONS_PER_PA_US)
+
+    def counts(self, signal: np.ndarray, electrons: float, rng: np.random.Generator) -> np.ndarray:
+        """Poisson detector counts for ``electrons`` incident per sample.
+
+        Args:
+            signal: Scattered fraction at each sample (dimensionless).
+            electrons: Incident electrons per sample.
+            rng: The env's generator (all noise flows from ``reset(seed)``).
+
+        Returns:
+            ``float64`` counts, same shape as ``signal``.
+        """
+        return rng.poisson(signal * electrons + self.background_counts).astype(np.float64)
+
+    def normalise(self, counts: np.ndarray, electrons: float, full_scale: float) -> np.ndarray:
+        """Background-subtracted counts as a fraction of the detector's full scale.
+
+        ``full_scale`` is the signal the detector's gain maps to 1 (set from
+        the brightest signal in the field, as an operator sets brightness and
+        contrast); the result is clipped to [0, 1] like an ADC.
+        """
+        out = (counts - self.background_counts) * (1.0 / (electrons * full_scale))
+        return np.clip(out, 0.0, 1.0, out=out).astype(np.float32)
+
+    def subscan_time_s(self, rows: int, cols: int) -> float:
+        """Time to acquire a ``rows`` × ``cols`` sub-scan at imaging dwell, s."""
+        return (rows * cols * self.dwell_time_us + rows * self.flyback_time_us + self.settle_time_us) * 1e-6
+
+    def survey_time_s(self, rows: int, cols: int) -> float:
+        """Time to acquire a ``rows`` × ``cols`` survey, s."""
+        return (rows * cols * self.survey_dwell_time_us + rows * self.flyback_time_us + self.settle_time_us) * 1e-6

@@ -1,0 +1,354 @@
+"""``STEMScan-v0``: choose where a STEM probe scans next, under a dose budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from stemscan.envs.discovery import DiscoveryTracker
+from stemscan.envs.geometry import PatchGeometry
+from stemscan.envs.microscope import Microscope
+from stemscan.envs.overview import CoarseGrid
+from stemscan.envs.render import render_frame
+from stemscan.scenes import Scene
+from stemscan.scenes import make as make_scene
+from stemscan.scenes import names as scene_names
+
+__all__ = ["STEMScanEnv"]
+
+
+class STEMScanEnv(gym.Env):
+    """Automated experiment in scanning transmission electron microscopy.
+
+    ## Description
+
+    A sample (the hidden *scene*: a noiseless HAADF signal with labelled
+    ground-truth features such as point defects, domain walls, interfaces or
+    particle junctions) sits under a STEM probe.  Each step the agent places a
+    square sub-scan of ``patch_size`` × ``patch_size`` pixels.  The microscope
+    acquires it at the imaging dose ``electrons_per_pixel`` with Poisson shot
+    noise, and the electrons are charged against a dose budget.  The agent is
+    rewarded for ground-truth features it newly discovers.  An optional
+    initial *survey* — a fast, low-dose, coarse overview of the whole field —
+    gives it a first look, too coarse and noisy to discover point features.
+
+    ## Action Space
+
+    * ``action_mode="continuous"`` (default): ``Box(0, 1, (2,), float32)``,
+      the patch centre ``(row, col)`` as a fraction of the field.  Patches
+      that would cross the border are shifted inside.
+    * ``action_mode="grid"``: ``Discrete(n_rows * n_cols)`` over the
+      non-overlapping patch cells, numbered row-major from the top-left;
+      ``n_rows = H // patch_size``.
+
+    Out-of-space, NaN or wrongly shaped actions raise ``ValueError``.
+
+    ## Observation Space
+
+    A flat ``Dict`` (usable by SB3's ``MultiInputPolicy``); every array is a
+    fresh copy.
+
+    | key        | space                                 | meaning                                                        |
+    |------------|---------------------------------------|----------------------------------------------------------------|
+    | `patch`    | `Box(0, 1, (P, P), float32)`          | sub-scan just acquired, counts / full-scale counts (zeros at reset) |
+    | `position` | `Box(0, 1, (2,), float32)`            | its centre ``(row, col)`` as a fraction of the field           |
+    | `dose`     | `Box(0, 1, (1,), float32)`            | fraction of the dose budget used                               |
+    | `overview` | `Box(0, 255, (1, G, G), uint8)`       | coarse map of everything measured: survey, overwritten by patches |
+    | `visited`  | `Box(0, 255, (1, G, G), uint8)`       | fraction of each coarse cell scanned at imaging dose × 255     |
+
+    ``G = overview_size`` (default 64).
+
+    ## Rewards
+
+    The summed weight of the features newly discovered by this step.  A
+    feature is discovered once at least ``discovery_threshold`` (default
+    half) of its labelled pixels have been scanned at imaging dose; it is
+    never rewarded twice.  Re-scanning costs dose and rewards nothing.
+
+    ## Starting State
+
+    ``reset(seed=...)`` draws a new scene of family ``scene`` (or reuses a
+    given :class:`~stemscan.scenes.Scene`), then, if ``survey`` is on,
+    acquires the survey.  All randomness (scene and noise) flows from the
+    seed.
+
+    ## Episode End
+
+    * Termination: every feature of a scored scene has been discovered.
+    * Truncation: the remaining budget cannot pay for another patch.
+
+    Calling ``step`` after either raises ``RuntimeError``.
+
+    ## Info
+
+    On every reset and step: ``new_features`` (count this step),
+    ``new_feature_ids``, ``features_found``, ``features_total``,
+    ``weight_found``, ``dose_used`` and ``dose_budget`` (electrons),
+    ``dose_fraction`` (dose used / dose of one full raster frame at imaging
+    dose), ``budget_fraction`` (dose used / budget), ``coverage`` (fraction of
+    pixels scanned at imaging dose), ``scan_time_s`` (simulated acquisition
+    time, s), ``steps``, ``scored`` (False for an unlabelled real image).
+    Benchmarks score from ``info``, never from a wrapped reward.
+
+    ## Arguments
+
+    * ``scene``: a family from :func:`stemscan.scenes.names`
+      (default ``"lattice-defects"``), or a ``Scene`` (used on every reset).
+    * ``scene_kwargs``: family parameters (dict).
+    * ``image_size``: field side in pixels for generated scenes (512).
+    * ``patch_size``: sub-scan side in pixels (32).
+    * ``dose_budget``: budget as a fraction of one full frame at imaging dose (0.1).
+    * ``electrons_per_pixel``: imaging dose, e⁻/pixel (500).
+    * ``dwell_time_us``: imaging dwell per pixel, µs (4; the probe current
+      follows: 500 e⁻ / 4 µs ≈ 20 pA).
+    * ``survey``: acquire the initial overview (True).
+    * ``survey_dose``: survey dose as a fraction of one full frame (0.01).
+    * ``overview_size``: cells per side of ``overview``/``visited`` (64).
+    * ``action_mode``: ``"continuous"`` or ``"grid"``.
+    * ``discovery_threshold``: fraction of a feature's pixels to scan (0.5).
+    * ``render_mode``: ``None`` or ``"rgb_array"`` (H × W × 3 uint8).
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        scene: str | Scene = "lattice-defects",
+        scene_kwargs: dict[str, Any] | None = None,
+        image_size: int = 512,
+        patch_size: int = 32,
+        dose_budget: float = 0.1,
+        electrons_per_pixel: float = 500.0,
+        dwell_time_us: float = 4.0,
+        survey: bool = True,
+        survey_dose: float = 0.01,
+        overview_size: int = 64,
+        action_mode: str = "continuous",
+        discovery_threshold: float = 0.5,
+        render_mode: str | None = None,
+    ) -> None:
+        if isinstance(scene, Scene):
+            self._fixed_scene: Scene | None = scene
+            self.family = scene.family
+            shape = scene.shape
+        elif isinstance(scene, str):
+            if scene not in scene_names():
+                raise ValueError(f"unknown scene {scene!r}; valid names: {', '.join(scene_names())}")
+            self._fixed_scene = None
+            self.family = scene
+            _check_int("image_size", image_size, 32)
+            shape = (int(image_size), int(image_size))
+        else:
+            raise TypeError(f"scene must be a family name or a stemscan.scenes.Scene, got {type(scene).__name__}")
+        if scene_kwargs is not None and not isinstance(scene_kwargs, dict):
+            raise TypeError(f"scene_kwargs must be a dict, got {type(scene_kwargs).__name__}")
+        _check_int("patch_size", patch_size, 4)
+        _check_int("overview_size", overview_size, 4)
+        if patch_size > min(shape):
+            raise ValueError(f"patch_size {patch_size} is larger than the image {shape[0]}×{shape[1]} pixels")
+        for name, value in (("dose_budget", dose_budget), ("survey_dose", survey_dose)):
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative number (fraction of one full frame), got {value!r}")
+        if action_mode not in ("continuous", "grid"):
+            raise ValueError(f"action_mode must be 'continuous' or 'grid', got {action_mode!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+
+        self.scene_kwargs = dict(scene_kwargs or {})
+        self.shape = shape
+        self.patch_size = int(patch_size)
+        self.action_mode = action_mode
+        self.render_mode = render_mode
+        self.survey = bool(survey)
+        self.survey_dose = float(survey_dose)
+        self.discovery_threshold = float(discovery_threshold)
+        if not 0.0 < self.discovery_threshold <= 1.0:
+            raise ValueError(f"discovery_threshold must lie in (0, 1], got {discovery_threshold}")
+        self.microscope = Microscope(electrons_per_pixel=float(electrons_per_pixel), dwell_time_us=float(dwell_time_us))
+        self.geometry = PatchGeometry(shape, self.patch_size)
+        self.grid = CoarseGrid(shape, int(overview_size))
+
+        epp = self.microscope.electrons_per_pixel
+        self.frame_dose = float(shape[0] * shape[1] * epp)  # e⁻ of one full frame
+        self.budget = float(dose_budget) * self.frame_dose
+        self.patch_dose = float(self.patch_size**2 * epp)
+        self.survey_cost = self.survey_dose * self.frame_dose if self.survey else 0.0
+        if self.survey_cost + self.patch_dose > self.budget * (1 + 1e-12):
+            raise ValueError(
+                f"dose_budget {dose_budget} ({self.budget:.3g} e⁻) cannot pay for the survey "
+                f"({self.survey_cost:.3g} e⁻) and one {patch_size}×{patch_size} patch ({self.patch_dose:.3g} e⁻)"
+            )
+
+        p, g = self.patch_size, self.grid.size
+        self.action_space = (
+            spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)
+            if action_mode == "continuous"
+            else spaces.Discrete(self.geometry.n_cells)
+        )
+        self.observation_space = spaces.Dict(
+            {
+                "patch": spaces.Box(0.0, 1.0, shape=(p, p), dtype=np.float32),
+                "position": spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32),
+                "dose": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                "overview": spaces.Box(0, 255, shape=(1, g, g), dtype=np.uint8),
+                "visited": spaces.Box(0, 255, shape=(1, g, g), dtype=np.uint8),
+            }
+        )
+        self.scene: Scene | None = None
+        self._done = True
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        if self._fixed_scene is not None:
+            scene = self._fixed_scene
+        else:
+            scene_seed = int(self.np_random.integers(2**31 - 1))
+            scene = make_scene(self.family, seed=scene_seed, size=self.shape[0], **self.scene_kwargs)
+        if scene.shape != self.shape:
+            raise ValueError(f"scene shape {scene.shape} does not match the env's field {self.shape}")
+        self.scene = scene
+        self._signal = scene.image
+        self._labels = scene.labels
+        self._full_scale = max(float(scene.image.max()), 1e-6)
+        self.tracker = DiscoveryTracker(scene.labels, scene.feature_weights(), self.discovery_threshold)
+        self._scanned = np.zeros(self.shape, dtype=bool)
+        self._n_scanned = 0
+        self._n_pixels = self.shape[0] * self.shape[1]
+        self._survey = np.zeros((self.grid.size, self.grid.size), dtype=np.float64)
+        self._measured = np.zeros(self.shape, dtype=np.float32)
+        self._overview = np.zeros((self.grid.size, self.grid.size), dtype=np.float64)
+        self._visited = np.zeros((self.grid.size, self.grid.size), dtype=np.float64)
+        self._boxes: list[tuple[int, int]] = []
+        self.dose_used = 0.0
+        self.scan_time_s = 0.0
+        self.steps = 0
+        if self.survey:
+            self._acquire_survey()
+        self._last_patch = np.zeros((self.patch_size, self.patch_size), dtype=np.float32)
+        self._last_position = np.array([0.5, 0.5], dtype=np.float32)
+        self._done = False
+        self._last_new = np.empty(0, dtype=np.int64)
+        return self._observation(), self._info()
+
+    def _acquire_survey(self) -> None:
+        """Coarse low-dose overview: one sample per coarse cell, signal averaged over the cell."""
+        grid = self.grid
+        electrons = self.survey_cost / (grid.size * grid.size)  # e⁻ per survey sample
+        mean_signal = grid.block_mean(self._signal)
+        counts = self.microscope.counts(mean_signal, electrons, self.np_random)
+        self._overview = self.microscope.normalise(counts, electrons, self._full_scale).astype(np.float64)
+        self._survey = self._overview.copy()
+        self.dose_used += self.survey_cost
+        self.scan_time_s += self.microscope.survey_time_s(grid.size, grid.size)
+
+    # ------------------------------------------------------------------- step
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        if self._done:
+            raise RuntimeError("step() called after the episode ended (terminated or truncated) or before reset(); call reset()")
+        if self.action_mode == "continuous":
+            r0, c0 = self.geometry.from_continuous(action)
+        else:
+            r0, c0 = self.geometry.from_cell(action)
+        p = self.patch_size
+        r1, c1 = r0 + p, c0 + p
+        mic = self.microscope
+        epp = mic.electrons_per_pixel
+        counts = mic.counts(self._signal[r0:r1, c0:c1], epp, self.np_random)
+        patch = mic.normalise(counts, epp, self._full_scale)
+        scanned = self._scanned[r0:r1, c0:c1]
+        newly = ~scanned
+        self._n_scanned += int(np.count_nonzero(newly))
+        new_ids = self.tracker.update(self._labels[r0:r1, c0:c1], newly)
+        scanned[...] = True
+        self._measured[r0:r1, c0:c1] = patch
+        self._update_overview(r0, r1, c0, c1)
+        self._boxes.append((r0, c0))
+        self.dose_used += self.patch_dose
+        self.scan_time_s += mic.subscan_time_s(p, p)
+        self.steps += 1
+        self._last_patch = patch
+        self._last_position = self.geometry.centre_fraction(r0, c0)
+        self._last_new = new_ids
+        reward = float(self.tracker.weights[new_ids].sum()) if new_ids.size else 0.0
+        terminated = self.tracker.all_found
+        truncated = (not terminated) and self.dose_used + self.patch_dose > self.budget * (1 + 1e-12)
+        self._done = terminated or truncated
+        return self._observation(), reward, terminated, truncated, self._info()
+
+    def _update_overview(self, r0: int, r1: int, c0: int, c1: int) -> None:
+        """Refresh the coarse cells a sub-scan touched: scanned pixels replace the survey."""
+        grid = self.grid
+        g0, g1, h0, h1 = grid.cell_range(r0, r1, c0, c1)
+        area = grid.area[g0:g1, h0:h1]
+        n_scanned = grid.block_sum(self._scanned.astype(np.float64), g0, g1, h0, h1)
+        measured_sum = grid.block_sum(self._measured.astype(np.float64), g0, g1, h0, h1)
+        rest = self._survey[g0:g1, h0:h1]
+        self._overview[g0:g1, h0:h1] = (measured_sum + rest * (area - n_scanned)) / area
+        self._visited[g0:g1, h0:h1] = n_scanned / area
+
+    # ------------------------------------------------------------- obs & info
+    def _observation(self) -> dict[str, np.ndarray]:
+        budget_fraction = min(self.dose_used / self.budget, 1.0) if self.budget > 0 else 1.0
+        return {
+            "patch": self._last_patch.copy(),
+            "position": self._last_position.copy(),
+            "dose": np.array([budget_fraction], dtype=np.float32),
+            "overview": np.rint(self._overview * 255.0).astype(np.uint8)[None],
+            "visited": np.rint(self._visited * 255.0).astype(np.uint8)[None],
+        }
+
+    def _info(self) -> dict[str, Any]:
+        tracker = self.tracker
+        return {
+            "new_features": int(self._last_new.size),
+            "new_feature_ids": self._last_new.tolist(),
+            "features_found": tracker.n_found,
+            "features_total": tracker.total,
+            "weight_found": tracker.weight_found,
+            "dose_used": self.dose_used,
+            "dose_budget": self.budget,
+            "dose_fraction": self.dose_used / self.frame_dose,
+            "budget_fraction": self.dose_used / self.budget if self.budget > 0 else 1.0,
+            "coverage": self._n_scanned / self._n_pixels,
+            "scan_time_s": self.scan_time_s,
+            "steps": self.steps,
+            "scored": bool(self.scene.scored) if self.scene is not None else False,
+        }
+
+    # ----------------------------------------------------------------- render
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' to the constructor")
+            return None
+        if self.scene is None:
+            raise RuntimeError("render() called before reset()")
+        return render_frame(
+            measured=self._measured,
+            scanned=self._scanned,
+            survey=self._survey if self.survey else None,
+            grid=self.grid,
+            boxes=self._boxes,
+            patch_size=self.patch_size,
+            features=self.scene.features,
+            found=self.tracker.found,
+        )
+
+    def discovery_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(scanned mask (H, W) bool, found flags (K + 1,) bool)`` — read-only copies.
+
+        Ground-truth bookkeeping: only the oracle and evaluation may use it.
+        """
+        return self._scanned.copy(), self.tracker.found.copy()
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -1,0 +1,13 @@
+"""Sample generators with exact ground truth, and loaders for real images.
+
+``names()`` lists the synthetic families; ``make(name, seed=..., size=...,
+**params)`` builds one :class:`Scene`; ``load(path)`` turns a real image file
+into a scene.  Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from stemscan.scenes.base import Feature, Scene, validate_scene
+from stemscan.scenes.registry import make, names
+
+__all__ = ["Feature", "Scene", "make", "names", "validate_scene"]
