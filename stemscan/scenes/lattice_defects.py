@@ -1,79 +1,316 @@
-"""``lattice-defects``: a 2-D crystal of atom columns with point defects.
+"""``lattice-defects``: a 2-D material with point and extended defects.
 
-A first, simple version: a hexagonal lattice of carbon-like columns with
-vacancies (missing columns) and substitutional dopants (heavier, brighter
-columns), each a labelled feature.
+Physics
+-------
+A single layer seen along its normal: a graphene honeycomb (C columns, one
+atom each) or a MoS2-like 2H lattice (projected honeycomb of Mo columns and
+S2 columns of two S atoms).  Every column is a probe-blurred Gaussian whose
+height scales as ``sum(Z**1.7)`` over its atoms (HAADF Z-contrast); host
+columns of graphene peak at ~0.03 of the incident beam, Mo at ~0.11.  A thin
+amorphous-carbon-like background sits underneath.
+
+Defects (features)
+------------------
+* ``"vacancy"``: a missing column (graphene, Mo site) or a missing S atom
+  (an S2 column with one S left).
+* ``"dopant"``: a substitutional heavy atom (Si in graphene, W on a Mo site).
+* ``"stone-wales"`` (graphene only): one C-C bond rotated by 90° (a 55-77
+  ring cluster), labelled as a disk around the rotated bond.
+* ``"grain-boundary"``: the band where two grains of different orientation
+  meet (a meandering line across the field), cut into ``segment_length``
+  pieces.  Atoms of the two grains that come closer than 0.6 bond lengths
+  are merged into one column.
+
+Point defects are *not* scattered uniformly.  Each site gets a hot-spot
+score: a smooth random "strain" field plus a term that decays with the
+distance to the grain boundary.  Sites are drawn without replacement with
+probability ``exp(3 * clustering * score)``: ``clustering=0`` is uniform
+(no prior helps), ``clustering=1`` packs defects near the boundary and in
+strained patches.  The number of defects does not depend on ``clustering``.
+
+Atom classes (``Scene.atom_classes``): 0 host column, 1 dopant column.
+
+At the defaults (graphene, 0.2 Å/px) a 512 px scene is 10 nm wide, holds
+about 4,000 columns, ~16 vacancies, ~16 dopants, ~2 Stone-Wales defects and
+~20 grain-boundary segments.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy.spatial import cKDTree
 
-from stemscan.scenes.base import Feature, Scene
-from stemscan.scenes.columns import disk_labels, render_columns, z_contrast
+from stemscan.scenes.base import Scene
+from stemscan.scenes.columns import render_columns, z_contrast
+from stemscan.scenes.fields import amorphous_background, smooth_field
+from stemscan.scenes.lattices import honeycomb_sites, rotation
+from stemscan.scenes.painting import cut_into_segments, features_from_labels, paint_disks
+from stemscan.scenes.params import check_choice, check_number
 
-__all__ = ["make_lattice_defects"]
+__all__ = ["make_lattice_defects", "MATERIALS"]
+
+HOST, DOPANT = 0, 1
+
+
+@dataclass(frozen=True)
+class Material:
+    """A projected honeycomb material.
+
+    Attributes:
+        lattice_constant: Hexagonal lattice constant ``a``, Å.
+        columns: Atoms in a column of sublattice 0 and 1, as atomic numbers.
+        dopant_z: Default substitutional dopant.
+        dopant_sublattice: Sublattices a dopant may replace.
+        signal: Peak signal of a sublattice-0 host column (fraction).
+        stone_wales: Whether Stone-Wales bond rotations occur.
+    """
+
+    lattice_constant: float
+    columns: tuple[tuple[int, ...], tuple[int, ...]]
+    dopant_z: int
+    dopant_sublattice: tuple[int, ...]
+    signal: float
+    stone_wales: bool
+
+
+MATERIALS: dict[str, Material] = {
+    "graphene": Material(2.46, ((6,), (6,)), 14, (0, 1), 0.03, True),
+    "mos2": Material(3.16, ((42,), (16, 16)), 74, (0,), 0.11, False),
+}
 
 
 def make_lattice_defects(
     seed: int,
     size: int,
+    material: str = "graphene",
     pixel_size: float = 0.2,
-    lattice_constant: float = 2.46,
     vacancy_fraction: float = 0.004,
     dopant_fraction: float = 0.004,
-    host_z: int = 6,
-    dopant_z: int = 14,
+    stone_wales_fraction: float | None = None,
+    grain_boundary: bool = True,
+    misorientation: float | None = None,
+    clustering: float = 0.7,
+    dopant_z: int | None = None,
+    probe_fwhm: float = 0.9,
+    segment_length: float = 32.0,
 ) -> Scene:
-    """Hexagonal lattice with vacancies and dopants.
+    """Build a ``lattice-defects`` scene.
 
     Args:
-        seed: Scene seed.
+        seed: Seed of the scene's random generator.
         size: Image side, pixels.
-        pixel_size: Å per pixel.
-        lattice_constant: Lattice constant, Å.
-        vacancy_fraction: Fraction of sites left empty.
-        dopant_fraction: Fraction of sites holding a dopant.
-        host_z, dopant_z: Atomic numbers of host and dopant columns.
+        material: ``"graphene"`` or ``"mos2"``.
+        pixel_size: Sampling, Å per pixel (0.05-0.5).
+        vacancy_fraction: Vacancies per lattice site (0-0.05).
+        dopant_fraction: Dopants per lattice site (0-0.05).
+        stone_wales_fraction: Stone-Wales defects per site (0-0.01); ``None``:
+            0.0005 for graphene, 0 for MoS2 (where it is not allowed).
+        grain_boundary: Whether a grain boundary crosses the field.
+        misorientation: Angle between the two grains, degrees (3-27);
+            ``None`` draws one in [10, 25].
+        clustering: Strength of defect clustering near the boundary and in
+            strained patches, 0 (uniform) to 1.
+        dopant_z: Atomic number of the dopant; ``None``: 14 (Si) in graphene,
+            74 (W) in MoS2.  Must exceed the host's.
+        probe_fwhm: Probe full width at half maximum, Å.
+        segment_length: Length of one grain-boundary feature, pixels.
     """
-    for name, value in (("vacancy_fraction", vacancy_fraction), ("dopant_fraction", dopant_fraction)):
-        if not 0 <= value <= 0.5:
-            raise ValueError(f"{name} must lie in [0, 0.5], got {value}")
-    if pixel_size <= 0 or lattice_constant <= 0:
-        raise ValueError("pixel_size and lattice_constant must be > 0 Å")
+    check_choice("material", material, tuple(MATERIALS))
+    spec = MATERIALS[material]
+    check_number("pixel_size", pixel_size, 0.05, 0.5)
+    check_number("vacancy_fraction", vacancy_fraction, 0, 0.05)
+    check_number("dopant_fraction", dopant_fraction, 0, 0.05)
+    if stone_wales_fraction is None:
+        stone_wales_fraction = 0.0005 if spec.stone_wales else 0.0
+    check_number("stone_wales_fraction", stone_wales_fraction, 0, 0.01)
+    if stone_wales_fraction > 0 and not spec.stone_wales:
+        raise ValueError(f"stone_wales_fraction must be 0 for material {material!r} (no Stone-Wales defects)")
+    if not isinstance(grain_boundary, (bool, np.bool_)):
+        raise ValueError(f"grain_boundary must be True or False, got {grain_boundary!r}")
+    if misorientation is not None:
+        check_number("misorientation", misorientation, 3, 27)
+    check_number("clustering", clustering, 0, 1)
+    dopant_z = spec.dopant_z if dopant_z is None else dopant_z
+    host_z = max(spec.columns[s][0] for s in spec.dopant_sublattice)
+    if isinstance(dopant_z, bool) or not isinstance(dopant_z, (int, np.integer)) or not host_z < dopant_z <= 92:
+        raise ValueError(f"dopant_z must be an integer atomic number in ({host_z}, 92], got {dopant_z!r}")
+    check_number("probe_fwhm", probe_fwhm, 0.3, 3.0)
+    check_number("segment_length", segment_length, 8, 128)
+    params = {
+        "material": material, "pixel_size": float(pixel_size), "vacancy_fraction": float(vacancy_fraction),
+        "dopant_fraction": float(dopant_fraction), "stone_wales_fraction": float(stone_wales_fraction),
+        "grain_boundary": bool(grain_boundary), "misorientation": misorientation, "clustering": float(clustering),
+        "dopant_z": int(dopant_z), "probe_fwhm": float(probe_fwhm), "segment_length": float(segment_length),
+    }
+
     rng = np.random.default_rng(seed)
-    a = lattice_constant / pixel_size
-    if a < 4:
-        raise ValueError(f"lattice constant is {a:.1f} pixels; need >= 4 pixels per lattice constant")
-    n_rows = int(size / (a * np.sqrt(3) / 2)) + 2
-    n_cols = int(size / a) + 2
-    j, i = np.mgrid[0:n_rows, 0:n_cols]
-    rows = j * a * np.sqrt(3) / 2
-    cols = i * a + (j % 2) * a / 2
-    sites = np.stack([rows.ravel(), cols.ravel()], axis=1) + rng.uniform(0, a, size=2)
-    sites = sites[(sites[:, 0] < size) & (sites[:, 1] < size)]
-    kind = rng.choice(3, size=len(sites), p=[1 - vacancy_fraction - dopant_fraction, vacancy_fraction, dopant_fraction])
-    margin = (sites[:, 0] > 2) & (sites[:, 0] < size - 3) & (sites[:, 1] > 2) & (sites[:, 1] < size - 3)
-    kind[~margin] = 0
-    present = kind != 1
-    amplitude = 0.05 * z_contrast(np.where(kind == 2, dopant_z, host_z)) / z_contrast(host_z)
-    sigma = 0.5 / pixel_size  # probe blur of 0.5 Å
-    image = render_columns((size, size), sites[present], amplitude[present], sigma) + np.float32(0.005)
-    defects = np.flatnonzero(kind > 0)
-    labels = disk_labels((size, size), sites[defects], radius=max(1.5, 0.4 * a))
-    features = [
-        Feature(id=k, kind="vacancy" if kind[index] == 1 else "dopant", centroid=(float(sites[index, 0]), float(sites[index, 1])))
-        for k, index in enumerate(defects, start=1)
-    ]
+    a_px = spec.lattice_constant / pixel_size
+    bond_px = a_px / np.sqrt(3)
+    sigma = probe_fwhm / 2.3548 / pixel_size
+    if bond_px < 2.5 * sigma or bond_px < 3:
+        raise ValueError(
+            f"pixel_size {pixel_size} Å with probe_fwhm {probe_fwhm} Å cannot resolve the {material} lattice; "
+            "use a smaller pixel_size or probe_fwhm"
+        )
+    shape = (size, size)
+    margin = 2 * a_px
+    angle = rng.uniform(0, np.pi / 3)
+    sites, sublattice = honeycomb_sites(size, a_px, angle, rng.uniform(0, a_px, 2), margin)
+
+    # grain boundary: second grain replaces the first on one side of a meandering line
+    boundary_distance = None
+    if grain_boundary:
+        theta = np.deg2rad(misorientation if misorientation is not None else rng.uniform(10, 25))
+        line = _meandering_line(size, rng)
+        other, other_sub = honeycomb_sites(size, a_px, angle + theta, rng.uniform(0, a_px, 2), margin)
+        keep_one = line(sites) < 0
+        keep_two = line(other) >= 0
+        sites = np.concatenate([sites[keep_one], other[keep_two]])
+        sublattice = np.concatenate([sublattice[keep_one], other_sub[keep_two]])
+        sites, sublattice = _merge_close(sites, sublattice, 0.6 * bond_px)
+        boundary_distance = np.abs(line(sites))
+
+    # per-site column contents
+    column_z = [np.array(c) for c in spec.columns]
+    intensity = np.array([z_contrast(c).sum() for c in column_z])[sublattice]
+    scale = spec.signal / z_contrast(column_z[0]).sum()
+    classes = np.full(len(sites), HOST, dtype=np.int64)
+    present = np.ones(len(sites), dtype=bool)
+
+    # hot-spot score, then defect sites drawn with Gumbel top-k (weighted, no replacement)
+    strain = smooth_field(shape, 12.0 / pixel_size, rng)
+    pix = np.clip(np.rint(sites).astype(np.int64), 0, size - 1)
+    score = strain[pix[:, 0], pix[:, 1]].astype(np.float64)
+    gb_half_width = bond_px
+    defect_radius = max(3.0, 0.5 * a_px)
+    inside = np.all((sites >= defect_radius + 1) & (sites <= size - 2 - defect_radius), axis=1)
+    eligible = inside
+    if boundary_distance is not None:
+        score = score + 2.5 * np.exp(-boundary_distance * pixel_size / 15.0)
+        eligible = eligible & (boundary_distance > gb_half_width + defect_radius + 0.5 * a_px)
+    log_weight = 3.0 * clustering * score
+    n_sites = int(inside.sum())
+    taken = np.empty((0, 2))
+
+    neighbours = cKDTree(sites).query(sites, k=4)[1][:, 1:]
+    sw_centres = []
+    n_sw = int(round(stone_wales_fraction * n_sites))
+    sw_pick, taken = _pick(rng, log_weight, eligible, sites, taken, n_sw, 2 * (defect_radius + a_px) + 2)
+    for index in sw_pick:
+        partner = neighbours[index, rng.integers(3)]
+        centre = (sites[index] + sites[partner]) / 2
+        turn = rotation(np.pi / 2)
+        for k in (index, partner):
+            sites[k] = centre + turn @ (sites[k] - centre)
+        sw_centres.append(centre)
+    dopant_ok = eligible & np.isin(sublattice, spec.dopant_sublattice)
+    dopant_sites, taken = _pick(rng, log_weight, dopant_ok, sites, taken, int(round(dopant_fraction * n_sites)),
+                                2 * defect_radius + 2)
+    classes[dopant_sites] = DOPANT
+    intensity[dopant_sites] = z_contrast(dopant_z)
+    vacancy_sites, taken = _pick(rng, log_weight, eligible, sites, taken, int(round(vacancy_fraction * n_sites)),
+                                 2 * defect_radius + 2)
+    multi = np.array([len(c) for c in spec.columns])[sublattice[vacancy_sites]] > 1
+    intensity[vacancy_sites[multi]] = z_contrast(column_z[1][1:]).sum()  # one atom of the column left
+    present[vacancy_sites[~multi]] = False
+
+    # static displacements (thermal / strain), 0.03 Å rms
+    sites = sites + rng.normal(0, 0.03 / pixel_size, sites.shape)
+    image = render_columns(shape, sites[present], scale * intensity[present], sigma)
+    image += amorphous_background(shape, rng, level=0.004, texture=0.0015, grain_px=1.0 / pixel_size,
+                                  thickness_variation=0.2, thickness_correlation_px=30.0 / pixel_size)
+    np.clip(image, 0, 0.99, out=image)
+
+    # labels: boundary segments first, point defects painted on top
+    labels = np.zeros(shape, dtype=np.int32)
+    kinds: list[str] = []
+    if boundary_distance is not None:
+        rows, cols = np.mgrid[0:size, 0:size]
+        pixels = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(np.float64)
+        band = (np.abs(line(pixels)) <= gb_half_width).reshape(shape)
+        labels = cut_into_segments(band, segment_length, rng)
+        kinds += ["grain-boundary"] * int(labels.max())
+    point_sets = [("stone-wales", np.array(sw_centres).reshape(-1, 2), defect_radius + 0.5 * a_px),
+                  ("dopant", sites[dopant_sites], defect_radius),
+                  ("vacancy", sites[vacancy_sites], defect_radius)]
+    for kind, centres, radius in point_sets:
+        paint_disks(labels, centres, radius, first_id=len(kinds) + 1)
+        kinds += [kind] * len(centres)
+    labels, features = features_from_labels(labels, kinds, [1.0] * len(kinds))
+
+    inside_field = np.all((sites >= -0.5) & (sites <= size - 0.5), axis=1) & present
     return Scene(
-        image=image.astype(np.float32),
+        image=image.astype(np.float32, copy=False),
         labels=labels,
         features=features,
         pixel_size=float(pixel_size),
         family="lattice-defects",
-        params={"pixel_size": pixel_size, "lattice_constant": lattice_constant, "vacancy_fraction": vacancy_fraction,
-                "dopant_fraction": dopant_fraction, "host_z": host_z, "dopant_z": dopant_z},
+        params=params,
         seed=seed,
-        atoms=sites[present],
-        atom_classes=np.where(kind[present] == 2, 1, 0).astype(np.int64),
+        atoms=sites[inside_field],
+        atom_classes=classes[inside_field],
     )
+
+
+def _meandering_line(size: int, rng: np.random.Generator):
+    """A gently curved line across the field, as a signed-distance-like function."""
+    centre = rng.uniform(0.3, 0.7, 2) * size
+    phi = rng.uniform(0, np.pi)
+    normal = np.array([np.cos(phi), np.sin(phi)])
+    tangent = np.array([-normal[1], normal[0]])
+    amplitude = rng.uniform(0.02, 0.06) * size
+    wavenumber = 2 * np.pi / (rng.uniform(0.6, 1.2) * size)
+    phase = rng.uniform(0, 2 * np.pi)
+
+    def signed(points: np.ndarray) -> np.ndarray:
+        rel = np.asarray(points, dtype=np.float64) - centre
+        return rel @ normal + amplitude * np.sin(wavenumber * (rel @ tangent) + phase)
+
+    return signed
+
+
+def _merge_close(sites: np.ndarray, sublattice: np.ndarray, distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Replace pairs of columns closer than ``distance`` by one at their midpoint."""
+    pairs = cKDTree(sites).query_pairs(distance, output_type="ndarray")
+    if len(pairs) == 0:
+        return sites, sublattice
+    drop = np.zeros(len(sites), dtype=bool)
+    sites = sites.copy()
+    for i, j in pairs:
+        if drop[i] or drop[j]:
+            continue
+        sites[i] = (sites[i] + sites[j]) / 2
+        drop[j] = True
+    return sites[~drop], sublattice[~drop]
+
+
+def _pick(
+    rng: np.random.Generator,
+    log_weight: np.ndarray,
+    eligible: np.ndarray,
+    sites: np.ndarray,
+    taken: np.ndarray,
+    count: int,
+    separation: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``count`` eligible sites without replacement, ``P ∝ exp(log_weight)``.
+
+    Gumbel top-k, visited in order and skipping sites closer than
+    ``separation`` pixels to an already chosen defect (so labels never
+    overlap).  Returns the chosen indices and the updated list of taken
+    positions.
+    """
+    keys = log_weight + rng.gumbel(size=len(log_weight))
+    keys[~eligible] = -np.inf
+    chosen: list[int] = []
+    if count > 0:
+        for index in np.argsort(-keys):
+            if not np.isfinite(keys[index]) or len(chosen) == count:
+                break
+            if len(taken) and np.min(np.sum((taken - sites[index]) ** 2, axis=1)) < separation**2:
+                continue
+            chosen.append(int(index))
+            taken = np.vstack([taken, sites[index]])
+    return np.array(chosen, dtype=np.int64), taken

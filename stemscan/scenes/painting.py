@@ -52,7 +52,7 @@ def cut_into_segments(mask: np.ndarray, length: float, rng: np.random.Generator)
 
     Seeds are spread along the band at a spacing of about ``length`` (one
     candidate per grid cell of side ``length``, thinned to a minimum spacing
-    of ``0.6 * length``), and every band pixel goes to its nearest seed.
+    of ``0.85 * length``), and every band pixel goes to its nearest seed.
     Pieces smaller than a quarter of the typical piece are merged into a
     neighbour, or dropped when none is near.
 
@@ -79,7 +79,7 @@ def cut_into_segments(mask: np.ndarray, length: float, rng: np.random.Generator)
     first = np.ones(len(order), dtype=bool)
     first[1:] = key[order][1:] != key[order][:-1]
     seeds = points[order[first]].astype(np.float64)
-    seeds = _thin(seeds, 0.6 * length, rng)
+    seeds = _thin(seeds, 0.85 * length, rng)
     tree = cKDTree(seeds)
     distance, owner = tree.query(points)
     counts = np.bincount(owner, minlength=len(seeds))
@@ -89,7 +89,7 @@ def cut_into_segments(mask: np.ndarray, length: float, rng: np.random.Generator)
         big = np.flatnonzero(~small)
         distance, nearest = cKDTree(seeds[big]).query(points)
         owner = big[nearest]
-    keep = distance <= 1.5 * length
+    keep = distance <= 2.0 * length
     # renumber in order of first appearance (row-major), for stable ids
     used, new_ids = np.unique(owner[keep], return_inverse=True)
     out[points[keep, 0], points[keep, 1]] = (new_ids + 1).astype(np.int32)

@@ -11,6 +11,9 @@ __all__ = ["make", "names"]
 #: family name -> "module:function"; modules are imported on first use.
 _FAMILIES: dict[str, str] = {
     "lattice-defects": "stemscan.scenes.lattice_defects:make_lattice_defects",
+    "ferroelectric-domains": "stemscan.scenes.ferroelectric_domains:make_ferroelectric_domains",
+    "phase-separated": "stemscan.scenes.phase_separated:make_phase_separated",
+    "nanoparticles": "stemscan.scenes.nanoparticles:make_nanoparticles",
 }
 
 
