@@ -1,0 +1,431 @@
+"""The shared Bayesian-optimisation core of every BO workflow (``linear-bo``, ``dcnn-bo``, ``rvae-bo``).
+
+A Gaussian process over the fixed grid of sub-scan cells models a scalar
+*descriptor* (what a workflow wants to maximise, e.g. a PCA loading of the
+local FFT, a defect density, an rVAE latent) from the cells scanned so far,
+and an acquisition function picks the next unscanned cell.  The loop is the
+one of BoTorch's closed-loop tutorial, one small named function per step:
+
+``build_gp`` (model) -> ``fit_gp`` (hyperparameters) -> ``make_acquisition``
+-> ``select_cell`` (discrete optimisation over the unscanned cells).
+
+Speed: a decision must take a few milliseconds, not seconds, or the
+microscope idles (a 32×32 sub-scan takes ~4-10 ms).  Hyperparameters are
+therefore fitted only every ``refit_every`` observations (warm-started from
+the previous fit); between fits the GP is rebuilt on all data with the cached
+hyperparameters, which is an exact posterior update costing one small
+Cholesky factorisation.
+
+The survey is real measured data.  A workflow may turn it into a per-cell
+*prior* estimate of its descriptor (:meth:`BOAgent.prior`).  The prior then
+(1) picks the initial cells (highest prior, spread out) and (2) becomes a
+third GP input with a linear mean in it, so the GP learns from the data how
+far to trust the survey: ``y(cell) ≈ a + b·prior(cell) + f(row, col, prior)``.
+
+Subclasses implement :meth:`BOAgent.descriptor` only; everything else
+(cell bookkeeping, GP, acquisition, action conversion) lives here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import abstractmethod
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.analytic import (
+    ExpectedImprovement,
+    LogExpectedImprovement,
+    PosteriorStandardDeviation,
+    UpperConfidenceBound,
+)
+from botorch.exceptions import ModelFittingError
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.outcome import Standardize
+from botorch.optim import optimize_acqf_discrete
+from gpytorch.kernels import MaternKernel, ScaleKernel
+from gpytorch.means import Mean
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import GammaPrior
+
+from stemscan.agents.base import Agent
+
+__all__ = [
+    "ACQUISITIONS",
+    "BOAgent",
+    "PriorLinearMean",
+    "build_gp",
+    "fit_gp",
+    "gp_hyperparameters",
+    "latin_hypercube_cells",
+    "make_acquisition",
+    "select_cell",
+    "spread_top_cells",
+]
+
+#: Acquisition names accepted by :func:`make_acquisition` and :class:`BOAgent`.
+ACQUISITIONS = ("ucb", "logei", "ei", "explore")
+
+_DTYPE = torch.float64
+
+
+# ---------------------------------------------------------------------- model
+class PriorLinearMean(Mean):
+    """GP mean ``c + w · x[..., column]``: linear in one input (the survey prior), constant otherwise.
+
+    Args:
+        column: Index of the input dimension the mean is linear in.
+    """
+
+    def __init__(self, column: int) -> None:
+        super().__init__()
+        self.column = int(column)
+        self.register_parameter("constant", torch.nn.Parameter(torch.zeros(1)))
+        self.register_parameter("weight", torch.nn.Parameter(torch.zeros(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.constant + self.weight * x[..., self.column]
+
+
+def build_gp(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    bounds: torch.Tensor,
+    hyperparameters: dict[str, torch.Tensor] | None = None,
+    prior_column: int | None = None,
+) -> SingleTaskGP:
+    """A ``SingleTaskGP`` (Matérn-5/2, ARD, double precision) on normalised inputs and standardised outcomes.
+
+    Args:
+        train_x: (n, d) inputs: cell centres (row, col) as fractions of the
+            field, optionally followed by the prior column.
+        train_y: (n,) or (n, 1) descriptor values.
+        bounds: (2, d) lower/upper bounds of the inputs (fixed, so that the
+            input normalisation does not move as data arrive).
+        hyperparameters: Cached raw parameters from :func:`gp_hyperparameters`
+            of an earlier model with the same layout; loaded when given.
+        prior_column: Input column of the survey prior, which gets a linear
+            mean (:class:`PriorLinearMean`); ``None`` for a constant mean.
+
+    Returns:
+        The model in eval mode.
+    """
+    x = train_x.to(_DTYPE)
+    y = train_y.to(_DTYPE).reshape(-1, 1)
+    d = x.shape[-1]
+    covar = ScaleKernel(
+        MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=GammaPrior(3.0, 6.0)),
+        outputscale_prior=GammaPrior(2.0, 0.15),
+    )
+    mean = PriorLinearMean(prior_column) if prior_column is not None else None
+    model = SingleTaskGP(
+        x,
+        y,
+        covar_module=covar,
+        mean_module=mean,
+        input_transform=Normalize(d=d, bounds=bounds.to(_DTYPE)),
+        outcome_transform=Standardize(m=1),
+    )
+    model.to(_DTYPE)
+    if hyperparameters is not None:
+        model.load_state_dict(hyperparameters, strict=False)
+    model.eval()
+    return model
+
+
+def gp_hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
+    """Copies of the model's raw trainable parameters (kernel, noise, mean); no data-dependent buffers."""
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def fit_gp(model: SingleTaskGP) -> bool:
+    """Fit the hyperparameters by maximising the marginal likelihood (L-BFGS-B), from their current values.
+
+    One attempt only: BoTorch's retries would draw restarts from torch's
+    global generator, which an agent must neither seed nor depend on.  On a
+    failed fit the model keeps its starting (warm) hyperparameters.
+
+    Returns:
+        True when the fit converged.
+    """
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_gpytorch_mll(mll, max_attempts=1)
+        ok = True
+    except (ModelFittingError, RuntimeError, ValueError):
+        ok = False
+    model.eval()
+    return ok
+
+
+# ---------------------------------------------------------------- acquisition
+def make_acquisition(model: SingleTaskGP, kind: str, beta: float, best_f: float) -> AcquisitionFunction:
+    """The acquisition function ``kind`` on ``model``.
+
+    Args:
+        model: A fitted GP.
+        kind: ``"ucb"`` (mean + sqrt(beta)·std), ``"logei"`` / ``"ei"``
+            ((log) expected improvement over ``best_f``), ``"explore"``
+            (posterior standard deviation: pure exploration).
+        beta: UCB trade-off (ignored otherwise).
+        best_f: Best descriptor value observed so far (EI's incumbent).
+    """
+    if kind == "ucb":
+        return UpperConfidenceBound(model, beta=beta)
+    if kind == "logei":
+        return LogExpectedImprovement(model, best_f=best_f)
+    if kind == "ei":
+        return ExpectedImprovement(model, best_f=best_f)
+    if kind == "explore":
+        return PosteriorStandardDeviation(model)
+    raise ValueError(f"unknown acquisition {kind!r}; valid: {', '.join(ACQUISITIONS)}")
+
+
+def select_cell(acquisition: AcquisitionFunction, candidates: torch.Tensor, allowed: np.ndarray) -> int:
+    """Index of the allowed candidate with the highest acquisition value (ties: lowest index).
+
+    Args:
+        acquisition: Acquisition function over GP inputs.
+        candidates: (n_cells, d) GP inputs of every cell.
+        allowed: (n_cells,) bool, False for cells that must not be chosen
+            (already scanned); at least one must be True.
+    """
+    index = np.flatnonzero(allowed)
+    if index.size == 0:
+        raise ValueError("select_cell needs at least one allowed cell")
+    if index.size == 1:
+        return int(index[0])
+    choices = candidates[torch.as_tensor(index)]
+    with torch.no_grad():
+        values = acquisition(choices.unsqueeze(-2))  # one batch over all choices
+    return int(index[int(torch.argmax(values))])
+
+
+def select_cell_botorch(acquisition: AcquisitionFunction, candidates: torch.Tensor, allowed: np.ndarray) -> int:
+    """Same choice as :func:`select_cell` via BoTorch's ``optimize_acqf_discrete`` (reference implementation)."""
+    index = np.flatnonzero(allowed)
+    choices = candidates[torch.as_tensor(index)]
+    best, _ = optimize_acqf_discrete(acquisition, q=1, choices=choices)
+    match = torch.nonzero(torch.all(choices == best[0], dim=-1))
+    return int(index[int(match[0, 0])])
+
+
+# -------------------------------------------------------------- initial design
+def latin_hypercube_cells(n_rows: int, n_cols: int, n: int, rng: np.random.Generator) -> list[int]:
+    """``n`` grid cells (row-major indices) with rows and columns in distinct strata (a seeded Latin hypercube)."""
+    n = max(1, min(n, n_rows, n_cols))
+    row_edges = np.linspace(0, n_rows, n + 1)
+    col_edges = np.linspace(0, n_cols, n + 1)
+    rows = [int(rng.integers(int(row_edges[i]), max(int(row_edges[i + 1]), int(row_edges[i]) + 1))) for i in range(n)]
+    cols = [int(rng.integers(int(col_edges[i]), max(int(col_edges[i + 1]), int(col_edges[i]) + 1))) for i in range(n)]
+    order = rng.permutation(n)
+    return [rows[i] * n_cols + cols[order[i]] for i in range(n)]
+
+
+def spread_top_cells(scores: np.ndarray, n_cols: int, n: int, min_separation: int, allowed: np.ndarray) -> list[int]:
+    """Up to ``n`` allowed cells of highest score, each at least ``min_separation`` cells (Chebyshev) from the others.
+
+    Falls back to the next-highest cells when the separation cannot be met.
+    """
+    order = np.argsort(-scores, kind="stable")
+    order = order[allowed[order]]
+    rows, cols = np.divmod(order, n_cols)
+    chosen: list[int] = []
+    for i, cell in enumerate(order):
+        if len(chosen) == n:
+            break
+        far = all(max(abs(rows[i] - c // n_cols), abs(cols[i] - c % n_cols)) >= min_separation for c in chosen)
+        if far:
+            chosen.append(int(cell))
+    for cell in order:
+        if len(chosen) == n:
+            break
+        if int(cell) not in chosen:
+            chosen.append(int(cell))
+    return chosen
+
+
+# ---------------------------------------------------------------------- agent
+class BOAgent(Agent):
+    """Base of every BO workflow: a GP over grid-cell centres picks the next cell.
+
+    Each step the agent turns the patch just acquired into a scalar with
+    :meth:`descriptor`, records it at the patch's grid cell, updates the GP
+    and scans the unscanned cell of highest acquisition value.  A scanned
+    cell is never chosen again until every cell has been scanned.
+
+    Args:
+        env: The STEMScan env (for spaces and geometry).
+        seed: Seed of the agent's generator (initial design).
+        acquisition: One of :data:`ACQUISITIONS` (default ``"ucb"``).
+        beta: UCB exploration weight (mean + sqrt(beta)·std), > 0.
+        refit_every: Refit GP hyperparameters every this many new
+            observations (>= 1); in between, exact updates with cached ones.
+        n_initial: Cells scanned before the GP takes over (>= 1), chosen
+            from the survey prior when :meth:`prior` returns one, otherwise
+            a seeded Latin hypercube over the grid.
+        use_prior: Use :meth:`prior` (the survey) at all.
+
+    Subclasses implement :meth:`descriptor` and optionally :meth:`prior`,
+    add their own explicit keywords and extend :meth:`config`.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        seed: int | None = 0,
+        acquisition: str = "ucb",
+        beta: float = 4.0,
+        refit_every: int = 4,
+        n_initial: int = 4,
+        use_prior: bool = True,
+    ) -> None:
+        super().__init__(env, seed)
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"unknown acquisition {acquisition!r}; valid: {', '.join(ACQUISITIONS)}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not np.isfinite(beta) or beta <= 0:
+            raise ValueError(f"beta must be a positive finite number, got {beta!r}")
+        for name, value in (("refit_every", refit_every), ("n_initial", n_initial)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        self.acquisition = acquisition
+        self.beta = float(beta)
+        self.refit_every = int(refit_every)
+        self.n_initial = int(n_initial)
+        self.use_prior = bool(use_prior)
+        geometry = self.field.geometry
+        self.n_cells = geometry.n_cells
+        self._centres = torch.as_tensor(self.field.cell_centres, dtype=_DTYPE)
+        self._start_episode()
+
+    # -------------------------------------------------------------- hooks
+    @abstractmethod
+    def descriptor(self, observation: dict[str, np.ndarray]) -> float:
+        """Scalar to maximise for the patch just acquired (``observation['patch']`` at ``observation['position']``)."""
+
+    def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Optional per-cell descriptor estimates from the survey.
+
+        Called once per episode with the reset observation (its
+        ``overview`` is the survey).  Return ``(n_cells,)`` finite values on
+        any scale (row-major cell order, as ``field.cell_centres``), or
+        ``None`` (the default) for no prior.
+        """
+        return None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            **super().config(),
+            "acquisition": self.acquisition,
+            "beta": self.beta,
+            "refit_every": self.refit_every,
+            "n_initial": self.n_initial,
+            "use_prior": self.use_prior,
+        }
+
+    # ------------------------------------------------------------ episode
+    def _start_episode(self) -> None:
+        self._cells: list[int] = []
+        self._values: list[float] = []
+        self._scanned = np.zeros(self.n_cells, dtype=bool)
+        self._prior_column: np.ndarray | None = None
+        self._hyperparameters: dict[str, torch.Tensor] | None = None
+        self._n_at_last_fit = 0
+        self._initial: list[int] = []
+        self._first = True
+        self.last_fit_ok: bool | None = None
+
+    def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
+        if self._first:
+            # The reset observation: no patch yet, only the survey.
+            self._first = False
+            self._set_prior(observation)
+        else:
+            self._record(observation)
+        if self._scanned.all():
+            self._scanned[:] = False  # every cell scanned: start over
+        return self.action_for_cell(self._next_cell())
+
+    def _set_prior(self, observation: dict[str, np.ndarray]) -> None:
+        estimates = self.prior(observation) if self.use_prior else None
+        if estimates is not None:
+            estimates = np.asarray(estimates, dtype=np.float64)
+            if estimates.shape != (self.n_cells,):
+                raise ValueError(
+                    f"{type(self).__name__}.prior() returned shape {estimates.shape}, expected ({self.n_cells},)"
+                )
+            if not np.isfinite(estimates).all():
+                raise ValueError(f"{type(self).__name__}.prior() returned NaN or infinity")
+            spread = estimates.std()
+            self._prior_column = (estimates - estimates.mean()) / spread if spread > 0 else None
+        if self._prior_column is not None:
+            g = self.field.geometry
+            separation = max(1, int(round(min(g.n_rows, g.n_cols) / (2.0 * np.sqrt(self.n_initial)))))
+            self._initial = spread_top_cells(self._prior_column, g.n_cols, self.n_initial, separation, ~self._scanned)
+        else:
+            g = self.field.geometry
+            self._initial = latin_hypercube_cells(g.n_rows, g.n_cols, self.n_initial, self.rng)
+
+    def _record(self, observation: dict[str, np.ndarray]) -> None:
+        value = float(self.descriptor(observation))
+        if not np.isfinite(value):
+            raise ValueError(f"{type(self).__name__}.descriptor() returned {value!r}; it must be finite")
+        cell = self.field.cell_of_position(np.asarray(observation["position"], dtype=np.float64))
+        self._cells.append(cell)
+        self._values.append(value)
+        self._scanned[cell] = True
+
+    # ----------------------------------------------------------- decision
+    def _inputs(self) -> tuple[torch.Tensor, torch.Tensor, int | None]:
+        """GP inputs of every cell (n_cells, d), their bounds (2, d), and the prior column index."""
+        if self._prior_column is None:
+            bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=_DTYPE)
+            return self._centres, bounds, None
+        prior = torch.as_tensor(self._prior_column, dtype=_DTYPE).unsqueeze(-1)
+        x = torch.cat([self._centres, prior], dim=-1)
+        bounds = torch.tensor([[0.0, 0.0, float(prior.min())], [1.0, 1.0, float(prior.max())]], dtype=_DTYPE)
+        if bounds[1, 2] <= bounds[0, 2]:
+            bounds[1, 2] = bounds[0, 2] + 1.0
+        return x, bounds, 2
+
+    def _next_cell(self) -> int:
+        allowed = ~self._scanned
+        while self._initial:
+            cell = self._initial.pop(0)
+            if allowed[cell]:
+                return cell
+        if len(self._values) < 2 or np.ptp(self._values) == 0:
+            return self._farthest_cell(allowed)
+        candidates, bounds, prior_column = self._inputs()
+        model = self.posterior_model(candidates, bounds, prior_column)
+        acq = make_acquisition(model, self.acquisition, self.beta, max(self._values))
+        return select_cell(acq, candidates, allowed)
+
+    def posterior_model(self, candidates: torch.Tensor, bounds: torch.Tensor, prior_column: int | None) -> SingleTaskGP:
+        """The GP on all observations; hyperparameters refitted when ``refit_every`` new ones arrived."""
+        train_x = candidates[torch.as_tensor(self._cells)]
+        train_y = torch.as_tensor(self._values, dtype=_DTYPE)
+        model = build_gp(train_x, train_y, bounds, self._hyperparameters, prior_column)
+        n = len(self._values)
+        if self._hyperparameters is None or n - self._n_at_last_fit >= self.refit_every:
+            model.train()
+            self.last_fit_ok = fit_gp(model)
+            self._hyperparameters = gp_hyperparameters(model)
+            self._n_at_last_fit = n
+        return model
+
+    def _farthest_cell(self, allowed: np.ndarray) -> int:
+        """Allowed cell farthest from every scanned one (deterministic exploration before the GP has contrast)."""
+        index = np.flatnonzero(allowed)
+        if not self._cells:
+            return int(index[len(index) // 2])
+        centres = self.field.cell_centres
+        d = np.linalg.norm(centres[index, None, :] - centres[None, self._cells, :], axis=-1).min(axis=1)
+        return int(index[int(np.argmax(d))])
