@@ -320,6 +320,21 @@ class BOAgent(Agent):
         """
         return None
 
+    def redescribe(self) -> list[float] | None:
+        """Optional: every observation's descriptor again, when the descriptor itself has changed.
+
+        Called after each :meth:`descriptor`.  A workflow whose descriptor is
+        refitted on the data (e.g. a PCA of all patches so far) returns the
+        new values of all observations, in the order of
+        :attr:`observed_cells`; the default ``None`` keeps the stored values.
+        """
+        return None
+
+    @property
+    def observed_cells(self) -> list[int]:
+        """Grid cells of this episode's observations, in acquisition order (repeats possible)."""
+        return list(self._cells)
+
     def config(self) -> dict[str, Any]:
         return {
             **super().config(),
@@ -381,6 +396,15 @@ class BOAgent(Agent):
         self._cells.append(cell)
         self._values.append(value)
         self._scanned[cell] = True
+        values = self.redescribe()
+        if values is not None:
+            values = [float(v) for v in values]
+            if len(values) != len(self._cells) or not np.isfinite(values).all():
+                raise ValueError(
+                    f"{type(self).__name__}.redescribe() must return {len(self._cells)} finite values, "
+                    f"one per observation"
+                )
+            self._values = values
 
     # ----------------------------------------------------------- decision
     def _inputs(self) -> tuple[torch.Tensor, torch.Tensor, int | None]:
