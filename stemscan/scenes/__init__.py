@@ -8,6 +8,7 @@ into a scene.  Nothing here imports torch.
 from __future__ import annotations
 
 from stemscan.scenes.base import Feature, Scene, validate_scene
-from stemscan.scenes.registry import make, names
+from stemscan.scenes.loaders import load
+from stemscan.scenes.registry import make, names, parameters
 
-__all__ = ["Feature", "Scene", "make", "names", "validate_scene"]
+__all__ = ["Feature", "Scene", "load", "make", "names", "parameters", "validate_scene"]

@@ -1,0 +1,292 @@
+"""Real images as scenes: ``load(path, labels=None, pixel_size=None)``.
+
+Formats
+-------
+* ``.npy``: ``numpy.load(allow_pickle=False)`` (object arrays are refused).
+* ``.tif`` / ``.tiff``: tifffile.
+* ``.png``: Pillow (colour images are averaged over R, G, B).
+* ``.hspy`` / ``.h5`` / ``.hdf5``: h5py.  HyperSpy layout: the data set
+  ``/Experiments/<name>/data`` with axis groups ``axis-0``, ``axis-1``
+  whose ``scale`` and ``units`` attributes give the pixel size; any other
+  HDF5 file: its first 2-D numeric data set.
+* ``.dm3`` / ``.dm4`` / ``.emd``: RosettaSciIO, the optional extra
+  ``pip install "stemscan[io]"``.
+
+Signal convention
+-----------------
+Raw detector values have arbitrary offset and gain, so the image is mapped
+to the scene convention (fraction of incident electrons on the detector)
+by ``(x - min) / (1.05 * (max - min))``: non-negative, maximum ~0.95.  With
+the environment's dose model the brightest pixel then gives ~0.95 of the
+imaging dose in counts.  Pass ``pixel_size`` (Å) to override the file's.
+
+Labels
+------
+``labels`` is either an integer label image of the image's shape (an array
+or a ``.npy``/``.png``/``.tif`` path; each distinct non-zero value is one
+feature) or a ``.csv``/``.txt``/``.npy`` list of feature coordinates, one
+per row: ``row, col[, kind[, weight]]`` in pixels; each becomes a disk of
+``label_radius`` pixels.  Without labels the scene has no features and
+``scored=False``: agents can run on it, but nothing is scored.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stemscan.scenes.base import Scene
+from stemscan.scenes.painting import features_from_labels, paint_disks
+
+__all__ = ["load", "read_image", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".hspy", ".h5", ".hdf5", ".dm3", ".dm4", ".emd")
+_RSCIIO_READERS = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".emd": "emd"}
+_UNIT_TO_ANGSTROM = {"a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "um": 1e4, "µm": 1e4, "m": 1e10}
+
+
+def load(
+    path: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | np.ndarray | None = None,
+    pixel_size: float | None = None,
+    *,
+    label_radius: float = 4.0,
+) -> Scene:
+    """Read a real image (and optional ground truth) as a :class:`Scene`.
+
+    Args:
+        path: Image file (see the module docstring for formats).
+        labels: Label image (array or file) or a file of feature coordinates.
+        pixel_size: Å per pixel; default: the file's calibration, else 1 Å.
+        label_radius: Disk radius for coordinate labels, pixels.
+
+    Returns:
+        A scene with ``family="file"``, ``seed=None``; ``scored`` is False
+        when no labels are given.
+
+    Raises:
+        ValueError: unreadable, corrupt, empty or non-2-D image or labels,
+            naming the file and the problem.
+        ImportError: a format needing the ``io`` extra, when it is missing.
+        FileNotFoundError: ``path`` does not exist.
+    """
+    path = Path(path)
+    raw, file_pixel_size = read_image(path)
+    image = _normalise(raw, path)
+    if pixel_size is not None:
+        if isinstance(pixel_size, bool) or not isinstance(pixel_size, (int, float)) or not pixel_size > 0:
+            raise ValueError(f"pixel_size must be a positive number of Å, got {pixel_size!r}")
+        size, source = float(pixel_size), "argument"
+    elif file_pixel_size is not None:
+        size, source = file_pixel_size, "file"
+    else:
+        size, source = 1.0, "unknown (1 Å assumed)"
+    params: dict[str, Any] = {"path": str(path), "pixel_size_source": source}
+    if labels is None:
+        label_image = np.zeros(image.shape, dtype=np.int32)
+        features: list = []
+        params["note"] = "no labels: agents can run on this scene but nothing is scored"
+        scored = False
+    else:
+        label_image, features = _read_labels(labels, image.shape, label_radius)
+        params["labels"] = "array" if isinstance(labels, np.ndarray) else str(labels)
+        scored = True
+    return Scene(image=image, labels=label_image, features=features, pixel_size=size, family="file",
+                 params=params, seed=None, scored=scored)
+
+
+def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, float | None]:
+    """Read the raw 2-D image of a file and its pixel size in Å (None if unknown)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported image format {suffix!r}; supported: {', '.join(IMAGE_SUFFIXES)}")
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False), None
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            return tifffile.imread(path), None
+        if suffix == ".png":
+            return _read_png(path), None
+        if suffix in (".hspy", ".h5", ".hdf5"):
+            return _read_hdf5(path)
+    except (ValueError, OSError, KeyError, EOFError, TypeError, SyntaxError) as error:
+        raise ValueError(f"{path}: cannot read as {suffix} ({error})") from error
+    return _read_rsciio(path, suffix)
+
+
+def _read_png(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        picture.load()
+        data = np.asarray(picture)
+    if data.ndim == 3:
+        data = data[..., :3].astype(np.float64).mean(axis=2)
+    return data
+
+
+def _read_hdf5(path: Path) -> tuple[np.ndarray, float | None]:
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        if "Experiments" in handle and len(handle["Experiments"]):
+            group = handle["Experiments"][next(iter(handle["Experiments"]))]
+            if "data" not in group:
+                raise ValueError("HyperSpy group has no 'data' data set")
+            return np.asarray(group["data"]), _hyperspy_pixel_size(group)
+        found: list[np.ndarray] = []
+
+        def visit(name: str, item: Any) -> None:
+            if not found and isinstance(item, h5py.Dataset) and item.ndim == 2 and item.dtype.kind in "uif":
+                found.append(np.asarray(item))
+
+        handle.visititems(visit)
+        if not found:
+            raise ValueError("no 2-D numeric data set in the file")
+        return found[0], None
+
+
+def _hyperspy_pixel_size(group: Any) -> float | None:
+    for axis in ("axis-1", "axis-0"):
+        if axis in group:
+            attrs = group[axis].attrs
+            return _to_angstrom(attrs.get("scale"), attrs.get("units"))
+    return None
+
+
+def _to_angstrom(scale: Any, units: Any) -> float | None:
+    if isinstance(units, bytes):
+        units = units.decode(errors="replace")
+    if scale is None or not isinstance(units, str):
+        return None
+    factor = _UNIT_TO_ANGSTROM.get(units.strip().lower())
+    value = float(scale) * factor if factor is not None else None
+    return value if value is not None and np.isfinite(value) and value > 0 else None
+
+
+def _read_rsciio(path: Path, suffix: str) -> tuple[np.ndarray, float | None]:
+    try:
+        import importlib
+
+        module = importlib.import_module(f"rsciio.{_RSCIIO_READERS[suffix]}")
+    except ImportError as error:
+        raise ImportError(f'reading {suffix} needs the optional extra: pip install "stemscan[io]"') from error
+    try:
+        signals = module.file_reader(str(path))
+    except Exception as error:  # the readers raise many kinds on corrupt files
+        raise ValueError(f"{path}: cannot read as {suffix} ({error})") from error
+    for signal in signals:
+        data = np.asarray(signal["data"])
+        if np.squeeze(data).ndim == 2:
+            axes = [axis for axis in signal.get("axes", []) if axis.get("size", 2) > 1]
+            scale = _to_angstrom(axes[-1].get("scale"), axes[-1].get("units")) if axes else None
+            return data, scale
+    raise ValueError(f"{path}: no 2-D image among its {len(signals)} signal(s)")
+
+
+def _normalise(raw: Any, path: Path) -> np.ndarray:
+    """Check a raw image and map it to the signal convention (float32, [0, 0.95])."""
+    data = np.asarray(raw)
+    if data.dtype.kind not in "uif" or data.dtype.kind == "c":
+        raise ValueError(f"{path}: image must be numeric, got dtype {data.dtype}")
+    data = np.squeeze(data)
+    if data.ndim != 2 or data.size == 0:
+        raise ValueError(f"{path}: expected a non-empty 2-D image, got shape {np.shape(raw)}")
+    data = data.astype(np.float64)
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"{path}: image contains NaN or infinite values")
+    low, high = float(data.min()), float(data.max())
+    if high <= low:
+        raise ValueError(f"{path}: image is constant (value {low}); nothing to scan")
+    return ((data - low) / (1.05 * (high - low))).astype(np.float32)
+
+
+def _read_labels(
+    labels: str | os.PathLike[str] | np.ndarray, shape: tuple[int, int], radius: float
+) -> tuple[np.ndarray, list]:
+    """A label image or coordinate list -> (int32 label image, features)."""
+    if isinstance(labels, np.ndarray):
+        return _label_image(labels, shape, "labels array")
+    path = Path(labels)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such labels file")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return _coordinate_labels(_read_coordinate_file(path), shape, radius, path)
+    if suffix in (".npy", ".png", ".tif", ".tiff"):
+        try:
+            array, _ = read_image(path)
+        except ValueError as error:
+            raise ValueError(f"{path}: cannot read labels ({error})") from error
+        array = np.asarray(array)
+        if array.ndim == 2 and array.shape == tuple(shape):
+            return _label_image(array, shape, str(path))
+        if array.ndim == 2 and array.shape[1] in (2, 3, 4) and suffix == ".npy":
+            rows = [(float(r[0]), float(r[1]), "feature", float(r[3]) if len(r) > 3 else 1.0) for r in array]
+            return _coordinate_labels(rows, shape, radius, path)
+        raise ValueError(f"{path}: labels must be a label image of shape {shape} or (N, 2-4) coordinates, "
+                         f"got shape {array.shape}")
+    raise ValueError(f"{path}: unsupported labels format {suffix!r} (use .npy, .png, .tif or .csv)")
+
+
+def _label_image(array: np.ndarray, shape: tuple[int, int], name: str) -> tuple[np.ndarray, list]:
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name}: label image has shape {array.shape}, the image {shape}")
+    if array.dtype.kind not in "uib" and not (array.dtype.kind == "f" and np.all(array == np.round(array))):
+        raise ValueError(f"{name}: a label image must hold integers, got dtype {array.dtype}")
+    if array.min() < 0:
+        raise ValueError(f"{name}: label values must be >= 0")
+    values, inverse = np.unique(array.astype(np.int64), return_inverse=True)
+    if values[0] != 0:
+        inverse = inverse + 1
+    label_image = inverse.reshape(shape).astype(np.int32)
+    count = int(label_image.max())
+    return features_from_labels(label_image, ["feature"] * count, [1.0] * count, min_pixels=1)
+
+
+def _read_coordinate_file(path: Path) -> list[tuple[float, float, str, float]]:
+    rows: list[tuple[float, float, str, float]] = []
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            for number, record in enumerate(csv.reader(handle), start=1):
+                fields = [field.strip() for field in record]
+                if not fields or not fields[0] or fields[0].startswith("#"):
+                    continue
+                try:
+                    row, col = float(fields[0]), float(fields[1])
+                except (ValueError, IndexError):
+                    if not rows and number == 1:
+                        continue  # a header line
+                    raise ValueError(f"line {number}: expected 'row, col[, kind[, weight]]', got {record}")
+                kind = fields[2] if len(fields) > 2 and fields[2] else "feature"
+                weight = float(fields[3]) if len(fields) > 3 and fields[3] else 1.0
+                rows.append((row, col, kind, weight))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{path}: cannot read feature coordinates ({error})") from error
+    return rows
+
+
+def _coordinate_labels(
+    rows: list[tuple[float, float, str, float]], shape: tuple[int, int], radius: float, path: Path
+) -> tuple[np.ndarray, list]:
+    if not rows:
+        raise ValueError(f"{path}: no feature coordinates found")
+    centres = np.array([(r, c) for r, c, _, _ in rows])
+    if not np.all(np.isfinite(centres)):
+        raise ValueError(f"{path}: feature coordinates must be finite")
+    outside = ~np.all((centres >= -0.5) & (centres <= np.array(shape) - 0.5), axis=1)
+    if outside.any():
+        raise ValueError(f"{path}: {int(outside.sum())} feature coordinate(s) lie outside the {shape} image")
+    if any(not (np.isfinite(w) and w > 0) for *_, w in rows):
+        raise ValueError(f"{path}: feature weights must be positive")
+    label_image = paint_disks(np.zeros(shape, dtype=np.int32), centres, radius, first_id=1)
+    return features_from_labels(label_image, [k for *_, k, _ in rows], [w for *_, w in rows], min_pixels=1)
