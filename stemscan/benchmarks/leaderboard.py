@@ -1,0 +1,182 @@
+"""Leaderboard tables: agents ranked per scene family by IQM gain.
+
+Per (scene family, agent and its kwargs): IQM gain with its stratified
+bootstrap 95 % CI (strata: the family's distinct env configurations, e.g.
+dose budgets), IQM score (features / 10⁶ e⁻), IQM fraction of the oracle's
+discovery at equal dose, IQM oracle-normalised gain, median of the
+episodes' median decision latencies, and the episode count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from stemscan.benchmarks.aggregate import add_relative_metrics, iqm, stratified_bootstrap_ci
+
+__all__ = ["FORMATS", "Entry", "agent_label", "format_csv", "format_markdown", "leaderboard", "rank"]
+
+FORMATS = ("md", "html", "csv")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One agent's line in a family's table (see the module docstring)."""
+
+    family: str
+    rank: int
+    agent: str
+    episodes: int
+    gain_iqm: float
+    gain_ci_low: float
+    gain_ci_high: float
+    score_iqm: float
+    auc_iqm: float
+    oracle_fraction_iqm: float
+    oracle_normalised_iqm: float
+    latency_ms_median: float
+
+
+def agent_label(row: Mapping[str, Any]) -> str:
+    """``agent`` or ``agent {kwargs}`` when the agent ran with options."""
+    kwargs = row.get("agent_kwargs") or "{}"
+    return row["agent"] if kwargs == "{}" else f"{row['agent']} {kwargs}"
+
+
+def _finite_iqm(values: Iterable[float | None]) -> float:
+    array = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+    array = array[np.isfinite(array)]
+    return float(iqm(array)) if array.size else math.nan
+
+
+def rank(
+    rows: Iterable[Mapping[str, Any]],
+    budget: float | None = None,
+    reps: int = 2000,
+    seed: int = 0,
+) -> dict[str, list[Entry]]:
+    """Entries per scene family, best IQM gain first.
+
+    Args:
+        rows: Result rows (:func:`~stemscan.benchmarks.store.load_results`).
+        budget: Keep only episodes with this dose budget (fraction of a frame).
+        reps: Bootstrap resamples of the CI.
+        seed: Seed of the bootstrap generator.
+    """
+    rows = list(rows)
+    if budget is not None:
+        rows = [r for r in rows if math.isclose(float(r["dose_budget"]), budget, rel_tol=1e-9)]
+    rows = add_relative_metrics(rows)
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        groups[row["scene"]][agent_label(row)].append(row)
+    table: dict[str, list[Entry]] = {}
+    for family in sorted(groups):
+        entries = []
+        for label, members in groups[family].items():
+            strata: dict[str, list[float]] = defaultdict(list)
+            for row in members:
+                strata[row["env_kwargs"]].append(float(row["gain"]))
+            estimate, low, high = stratified_bootstrap_ci(list(strata.values()), reps=reps, seed=seed)
+            latencies = [r["latency_ms_median"] for r in members if r["latency_ms_median"] is not None]
+            entries.append(
+                Entry(
+                    family=family,
+                    rank=0,
+                    agent=label,
+                    episodes=len(members),
+                    gain_iqm=estimate,
+                    gain_ci_low=low,
+                    gain_ci_high=high,
+                    score_iqm=_finite_iqm(r["score"] for r in members),
+                    auc_iqm=_finite_iqm(r["auc"] for r in members),
+                    oracle_fraction_iqm=_finite_iqm(r["oracle_fraction"] for r in members),
+                    oracle_normalised_iqm=_finite_iqm(r["oracle_normalised"] for r in members),
+                    latency_ms_median=float(np.median(latencies)) if latencies else math.nan,
+                )
+            )
+        entries.sort(key=lambda e: (-(e.gain_iqm if math.isfinite(e.gain_iqm) else -math.inf), e.agent))
+        table[family] = [Entry(**{**asdict(e), "rank": i + 1}) for i, e in enumerate(entries)]
+    return table
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+MARKDOWN_HEADER = (
+    "| # | agent | IQM gain [95% CI] | score (features / 10⁶ e⁻) | oracle fraction | oracle-normalised | median latency (ms) | episodes |",
+    "|---|---|---|---|---|---|---|---|",
+)
+
+
+def format_markdown(table: Mapping[str, Sequence[Entry]], title: str | None = None) -> str:
+    """One Markdown table per scene family."""
+    lines = [f"# {title}", ""] if title else []
+    if not table:
+        lines.append("_no episodes in the results file_")
+    for family, entries in table.items():
+        lines += [f"## {family}", "", *MARKDOWN_HEADER]
+        for e in entries:
+            gain = f"{_fmt(e.gain_iqm)} [{_fmt(e.gain_ci_low)}, {_fmt(e.gain_ci_high)}]"
+            lines.append(
+                f"| {e.rank} | {e.agent} | {gain} | {_fmt(e.score_iqm)} | {_fmt(e.oracle_fraction_iqm)} | "
+                f"{_fmt(e.oracle_normalised_iqm)} | {_fmt(e.latency_ms_median, 3)} | {e.episodes} |"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def format_csv(table: Mapping[str, Sequence[Entry]]) -> str:
+    """All entries as CSV (one line per family and agent; full precision)."""
+    buffer = io.StringIO()
+    names = list(Entry.__dataclass_fields__)
+    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for entries in table.values():
+        for e in entries:
+            writer.writerow(asdict(e))
+    return buffer.getvalue()
+
+
+def leaderboard(
+    results: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+    format: str = "md",
+    budget: float | None = None,
+    scan_paths: bool = True,
+) -> str:
+    """The leaderboard of a results file (or of rows) as text.
+
+    Args:
+        results: Path of a results file, or rows.
+        format: ``"md"``, ``"csv"`` or ``"html"`` (a self-contained page).
+        budget: Keep only this dose budget.
+        scan_paths: HTML only: re-run one episode per agent to draw its scan path.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; valid: {', '.join(FORMATS)}")
+    if isinstance(results, (str, os.PathLike)):
+        from stemscan.benchmarks.store import load_results
+
+        rows = load_results(results, as_frame=False)
+        title = f"stemscan leaderboard — {os.path.basename(os.fspath(results))}"
+    else:
+        rows, title = list(results), "stemscan leaderboard"
+    table = rank(rows, budget=budget)
+    if format == "md":
+        return format_markdown(table, title)
+    if format == "csv":
+        return format_csv(table)
+    from stemscan.benchmarks.report_html import render_html
+
+    if budget is not None:
+        rows = [r for r in rows if math.isclose(float(r["dose_budget"]), budget, rel_tol=1e-9)]
+    return render_html(rows, table, title=title, scan_paths=scan_paths)

@@ -1,0 +1,215 @@
+"""What one benchmark episode is: its reproduction key and its seeds.
+
+An episode is fully determined by ``(agent, agent_kwargs, scene, env_kwargs,
+seed)``.  From the one *episode seed* ``S`` both seeds are derived:
+
+* env seed = ``S`` (``env.reset(seed=S)``), so every agent meets the same
+  sample and the same shot noise stream on the same seed;
+* agent seed = the first 32-bit word of ``numpy.random.SeedSequence((S,
+  AGENT_STREAM))``, an independent stream — not ``S`` itself, since
+  ``default_rng(S)`` would replay the env's own generator.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "AGENT_STREAM",
+    "EpisodeSpec",
+    "agent_seed",
+    "canonical_json",
+    "check_env_kwargs",
+    "expand_grid",
+    "parse_seeds",
+]
+
+#: Spawn key separating the agent's random stream from the env's.
+AGENT_STREAM = 0xA6E7
+
+#: Env keywords a grid sets itself (from ``scenes``, ``budgets``); not allowed in ``env_kwargs``.
+_GRID_ENV_KEYS = ("scene", "render_mode")
+
+
+def agent_seed(seed: int) -> int:
+    """The agent's seed for episode seed ``seed`` (see the module docstring)."""
+    return int(np.random.SeedSequence((int(seed), AGENT_STREAM)).generate_state(1, dtype=np.uint32)[0])
+
+
+def canonical_json(value: Mapping[str, Any]) -> str:
+    """Deterministic JSON text (sorted keys, no spaces) of a kwargs mapping."""
+    try:
+        return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"keyword arguments must be JSON-serialisable (finite numbers, strings, lists, dicts): {error}") from error
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One (agent, scene, seed) episode of a grid.
+
+    Attributes:
+        agent: Agent name from :func:`stemscan.agents.names`.
+        scene: Scene family from :func:`stemscan.scenes.names`.
+        seed: Episode seed (env seed; the agent seed derives from it).
+        env_kwargs: Keywords of ``gymnasium.make("STEMScan-v0", scene=scene, **env_kwargs)``
+            (``dose_budget`` included).
+        agent_kwargs: Keywords of ``stemscan.agents.make(agent, env, seed=..., **agent_kwargs)``.
+    """
+
+    agent: str
+    scene: str
+    seed: int
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    agent_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def key(self) -> tuple[str, str, str, str, int]:
+        """Unique key of the results store: (agent, agent_kwargs, scene, env_kwargs, seed)."""
+        return (self.agent, canonical_json(self.agent_kwargs), self.scene, canonical_json(self.env_kwargs), int(self.seed))
+
+    def __hash__(self) -> int:  # dicts are unhashable; hash the key
+        return hash(self.key())
+
+    def label(self) -> str:
+        """Short human-readable name, e.g. ``random/lattice-defects/s3``."""
+        budget = self.env_kwargs.get("dose_budget")
+        return f"{self.agent}/{self.scene}/s{self.seed}" + (f"/b{budget}" if budget is not None else "")
+
+
+def parse_seeds(seeds: int | str | Sequence[int]) -> list[int]:
+    """Seeds from a count ``N`` (→ 0..N-1), a list, or text ``"N"``, ``"3,5,8"``, ``"10-19"``.
+
+    Raises:
+        ValueError: Non-integer, negative or empty seeds.
+    """
+    if isinstance(seeds, bool):
+        raise ValueError(f"seeds must be a count or a list of integers, got {seeds!r}")
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise ValueError(f"the number of seeds must be >= 1, got {seeds}")
+        return list(range(int(seeds)))
+    if isinstance(seeds, str):
+        text = seeds.strip()
+        try:
+            if "," in text:
+                values = [int(part) for part in text.split(",") if part.strip()]
+            elif "-" in text.lstrip("-"):
+                start, stop = text.split("-", 1)
+                values = list(range(int(start), int(stop) + 1))
+            else:
+                return parse_seeds(int(text))
+        except ValueError as error:
+            raise ValueError(f"seeds must be a count N, a list '3,5,8' or a range '10-19', got {seeds!r}") from error
+        return parse_seeds(values)
+    values = list(seeds)
+    if not values:
+        raise ValueError("seeds must not be empty")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"seeds must be non-negative integers, got {value!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"seeds contain duplicates: {values}")
+    return [int(v) for v in values]
+
+
+def check_env_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate env keywords against ``STEMScanEnv``'s signature.
+
+    Raises:
+        ValueError: Unknown keywords (listing the valid ones), keywords the
+            grid sets itself, or values that are not JSON-serialisable.
+    """
+    from stemscan.envs.stem_scan_env import STEMScanEnv
+
+    if not isinstance(env_kwargs, Mapping):
+        raise ValueError(f"env kwargs must be a mapping, got {type(env_kwargs).__name__}")
+    valid = [name for name in inspect.signature(STEMScanEnv.__init__).parameters if name != "self"]
+    allowed = [name for name in valid if name not in _GRID_ENV_KEYS]
+    for key in env_kwargs:
+        if key in _GRID_ENV_KEYS:
+            raise ValueError(f"env kwarg {key!r} is set by the benchmark itself (use the scenes list); allowed: {', '.join(allowed)}")
+        if key not in valid:
+            raise ValueError(f"unknown env kwarg {key!r}; valid: {', '.join(allowed)}")
+    canonical_json(env_kwargs)
+    return dict(env_kwargs)
+
+
+def _check_names(kind: str, given: Iterable[str], valid: Sequence[str]) -> list[str]:
+    given = list(given)
+    if not given:
+        raise ValueError(f"no {kind}s given; valid names: {', '.join(valid)}")
+    for name in given:
+        if name not in valid:
+            raise ValueError(f"unknown {kind} {name!r}; valid names: {', '.join(valid)}")
+    if len(set(given)) != len(given):
+        raise ValueError(f"{kind}s contain duplicates: {given}")
+    return given
+
+
+def expand_grid(
+    agents: Sequence[str],
+    scenes: Sequence[str],
+    seeds: int | str | Sequence[int],
+    budgets: Sequence[float] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    agent_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[EpisodeSpec]:
+    """Every (agent, scene, budget, seed) episode, validated.
+
+    Args:
+        agents: Agent names.
+        scenes: Scene family names.
+        seeds: Count, list or text (see :func:`parse_seeds`).
+        budgets: Dose budgets (fractions of one full frame); ``None`` keeps
+            ``env_kwargs``' (or the env's default).
+        env_kwargs: Shared env keywords.
+        agent_kwargs: Per-agent keywords, ``{agent name: {kw: value}}``.
+
+    Raises:
+        ValueError: Unknown agent/scene names (listing the valid ones), bad
+            seeds, budgets or kwargs.
+    """
+    from stemscan.agents import names as agent_names
+    from stemscan.scenes import names as scene_names
+
+    agents = _check_names("agent", agents, agent_names())
+    scenes = _check_names("scene", scenes, scene_names())
+    seed_list = parse_seeds(seeds)
+    base_env = check_env_kwargs(env_kwargs or {})
+    per_agent = dict(agent_kwargs or {})
+    for name, kwargs in per_agent.items():
+        if name not in agents:
+            raise ValueError(f"agent_kwargs given for {name!r}, which is not in the grid's agents {agents}")
+        if not isinstance(kwargs, Mapping):
+            raise ValueError(f"agent_kwargs[{name!r}] must be a mapping, got {type(kwargs).__name__}")
+        if "seed" in kwargs:
+            raise ValueError(f"agent_kwargs[{name!r}] sets 'seed'; the agent seed derives from the episode seed")
+        canonical_json(kwargs)
+    if budgets is None:
+        budget_list: list[float | None] = [None]
+    else:
+        budget_list = []
+        for budget in budgets:
+            if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < float(budget) <= 1:
+                raise ValueError(f"dose budgets must be numbers in (0, 1] (fraction of a full frame), got {budget!r}")
+            budget_list.append(float(budget))
+        if not budget_list:
+            raise ValueError("budgets must not be empty")
+        if "dose_budget" in base_env:
+            raise ValueError("give the dose budget either in budgets or in env kwargs, not both")
+    specs = []
+    for scene in scenes:
+        for budget in budget_list:
+            env = dict(base_env)
+            if budget is not None:
+                env["dose_budget"] = budget
+            for agent in agents:
+                for seed in seed_list:
+                    specs.append(EpisodeSpec(agent, scene, seed, dict(env), dict(per_agent.get(agent, {}))))
+    return specs

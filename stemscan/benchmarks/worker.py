@@ -1,0 +1,41 @@
+"""Set-up of a benchmark worker process (local pool or Ray).
+
+Many workers × many BLAS/torch threads on one node oversubscribe the cores
+(a known slowdown), so every worker runs single-threaded: the thread-count
+environment variables are set before any numeric library starts its pool,
+and torch, if it is importable, is limited to one thread.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+__all__ = ["THREAD_ENV", "init_worker"]
+
+#: Environment variables that cap native thread pools at one thread.
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+_initialised = False
+
+
+def init_worker() -> None:
+    """Single-thread this process and register ``STEMScan-v0`` (idempotent)."""
+    global _initialised
+    if _initialised:
+        return
+    for name, value in THREAD_ENV.items():
+        os.environ[name] = value
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_num_threads(1)
+    import stemscan
+
+    stemscan.register_envs()
+    _initialised = True
