@@ -17,7 +17,8 @@ sintering overlap); otherwise it lands on a free spot of the support.
 Features
 --------
 * ``"junction"`` (weight 2): a disk around the contact point of two
-  touching particles (where sintering necks form).
+  touching particles, where a sintering neck (extra material filling the
+  contact) is rendered.
 * ``"particle-edge"`` (weight 0.25): the rim of a particle that touches
   none, a band cut into ``segment_length`` pieces.
 
@@ -70,8 +71,8 @@ def make_nanoparticles(
     check_number("aggregation", aggregation, 0, 1)
     check_number("segment_length", segment_length, 8, 128)
     diameter_px = diameter * 10 / pixel_size
-    if not 8 <= diameter_px <= size / 2:
-        raise ValueError(f"diameter {diameter} nm is {diameter_px:.0f} px; it must lie in [8, size/2] pixels")
+    if not 8 <= diameter_px <= size:
+        raise ValueError(f"diameter {diameter} nm is {diameter_px:.0f} px; it must lie in [8, size] pixels")
     params = {
         "pixel_size": float(pixel_size), "diameter": float(diameter), "size_spread": float(size_spread),
         "coverage": float(coverage), "aggregation": float(aggregation), "segment_length": float(segment_length),
@@ -88,6 +89,8 @@ def make_nanoparticles(
     rims = np.zeros(shape, dtype=bool)
     for k, (centre, radius) in enumerate(zip(centres, radii)):
         _render_particle(image, rims if not touched[k] else None, centre, radius, pixel_size, rng)
+    for i, j, point in contacts:
+        _render_neck(image, point, min(radii[i], radii[j]), pixel_size)
     np.clip(image, 0, 0.99, out=image)
 
     labels = cut_into_segments(rims, segment_length, rng)
@@ -147,6 +150,24 @@ def _place_particles(
     return centres, radii, contacts
 
 
+def _peak_signal(radius: float, pixel_size: float) -> float:
+    """Centre signal of a particle: thicker (larger) particles scatter more, up to 0.3."""
+    return 0.3 * min(1.0, radius * pixel_size / 25.0) ** 0.7
+
+
+def _render_neck(image: np.ndarray, point: np.ndarray, radius: float, pixel_size: float) -> None:
+    """Add the sintering neck filling the contact between two particles (a Gaussian blob)."""
+    sigma = max(1.5, 0.15 * radius)
+    reach = int(np.ceil(3 * sigma))
+    r0, c0 = np.rint(point).astype(int)
+    rows = np.arange(max(r0 - reach, 0), min(r0 + reach + 1, image.shape[0]))
+    cols = np.arange(max(c0 - reach, 0), min(c0 + reach + 1, image.shape[1]))
+    blob = np.exp(-((rows[:, None] - point[0]) ** 2 + (cols[None, :] - point[1]) ** 2) / (2 * sigma**2))
+    image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] += (0.35 * _peak_signal(radius, pixel_size) * blob).astype(
+        np.float32
+    )
+
+
 def _render_particle(
     image: np.ndarray,
     rims: np.ndarray | None,
@@ -178,7 +199,7 @@ def _render_particle(
     fringes = plane_wave(rows, cols, spacing, angle, phase[0])
     if crossed:
         fringes = 0.5 * (fringes + plane_wave(rows, cols, spacing, angle + np.deg2rad(70.5), phase[1]))
-    peak = 0.3 * min(1.0, radius * pixel_size / 25.0) ** 0.7  # thicker particles scatter more
+    peak = _peak_signal(radius, pixel_size)
     signal = peak * thickness * (0.75 + 0.25 * fringes)
     window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     image[window] += signal.astype(np.float32)
