@@ -1,0 +1,360 @@
+"""DCNN atom and defect finder: a U-Net segmenter usable on any 2D image.
+
+The seed's supervised tier: a deep convolutional network segments an
+atomically resolved image into per-pixel classes (:data:`CLASS_NAMES`),
+from which atom columns (and defects) are located.  Used on its own, the way
+microscopists use AtomAI's segmentor::
+
+    from stemscan.agents.dcnn import AtomFinder
+    finder = AtomFinder.pretrained()
+    atoms = finder.find(image)            # (N, 2) (row, col), pixels
+    probs = finder.probabilities(image)   # (n_classes, H, W)
+
+The shipped weights (``stemscan/agents/weights/dcnn.safetensors``) were
+trained by ``stemscan train dcnn`` with the configuration recorded beside
+them (``dcnn.json``).  Weights are read with safetensors only: tensors, never
+pickled objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from stemscan.agents.nets.unet import UNet
+
+__all__ = [
+    "CLASS_NAMES",
+    "ATOM_CLASSES",
+    "DEFECT_CLASSES",
+    "WEIGHTS_PATH",
+    "AtomFinder",
+    "normalise_image",
+    "resolve_device",
+]
+
+#: Segmentation classes, in output-channel order.  ``atom``: an ordinary atom
+#: column; ``dopant``: a substitutional heavy-atom column; ``vacancy``: the
+#: site of a missing column (or missing atom of a column);
+#: ``extended-defect``: the disordered region of a grain boundary or a
+#: Stone-Wales bond rotation that is not an atom column.
+CLASS_NAMES: tuple[str, ...] = ("background", "atom", "dopant", "vacancy", "extended-defect")
+#: Classes whose pixels are atom columns.
+ATOM_CLASSES: tuple[str, ...] = ("atom", "dopant")
+#: Classes that mark defects.
+DEFECT_CLASSES: tuple[str, ...] = ("dopant", "vacancy", "extended-defect")
+#: The shipped weights.
+WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "dcnn.safetensors"
+
+_FORMAT = "stemscan-dcnn-1"
+_LOW_PERCENTILE, _HIGH_PERCENTILE = 1.0, 99.5
+_MIN_SIDE = 4
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; other values are passed to ``torch.device``."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or a torch.device, got {device!r}") from error
+
+
+def check_image(image: Any, name: str = "image") -> np.ndarray:
+    """``image`` as a finite ``float32`` 2D array, or ``ValueError`` naming the problem."""
+    try:
+        array = np.asarray(image)
+    except Exception as error:  # noqa: BLE001 - anything that is not array-like
+        raise ValueError(f"{name} must be a 2D array, got {type(image).__name__}") from error
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2D (H, W) array, got shape {array.shape}")
+    if min(array.shape) < _MIN_SIDE:
+        raise ValueError(f"{name} must be at least {_MIN_SIDE}×{_MIN_SIDE} pixels, got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
+        raise ValueError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    array = array.astype(np.float32, copy=False)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return array
+
+
+def normalise_image(image: np.ndarray) -> np.ndarray:
+    """Robust min/max scaling used for training and inference.
+
+    Maps the 1st percentile to 0 and the 99.5th to 1 (values beyond are kept
+    and clipped to [-1, 2]), so the network sees the same contrast whatever
+    the detector gain, offset or dose.  A flat image becomes zeros.
+
+    Args:
+        image: Finite 2D array (any units, e.g. counts).
+
+    Returns:
+        ``float32`` array of the same shape.
+    """
+    array = np.asarray(image, dtype=np.float32)
+    low, high = np.percentile(array, [_LOW_PERCENTILE, _HIGH_PERCENTILE])
+    span = float(high - low)
+    if not span > 0.0:
+        return np.zeros_like(array)
+    out = (array - np.float32(low)) * np.float32(1.0 / span)
+    return np.clip(out, -1.0, 2.0, out=out)
+
+
+def _pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad bottom/right by reflection (edge copy for tiny images) to sides divisible by ``multiple``."""
+    height, width = image.shape
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    if pad_h == 0 and pad_w == 0:
+        return image, (height, width)
+    mode = "reflect" if pad_h < height and pad_w < width else "edge"
+    return np.pad(image, ((0, pad_h), (0, pad_w)), mode=mode), (height, width)
+
+
+class AtomFinder:
+    """Atom-column and defect finder around one or more trained :class:`UNet` (an ensemble is averaged).
+
+    Args:
+        models: The trained networks (an ensemble is averaged in probability).
+        class_names: Name of each output channel.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+        metadata: Free-form description kept with the weights (training config).
+    """
+
+    def __init__(
+        self,
+        models: Sequence[UNet],
+        class_names: Sequence[str] = CLASS_NAMES,
+        device: str | torch.device = "auto",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        models = list(models)
+        if not models or not all(isinstance(m, UNet) for m in models):
+            raise ValueError("AtomFinder needs at least one stemscan UNet")
+        class_names = tuple(class_names)
+        for model in models:
+            if model.n_classes != len(class_names):
+                raise ValueError(f"model has {model.n_classes} classes but {len(class_names)} class names were given")
+        missing = [name for name in ATOM_CLASSES[:1] if name not in class_names]
+        if missing:
+            raise ValueError(f"class_names must include {missing}; got {class_names}")
+        self.device = resolve_device(device)
+        self.models = [model.to(self.device).eval() for model in models]
+        self.class_names = class_names
+        self.metadata = dict(metadata or {})
+        self._multiple = max(model.multiple for model in self.models)
+
+    # ----------------------------------------------------------- loading
+    @classmethod
+    def pretrained(cls, device: str | torch.device = "auto") -> AtomFinder:
+        """The finder with the weights shipped in the package."""
+        return cls.load(WEIGHTS_PATH, device=device)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> AtomFinder:
+        """Read a weights file written by :meth:`save` (safetensors; nothing is unpickled).
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+            ValueError: The file is not a safetensors file, is corrupt, or its
+                tensors do not match the architecture recorded in it.
+        """
+        from safetensors import SafetensorError
+        from safetensors.torch import load as load_bytes
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"DCNN weights file not found: {path}")
+        raw = path.read_bytes()
+        try:
+            tensors = load_bytes(raw)
+            metadata = _read_metadata(raw)
+        except (SafetensorError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is not a valid DCNN weights file (corrupt or not safetensors): {error}") from error
+        if metadata.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a stemscan DCNN weights file (format {metadata.get('format')!r}, expected {_FORMAT!r})")
+        try:
+            architecture = json.loads(metadata["architecture"])
+            class_names = tuple(json.loads(metadata["class_names"]))
+            n_members = int(metadata["members"])
+            extra = json.loads(metadata.get("training", "{}"))
+        except (KeyError, ValueError, TypeError) as error:
+            raise ValueError(f"{path} has incomplete DCNN metadata: {error}") from error
+        models = []
+        for member in range(n_members):
+            try:
+                model = UNet(n_classes=len(class_names), **architecture)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{path} records an invalid architecture {architecture}: {error}") from error
+            prefix = f"member{member}."
+            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            expected = model.state_dict()
+            missing = sorted(set(expected) - set(state))
+            unexpected = sorted(set(state) - set(expected))
+            if missing or unexpected:
+                raise ValueError(
+                    f"{path} does not match the UNet architecture {architecture} (member {member}): "
+                    f"missing tensors {missing[:5]}, unexpected tensors {unexpected[:5]}"
+                )
+            for name, tensor in state.items():
+                if tensor.shape != expected[name].shape:
+                    raise ValueError(
+                        f"{path}: tensor {prefix}{name} has shape {tuple(tensor.shape)}, "
+                        f"expected {tuple(expected[name].shape)}"
+                    )
+                if not torch.isfinite(tensor).all():
+                    raise ValueError(f"{path}: tensor {prefix}{name} contains NaN or infinity")
+            model.load_state_dict(state)
+            models.append(model)
+        leftover = [k for k in tensors if not any(k.startswith(f"member{m}.") for m in range(n_members))]
+        if leftover:
+            raise ValueError(f"{path} holds tensors outside its {n_members} ensemble members: {leftover[:5]}")
+        return cls(models, class_names, device=device, metadata=extra)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the weights as safetensors, atomically (temporary file, then ``os.replace``)."""
+        from safetensors.torch import save as save_bytes
+
+        path = Path(path)
+        first = self.models[0]
+        architecture = {"base_channels": first.base_channels, "levels": first.levels}
+        tensors = {
+            f"member{i}.{name}": tensor.detach().to("cpu").contiguous()
+            for i, model in enumerate(self.models)
+            for name, tensor in model.state_dict().items()
+        }
+        metadata = {
+            "format": _FORMAT,
+            "architecture": json.dumps(architecture),
+            "class_names": json.dumps(list(self.class_names)),
+            "members": str(len(self.models)),
+            "training": json.dumps(self.metadata, sort_keys=True),
+        }
+        atomic_write_bytes(path, save_bytes(tensors, metadata=metadata))
+        return path
+
+    # --------------------------------------------------------- inference
+    def class_index(self, name: str) -> int:
+        """Output channel of class ``name``; ``ValueError`` listing the classes if unknown."""
+        if name not in self.class_names:
+            raise ValueError(f"unknown class {name!r}; classes: {', '.join(self.class_names)}")
+        return self.class_names.index(name)
+
+    @torch.inference_mode()
+    def probabilities_batch(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities for a stack of equally sized images.
+
+        Args:
+            images: ``(B, H, W)`` finite array (any units; each image is
+                normalised on its own).
+
+        Returns:
+            ``float32`` ``(B, n_classes, H, W)``, summing to 1 over classes.
+        """
+        stack = np.asarray(images)
+        if stack.ndim != 3 or stack.shape[0] < 1:
+            raise ValueError(f"images must be a (B, H, W) stack, got shape {stack.shape}")
+        batch = [normalise_image(check_image(image, f"images[{i}]")) for i, image in enumerate(stack)]
+        padded = [_pad_to_multiple(image, self._multiple)[0] for image in batch]
+        height, width = stack.shape[1:]
+        x = torch.from_numpy(np.stack(padded)[:, None]).to(self.device)
+        total = None
+        for model in self.models:
+            probs = torch.softmax(model(x), dim=1)
+            total = probs if total is None else total + probs
+        total = total / len(self.models)
+        return total[:, :, :height, :width].float().cpu().numpy()
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """Per-class probability maps of one 2D image, ``float32`` ``(n_classes, H, W)``.
+
+        Raises:
+            ValueError: ``image`` is not a finite 2D array of at least 4×4 pixels.
+        """
+        return self.probabilities_batch(check_image(image)[None])[0]
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """Most probable class of each pixel, ``int64`` ``(H, W)`` (indices into :attr:`class_names`)."""
+        return np.argmax(self.probabilities(image), axis=0)
+
+    def find(self, image: np.ndarray, threshold: float = 0.5, min_area: int = 2) -> np.ndarray:
+        """Atom-column positions in a 2D image.
+
+        The probability of the atom classes (``atom`` + ``dopant``) is
+        thresholded; each connected region is one column, located at its
+        probability-weighted centroid.
+
+        Args:
+            image: Finite 2D array (any units, any size >= 4×4 pixels).
+            threshold: Atom probability above which a pixel belongs to a column (0-1).
+            min_area: Regions smaller than this many pixels are ignored.
+
+        Returns:
+            ``float64`` ``(N, 2)`` ``(row, col)`` in pixels; ``(0, 2)`` if none.
+        """
+        return self.find_class(image, [name for name in ATOM_CLASSES if name in self.class_names], threshold, min_area)
+
+    def find_class(
+        self, image: np.ndarray, classes: str | Sequence[str], threshold: float = 0.5, min_area: int = 2
+    ) -> np.ndarray:
+        """Centroids ``(N, 2)`` of the regions where the summed probability of ``classes`` exceeds ``threshold``.
+
+        E.g. ``find_class(image, "vacancy")`` or ``find_class(image, DEFECT_CLASSES)``.
+        """
+        if not (isinstance(threshold, (int, float)) and 0.0 < threshold < 1.0):
+            raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
+        if isinstance(min_area, bool) or not isinstance(min_area, (int, np.integer)) or min_area < 1:
+            raise ValueError(f"min_area must be an integer >= 1 pixel, got {min_area!r}")
+        names = [classes] if isinstance(classes, str) else list(classes)
+        indices = [self.class_index(name) for name in names]
+        probs = self.probabilities(image)[indices].sum(axis=0)
+        return region_centroids(probs, threshold, min_area)
+
+
+def region_centroids(probability: np.ndarray, threshold: float, min_area: int) -> np.ndarray:
+    """Probability-weighted centroids of the connected regions of ``probability > threshold``."""
+    mask = probability > threshold
+    regions, count = ndimage.label(mask)
+    if count == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    index = np.arange(1, count + 1)
+    areas = ndimage.sum_labels(mask, regions, index)
+    centres = np.asarray(ndimage.center_of_mass(probability, regions, index), dtype=np.float64).reshape(-1, 2)
+    return centres[areas >= min_area]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read_metadata(raw: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors byte string (its JSON header)."""
+    if len(raw) < 8:
+        raise ValueError("file is shorter than a safetensors header")
+    header_size = int.from_bytes(raw[:8], "little")
+    if header_size <= 0 or 8 + header_size > len(raw):
+        raise ValueError("safetensors header size is out of range")
+    header = json.loads(raw[8 : 8 + header_size].decode("utf-8"))
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError("safetensors metadata is not a mapping")
+    return {str(k): str(v) for k, v in metadata.items()}

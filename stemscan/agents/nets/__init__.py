@@ -1,0 +1,5 @@
+"""Plain ``torch.nn.Module`` networks of the zoo (training lives elsewhere)."""
+
+from stemscan.agents.nets.unet import UNet
+
+__all__ = ["UNet"]
