@@ -1,0 +1,396 @@
+"""``ppo``: a stable-baselines3 PPO scanning policy, shipped as safetensors.
+
+The policy is an SB3 ``MultiInputPolicy`` (actor-critic) whose features
+extractor, :class:`ScanMapExtractor`, turns the ``overview`` and ``visited``
+maps into one score per grid cell (a small fully convolutional net, so
+"where" stays spatial) and the last ``patch`` into a few global features.
+The actor picks a grid cell (``Discrete(n_cells)``); the agent converts the
+cell to the env's action mode, so it also drives continuous-action envs.
+
+The policy file is never unpickled: ``ppo_policy.safetensors`` holds
+``policy.state_dict()`` and ``ppo_policy.json`` the spaces and keyword
+arguments that rebuild the network (see :func:`load_policy`).  Train one with
+``stemscan train ppo`` (:mod:`stemscan.agents.ppo_train`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import MultiInputActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+from stemscan.agents.base import Agent
+
+__all__ = [
+    "DEFAULT_POLICY_PATH",
+    "PPOAgent",
+    "ScanMapExtractor",
+    "init_cell_head",
+    "load_policy",
+    "policy_spec",
+    "save_policy",
+]
+
+#: The policy shipped with the package (``.json`` beside it has the same stem).
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "weights" / "ppo_policy.safetensors"
+
+#: Format tag written into (and required from) the JSON side file.
+POLICY_FORMAT = "stemscan-ppo-policy"
+POLICY_FORMAT_VERSION = 1
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+class ScanMapExtractor(BaseFeaturesExtractor):
+    """Features for "which cell next": a per-cell score map plus global features.
+
+    Input (after SB3's preprocessing, images scaled to [0, 1]):
+    ``overview`` and ``visited`` (B, 1, G, G), ``patch`` (B, P, P),
+    ``dose`` (B, 1), ``position`` (B, 2).
+
+    Output (B, n_cells + n_global): the first ``n_cells`` entries are one
+    score per grid cell, row-major (a conv net on the standardised overview
+    and the visited map, average- and max-pooled to the cell grid, then a
+    1×1 conv, plus a learned weight times the cell's visited fraction); the
+    rest are global features (pooled map channels, a patch CNN, dose and
+    position) for the value head and the actor's dense layer.
+
+    Args:
+        observation_space: STEMScan's Dict observation space.
+        cell_grid: (rows, cols) of the action grid (16, 16 at 512 px / 32 px).
+        channels: Conv channels of the map branch.
+        patch_channels: Output features of the patch branch.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        cell_grid: tuple[int, int] | list[int] = (16, 16),
+        channels: int = 16,
+        patch_channels: int = 16,
+    ) -> None:
+        rows, cols = (int(v) for v in cell_grid)
+        n_global = channels + patch_channels + 3
+        super().__init__(observation_space, features_dim=rows * cols + n_global)
+        self.cell_grid = (rows, cols)
+        c = int(channels)
+        self.map_net = nn.Sequential(
+            nn.Conv2d(2, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=2, dilation=2),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=4, dilation=4),
+            nn.ReLU(),
+        )
+        self.avg_pool = nn.AdaptiveAvgPool2d(self.cell_grid)
+        self.max_pool = nn.AdaptiveMaxPool2d(self.cell_grid)
+        self.cell_head = nn.Conv2d(2 * c, 1, 1)
+        self.visit_weight = nn.Parameter(torch.tensor(-5.0))
+        self.patch_net = nn.Sequential(
+            nn.Conv2d(1, 8, 5, stride=2, padding=2),
+            nn.ReLU(),
+            nn.Conv2d(8, patch_channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        overview = observations["overview"].float()
+        visited = observations["visited"].float()
+        mean = overview.mean(dim=(1, 2, 3), keepdim=True)
+        std = overview.std(dim=(1, 2, 3), keepdim=True)
+        standardised = (overview - mean) / (std + 1e-3)
+        hidden = self.map_net(torch.cat([standardised, visited], dim=1))
+        pooled = torch.cat([self.avg_pool(hidden), self.max_pool(hidden)], dim=1)
+        visited_cells = self.avg_pool(visited)
+        scores = self.cell_head(pooled) + self.visit_weight * visited_cells
+        patch = self.patch_net(observations["patch"].float().unsqueeze(1))
+        global_features = torch.cat(
+            [hidden.mean(dim=(2, 3)), patch, observations["dose"].float(), observations["position"].float()], dim=1
+        )
+        return torch.cat([scores.flatten(1), global_features], dim=1)
+
+
+def init_cell_head(policy: MultiInputActorCriticPolicy) -> None:
+    """Start the actor as "any unvisited cell, uniformly".
+
+    Zeroes the cell-score conv and makes the actor's output layer copy the
+    per-cell scores (identity on the first ``n_cells`` features, zero on the
+    global ones), so the initial policy is the random agent without repeats
+    and learning shapes the score map.  Call after building the PPO model.
+    """
+    extractor = policy.features_extractor
+    if not isinstance(extractor, ScanMapExtractor):
+        raise TypeError("init_cell_head needs a policy built with ScanMapExtractor")
+    n_cells = extractor.cell_grid[0] * extractor.cell_grid[1]
+    action_net = policy.action_net
+    if not isinstance(action_net, nn.Linear) or action_net.out_features != n_cells:
+        raise ValueError(f"the actor must be one Linear layer onto {n_cells} cells (net_arch pi=[])")
+    with torch.no_grad():
+        extractor.cell_head.weight.zero_()
+        extractor.cell_head.bias.zero_()
+        action_net.weight.zero_()
+        action_net.weight[:, :n_cells] = torch.eye(n_cells)
+        action_net.bias.zero_()
+
+
+# --------------------------------------------------------------- policy files
+def _space_to_json(space: spaces.Space) -> dict[str, Any]:
+    if isinstance(space, spaces.Box):
+        low, high = np.unique(space.low), np.unique(space.high)
+        if low.size != 1 or high.size != 1:
+            raise ValueError("only Box spaces with scalar bounds can be saved")
+        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype), "low": float(low[0]), "high": float(high[0])}
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n)}
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {key: _space_to_json(sub) for key, sub in space.spaces.items()}}
+    raise ValueError(f"cannot save a {type(space).__name__} space")
+
+
+def _space_from_json(spec: Any, where: str) -> spaces.Space:
+    try:
+        kind = spec["type"]
+        if kind == "Box":
+            dtype = np.dtype(spec["dtype"])
+            return spaces.Box(spec["low"], spec["high"], shape=tuple(int(v) for v in spec["shape"]), dtype=dtype)
+        if kind == "Discrete":
+            return spaces.Discrete(int(spec["n"]))
+        if kind == "Dict":
+            return spaces.Dict({key: _space_from_json(sub, f"{where}.{key}") for key, sub in spec["spaces"].items()})
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"policy config: malformed space at {where}: {error!r}") from error
+    raise ValueError(f"policy config: unsupported space type {spec.get('type')!r} at {where}")
+
+
+def policy_spec(
+    policy: MultiInputActorCriticPolicy,
+    policy_kwargs: dict[str, Any],
+    env_kwargs: dict[str, Any],
+    training: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """JSON-serialisable description that rebuilds ``policy`` (see :func:`load_policy`).
+
+    Args:
+        policy: The trained SB3 policy.
+        policy_kwargs: JSON form of its keyword arguments: ``net_arch``,
+            ``activation_fn`` (a name in ``{"tanh", "relu"}``),
+            ``features_extractor_kwargs``, ``share_features_extractor``.
+        env_kwargs: The ``STEMScan-v0`` keyword arguments it was trained with.
+        training: Provenance (command, seed, timesteps, wall time, versions).
+    """
+    return {
+        "format": POLICY_FORMAT,
+        "format_version": POLICY_FORMAT_VERSION,
+        "policy_class": "MultiInputPolicy",
+        "features_extractor": "ScanMapExtractor",
+        "policy_kwargs": policy_kwargs,
+        "observation_space": _space_to_json(policy.observation_space),
+        "action_space": _space_to_json(policy.action_space),
+        "action_mode": "grid",
+        "env_kwargs": env_kwargs,
+        "training": training or {},
+    }
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_policy(policy: MultiInputActorCriticPolicy, path: str | os.PathLike, spec: dict[str, Any]) -> Path:
+    """Write ``policy.state_dict()`` to ``path`` (safetensors) and ``spec`` beside it (``.json``), atomically.
+
+    Returns:
+        The path of the ``.safetensors`` file.
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"policy path must end in .safetensors, got {str(path)!r}")
+    tensors = {key: value.detach().cpu().contiguous() for key, value in _unique_state(policy).items()}
+    _atomic_write_bytes(path, save(tensors, metadata={"format": POLICY_FORMAT}))
+    _atomic_write_bytes(path.with_suffix(".json"), (json.dumps(spec, indent=2, sort_keys=True) + "\n").encode())
+    return path
+
+
+def _unique_state(policy: nn.Module) -> dict[str, torch.Tensor]:
+    """``state_dict`` without aliases (a shared features extractor appears under three names)."""
+    unique: dict[str, torch.Tensor] = {}
+    seen: set[tuple[int, tuple[int, ...]]] = set()
+    for key, value in policy.state_dict().items():
+        ident = (value.data_ptr(), tuple(value.shape))
+        if ident not in seen:
+            seen.add(ident)
+            unique[key] = value
+    return unique
+
+
+def _read_spec(json_path: Path) -> dict[str, Any]:
+    if not json_path.is_file():
+        raise FileNotFoundError(f"PPO policy config {str(json_path)!r} not found (it must sit beside the .safetensors file)")
+    try:
+        spec = json.loads(json_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"PPO policy config {str(json_path)!r} is not valid JSON: {error}") from error
+    if not isinstance(spec, dict) or spec.get("format") != POLICY_FORMAT:
+        raise ValueError(f"{str(json_path)!r} is not a stemscan PPO policy config (format must be {POLICY_FORMAT!r})")
+    if spec.get("format_version") != POLICY_FORMAT_VERSION:
+        raise ValueError(f"{str(json_path)!r}: unsupported format_version {spec.get('format_version')!r}")
+    return spec
+
+
+def _build_policy(spec: dict[str, Any]) -> MultiInputActorCriticPolicy:
+    observation_space = _space_from_json(spec.get("observation_space"), "observation_space")
+    action_space = _space_from_json(spec.get("action_space"), "action_space")
+    if not isinstance(observation_space, spaces.Dict) or not isinstance(action_space, spaces.Discrete):
+        raise ValueError("policy config: expected a Dict observation space and a Discrete action space")
+    if spec.get("features_extractor") != "ScanMapExtractor":
+        raise ValueError(f"policy config: unknown features_extractor {spec.get('features_extractor')!r}")
+    kwargs = dict(spec.get("policy_kwargs") or {})
+    allowed = {"net_arch", "activation_fn", "features_extractor_kwargs", "share_features_extractor"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise ValueError(f"policy config: unknown policy_kwargs {sorted(unknown)}; allowed: {sorted(allowed)}")
+    activation = kwargs.pop("activation_fn", "tanh")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"policy config: activation_fn must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+    return MultiInputActorCriticPolicy(
+        observation_space,
+        action_space,
+        lr_schedule=lambda _: 0.0,
+        activation_fn=_ACTIVATIONS[activation],
+        features_extractor_class=ScanMapExtractor,
+        **kwargs,
+    )
+
+
+def load_policy(path: str | os.PathLike | None = None) -> tuple[MultiInputActorCriticPolicy, dict[str, Any]]:
+    """Rebuild a saved PPO policy without unpickling anything.
+
+    Args:
+        path: The ``.safetensors`` file (its ``.json`` config beside it);
+            ``None`` loads the policy shipped with the package.
+
+    Returns:
+        ``(policy, spec)``: the policy in eval mode on CPU, and its config.
+
+    Raises:
+        FileNotFoundError: A file is missing.
+        ValueError: A file is corrupt, or its tensors do not fit the
+            architecture the config describes (names the tensors).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(DEFAULT_POLICY_PATH if path is None else path)
+    if not path.is_file():
+        raise FileNotFoundError(f"PPO policy file {str(path)!r} not found; train one with `stemscan train ppo`")
+    spec = _read_spec(path.with_suffix(".json"))
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(f"PPO policy file {str(path)!r} is not a valid safetensors file: {error}") from error
+    try:
+        policy = _build_policy(spec)
+    except TypeError as error:
+        raise ValueError(f"policy config {str(path.with_suffix('.json'))!r} does not build a policy: {error}") from error
+    expected = _unique_state(policy)
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"PPO policy file {str(path)!r} does not fit its config: missing tensors {missing}, unexpected tensors {unexpected}")
+    for key, value in expected.items():
+        if tuple(tensors[key].shape) != tuple(value.shape):
+            raise ValueError(
+                f"PPO policy file {str(path)!r}: tensor {key!r} has shape {tuple(tensors[key].shape)}, "
+                f"the config's architecture needs {tuple(value.shape)}"
+            )
+        if tensors[key].is_floating_point() and not torch.isfinite(tensors[key]).all():
+            raise ValueError(f"PPO policy file {str(path)!r}: tensor {key!r} contains NaN or infinity")
+    result = policy.load_state_dict(tensors, strict=False)
+    if result.unexpected_keys or set(result.missing_keys) & set(expected):
+        raise ValueError(f"PPO policy file {str(path)!r} does not fit its config: {result}")
+    policy.set_training_mode(False)
+    return policy, spec
+
+
+# ---------------------------------------------------------------------- agent
+class PPOAgent(Agent):
+    """The trained PPO policy as a zoo agent (decides from observations only).
+
+    Args:
+        env: The env (any action mode; the observation space must match the
+            policy's, i.e. the default 32-px patch and 64-cell overview).
+        seed: Seed of the generator used when ``deterministic=False``.
+        policy_path: A ``.safetensors`` policy (``.json`` beside it); ``None``
+            for the one shipped with the package.
+    """
+
+    name = "ppo"
+
+    def __init__(self, env: gym.Env, seed: int | None = 0, policy_path: str | None = None) -> None:
+        super().__init__(env, seed)
+        self.policy_path = None if policy_path is None else str(policy_path)
+        self.policy, self.spec = load_policy(self.policy_path)
+        self._check_spaces()
+        rows, cols = self.policy.features_extractor.cell_grid
+        self._policy_grid = (rows, cols)
+        r, c = np.divmod(np.arange(rows * cols), cols)
+        self._policy_centres = np.stack([(r + 0.5) / rows, (c + 0.5) / cols], axis=1).astype(np.float32)
+        geometry = self.field.geometry
+        self._same_grid = (geometry.n_rows, geometry.n_cols) == (rows, cols)
+
+    def _check_spaces(self) -> None:
+        policy_space = self.policy.observation_space
+        for key, space in policy_space.spaces.items():
+            env_space = self.observation_space.spaces.get(key)
+            if env_space is None:
+                raise ValueError(f"the env has no observation {key!r}, which the PPO policy needs")
+            if env_space.shape != space.shape or env_space.dtype != space.dtype:
+                raise ValueError(
+                    f"observation {key!r} is {env_space.shape} {env_space.dtype} in this env, the PPO policy was "
+                    f"trained on {space.shape} {space.dtype} (train a policy for this geometry with `stemscan train ppo`)"
+                )
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "policy_path": self.policy_path}
+
+    def cell_logits(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """Unnormalised log-probabilities (n_cells,) of the policy's grid cells."""
+        obs = {key: np.asarray(observation[key]) for key in self.policy.observation_space.spaces}
+        obs_tensor, _ = self.policy.obs_to_tensor(obs)
+        with torch.no_grad():
+            distribution = self.policy.get_distribution(obs_tensor)
+            return distribution.distribution.logits[0].numpy().astype(np.float64)
+
+    def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
+        logits = self.cell_logits(observation)
+        if deterministic:
+            cell = int(np.argmax(logits))
+        else:
+            probs = np.exp(logits - logits.max())
+            cell = int(self.rng.choice(len(probs), p=probs / probs.sum()))
+        if self._same_grid:
+            return self.action_for_cell(cell)
+        return self.action_for_centre(self._policy_centres[cell])

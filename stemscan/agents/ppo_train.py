@@ -1,0 +1,344 @@
+"""Train the PPO scanning policy (stable-baselines3) on STEMScan-v0 and save it as safetensors.
+
+``stemscan train ppo`` (``configure`` / ``run``) and the plain function
+:func:`train_ppo`.  Hyperparameters come from a TOML file in the style of
+rl-baselines3-zoo (default: ``stemscan/agents/hyperparams/ppo.toml``); the
+vectorised envs cycle over scene families, SB3's ``EvalCallback`` evaluates
+periodically, TensorBoard logs go to ``--log-dir``.  Training runs inside an
+isolated RNG context: SB3 seeds Python's, NumPy's and torch's global
+generators, and their states are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEFAULT_HYPERPARAMS", "TrainResult", "configure", "load_hyperparams", "run", "train_ppo"]
+
+ENV_ID = "STEMScan-v0"
+DEFAULT_HYPERPARAMS = Path(__file__).resolve().parent / "hyperparams" / "ppo.toml"
+
+#: PPO constructor options the hyperparameter table may set.
+_PPO_KEYS = (
+    "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "learning_rate", "clip_range",
+    "ent_coef", "vf_coef", "max_grad_norm", "normalize_advantage",
+)
+_TABLE_KEYS = {"policy", "n_timesteps", "n_envs", "vec_env", "policy_kwargs", "env_kwargs", "eval", *_PPO_KEYS}
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_ppo` produced.
+
+    Attributes:
+        policy_path: The saved ``.safetensors`` policy (``.json`` beside it).
+        timesteps: Env steps trained.
+        wall_s: Wall time of the training loop, s.
+        eval_timesteps: Timesteps of the EvalCallback evaluations.
+        eval_mean_reward: Mean episode reward (feature weight found) at each.
+        curve_path: The learning-curve PNG, if one was drawn.
+    """
+
+    policy_path: Path
+    timesteps: int
+    wall_s: float
+    eval_timesteps: np.ndarray
+    eval_mean_reward: np.ndarray
+    curve_path: Path | None
+
+
+def load_hyperparams(path: str | os.PathLike | None = None, env_id: str = ENV_ID) -> dict[str, Any]:
+    """The hyperparameter table for ``env_id`` from a zoo-style TOML file (validated keys)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    path = Path(DEFAULT_HYPERPARAMS if path is None else path)
+    if not path.is_file():
+        raise FileNotFoundError(f"hyperparameter file {str(path)!r} not found")
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"hyperparameter file {str(path)!r} is not valid TOML: {error}") from error
+    if env_id not in table:
+        raise ValueError(f"hyperparameter file {str(path)!r} has no table [{env_id}]")
+    params = dict(table[env_id])
+    unknown = set(params) - _TABLE_KEYS
+    if unknown:
+        raise ValueError(f"hyperparameter file {str(path)!r}: unknown keys {sorted(unknown)}; allowed: {sorted(_TABLE_KEYS)}")
+    if params.get("policy", "MultiInputPolicy") != "MultiInputPolicy":
+        raise ValueError(f"only policy = 'MultiInputPolicy' is supported, got {params['policy']!r}")
+    return params
+
+
+@contextlib.contextmanager
+def _isolated_global_rngs() -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's global RNG states on exit (SB3 seeds them)."""
+    import torch
+
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+
+
+def _make_vec_env(families: list[str], n_envs: int, env_kwargs: dict[str, Any], vec_env: str) -> Any:
+    """``n_envs`` Monitor-wrapped STEMScan envs, env ``i`` on family ``families[i % len]``."""
+    import gymnasium as gym
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    import stemscan  # noqa: F401  (registers the env id)
+
+    def factory(family: str) -> Any:
+        return lambda: Monitor(gym.make(ENV_ID, scene=family, **env_kwargs))
+
+    fns = [factory(families[i % len(families)]) for i in range(n_envs)]
+    if vec_env == "dummy":
+        return DummyVecEnv(fns)
+    if vec_env == "subproc":
+        return SubprocVecEnv(fns)
+    raise ValueError(f"vec_env must be 'dummy' or 'subproc', got {vec_env!r}")
+
+
+def _plot_curve(timesteps: np.ndarray, rewards: np.ndarray, stds: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    ax.plot(timesteps, rewards, marker="o", color="C0", label="EvalCallback mean episode reward")
+    ax.fill_between(timesteps, rewards - stds, rewards + stds, color="C0", alpha=0.2, label="± 1 std over episodes")
+    ax.set_xlabel("training timesteps (env steps)")
+    ax.set_ylabel("feature weight found per episode")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def train_ppo(
+    out: str | os.PathLike,
+    *,
+    seed: int = 0,
+    timesteps: int | None = None,
+    scenes: Sequence[str] | None = None,
+    hyperparams: str | os.PathLike | None = None,
+    n_envs: int | None = None,
+    env_overrides: dict[str, Any] | None = None,
+    log_dir: str | os.PathLike = "runs/ppo",
+    eval_freq: int | None = None,
+    n_eval_episodes: int | None = None,
+    curve_path: str | os.PathLike | None = None,
+    tensorboard: bool = True,
+    num_threads: int = 1,
+    progress_bar: bool = False,
+    command: str | None = None,
+) -> TrainResult:
+    """Train SB3 PPO (``MultiInputPolicy`` with :class:`~stemscan.agents.ppo.ScanMapExtractor`) and save it.
+
+    Args:
+        out: Output ``.safetensors`` path (the ``.json`` config is written beside it).
+        seed: Seed of the model (init, sampling) and of the training envs
+            (env ``i`` gets ``seed + i``; eval envs ``seed + eval_seed_offset + i``).
+        timesteps: Env steps in total; default from the hyperparameter file.
+        scenes: Scene families to train on; default all of :func:`stemscan.scenes.names`.
+        hyperparams: Zoo-style TOML file; default the packaged ``ppo.toml``.
+        n_envs: Number of vectorised envs; default from the file.
+        env_overrides: Extra ``STEMScan-v0`` kwargs (e.g. a small ``image_size`` for tests).
+        log_dir: TensorBoard logs and ``evaluations.npz`` go here.
+        eval_freq: Env steps (all envs together) between evaluations; default from the file.
+        n_eval_episodes: Episodes per evaluation; default from the file.
+        curve_path: Where to draw the learning curve (PNG); ``None`` draws none.
+        tensorboard: Log to TensorBoard under ``log_dir``.
+        num_threads: ``torch.set_num_threads`` during training (restored after).
+        progress_bar: Show SB3's progress bar.
+        command: The command line recorded in the policy's provenance.
+    """
+    import stable_baselines3
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import EvalCallback
+
+    from stemscan import __version__
+    from stemscan.agents.ppo import ScanMapExtractor, init_cell_head, policy_spec, save_policy
+    from stemscan.scenes import names as scene_names
+
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"--out must end in .safetensors, got {str(out)!r}")
+    params = load_hyperparams(hyperparams)
+    families = list(scene_names() if not scenes else scenes)
+    for family in families:
+        if family not in scene_names():
+            raise ValueError(f"unknown scene family {family!r}; valid names: {', '.join(scene_names())}")
+    timesteps = int(params.get("n_timesteps", 100_000) if timesteps is None else timesteps)
+    n_envs = int(params.get("n_envs", len(families)) if n_envs is None else n_envs)
+    if timesteps < 1 or n_envs < 1:
+        raise ValueError(f"timesteps and n_envs must be positive, got {timesteps} and {n_envs}")
+    env_kwargs = {**params.get("env_kwargs", {}), **(env_overrides or {})}
+    if env_kwargs.get("action_mode", "grid") != "grid":
+        raise ValueError("the PPO policy acts on grid cells: env_kwargs action_mode must be 'grid'")
+    env_kwargs["action_mode"] = "grid"
+    if "scene" in env_kwargs:
+        raise ValueError("choose scene families with `scenes`, not env_kwargs['scene']")
+    evaluation = dict(params.get("eval", {}))
+    eval_freq = int(evaluation.get("eval_freq", 5_000) if eval_freq is None else eval_freq)
+    n_eval_episodes = int(evaluation.get("n_eval_episodes", 8) if n_eval_episodes is None else n_eval_episodes)
+    eval_offset = int(evaluation.get("eval_seed_offset", 10_000))
+
+    policy_kwargs_json = dict(params.get("policy_kwargs", {}))
+    activation = policy_kwargs_json.get("activation_fn", "tanh")
+    activations = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
+    if activation not in activations:
+        raise ValueError(f"policy_kwargs.activation_fn must be one of {sorted(activations)}, got {activation!r}")
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(int(num_threads))
+    try:
+        with _isolated_global_rngs():
+            train_env = _make_vec_env(families, n_envs, env_kwargs, params.get("vec_env", "dummy"))
+            eval_env = _make_vec_env(families, n_envs, env_kwargs, "dummy")
+            geometry = train_env.envs[0].unwrapped.geometry if hasattr(train_env, "envs") else None
+            if geometry is None:
+                geometry = _make_vec_env(families[:1], 1, env_kwargs, "dummy").envs[0].unwrapped.geometry
+            extractor_kwargs = {**policy_kwargs_json.get("features_extractor_kwargs", {}), "cell_grid": [geometry.n_rows, geometry.n_cols]}
+            policy_kwargs_json["features_extractor_kwargs"] = extractor_kwargs
+            policy_kwargs_json["activation_fn"] = activation
+            policy_kwargs = {
+                **policy_kwargs_json,
+                "activation_fn": activations[activation],
+                "features_extractor_class": ScanMapExtractor,
+            }
+            ppo_kwargs = {key: params[key] for key in _PPO_KEYS if key in params}
+            model = PPO(
+                "MultiInputPolicy",
+                train_env,
+                policy_kwargs=policy_kwargs,
+                tensorboard_log=str(log_dir) if tensorboard else None,
+                seed=seed,
+                device="cpu",
+                verbose=0,
+                **ppo_kwargs,
+            )
+            init_cell_head(model.policy)
+            eval_env.seed(seed + eval_offset)
+            callback = EvalCallback(
+                eval_env,
+                n_eval_episodes=n_eval_episodes,
+                eval_freq=max(eval_freq // n_envs, 1),
+                log_path=str(log_dir),
+                deterministic=True,
+                verbose=0,
+            )
+            start = time.perf_counter()
+            model.learn(total_timesteps=timesteps, callback=callback, tb_log_name="PPO", progress_bar=progress_bar)
+            wall_s = time.perf_counter() - start
+            train_env.close()
+            eval_env.close()
+    finally:
+        torch.set_num_threads(previous_threads)
+
+    eval_timesteps = np.asarray(callback.evaluations_timesteps, dtype=np.int64)
+    results = np.asarray(callback.evaluations_results, dtype=np.float64).reshape(len(eval_timesteps), -1)
+    eval_mean = results.mean(axis=1) if results.size else np.zeros(0)
+    eval_std = results.std(axis=1) if results.size else np.zeros(0)
+    training = {
+        "command": command,
+        "seed": seed,
+        "timesteps": int(model.num_timesteps),
+        "wall_s": round(wall_s, 1),
+        "scenes": families,
+        "n_envs": n_envs,
+        "ppo_kwargs": ppo_kwargs,
+        "torch_threads": int(num_threads),
+        "stemscan_version": __version__,
+        "stable_baselines3_version": stable_baselines3.__version__,
+        "torch_version": torch.__version__,
+        "eval_timesteps": eval_timesteps.tolist(),
+        "eval_mean_reward": [round(float(v), 3) for v in eval_mean],
+    }
+    spec = policy_spec(model.policy, policy_kwargs_json, {**env_kwargs}, training)
+    save_policy(model.policy, out, spec)
+    drawn: Path | None = None
+    if curve_path is not None and eval_timesteps.size:
+        drawn = Path(curve_path)
+        title = f"PPO on STEMScan-v0 ({', '.join(families)}), seed {seed}, {wall_s / 60:.1f} min"
+        _plot_curve(eval_timesteps, eval_mean, eval_std, drawn, title)
+    return TrainResult(out, int(model.num_timesteps), wall_s, eval_timesteps, eval_mean, drawn)
+
+
+# ------------------------------------------------------------------------ CLI
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``stemscan train ppo``."""
+    parser.add_argument("--out", default="runs/ppo/ppo_policy.safetensors", help="output policy (.safetensors; .json beside it)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the model and the envs (default 0)")
+    parser.add_argument("--timesteps", type=int, default=None, help="env steps in total (default: the hyperparameter file's n_timesteps)")
+    parser.add_argument("--scenes", default="all", help="comma-separated scene families, or 'all' (default)")
+    parser.add_argument("--hyperparams", default=None, help="zoo-style TOML file (default: the packaged ppo.toml)")
+    parser.add_argument("--n-envs", type=int, default=None, help="vectorised envs (default: from the file)")
+    parser.add_argument("--log-dir", default="runs/ppo", help="TensorBoard logs and evaluations.npz (default runs/ppo)")
+    parser.add_argument("--eval-freq", type=int, default=None, help="env steps between evaluations (default: from the file)")
+    parser.add_argument("--eval-episodes", type=int, default=None, help="episodes per evaluation (default: from the file)")
+    parser.add_argument("--curve", default=None, help="draw the learning curve to this PNG")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--no-tensorboard", action="store_true", help="do not log to TensorBoard")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``stemscan train ppo``."""
+    scenes = None if args.scenes in (None, "", "all") else [s.strip() for s in args.scenes.split(",") if s.strip()]
+    command = "stemscan train ppo " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if sys.argv[1:3] == ["train", "ppo"] else None
+    result = train_ppo(
+        args.out,
+        seed=args.seed,
+        timesteps=args.timesteps,
+        scenes=scenes,
+        hyperparams=args.hyperparams,
+        n_envs=args.n_envs,
+        log_dir=args.log_dir,
+        eval_freq=args.eval_freq,
+        n_eval_episodes=args.eval_episodes,
+        curve_path=args.curve,
+        tensorboard=not args.no_tensorboard,
+        num_threads=args.threads,
+        progress_bar=args.progress,
+        command=command,
+    )
+    print(f"trained {result.timesteps} steps in {result.wall_s:.0f} s -> {result.policy_path}")
+    if result.eval_timesteps.size:
+        print(f"last evaluation: mean reward {result.eval_mean_reward[-1]:.2f} at {result.eval_timesteps[-1]} steps")
+    if result.curve_path is not None:
+        print(f"learning curve -> {result.curve_path}")
+    return 0
