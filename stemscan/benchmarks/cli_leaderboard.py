@@ -1,0 +1,42 @@
+"""Rank agents per scene family from a results file (Markdown, HTML or CSV).
+
+Examples::
+
+    stemscan leaderboard results.sqlite                       # Markdown to stdout
+    stemscan leaderboard results.sqlite --format html -o leaderboard.html
+    stemscan leaderboard results.sqlite --format csv --budget 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("results", help="SQLite results file of `stemscan bench`")
+    parser.add_argument("--format", choices=("md", "html", "csv"), default="md", help="output format (default md)")
+    parser.add_argument("-o", "--output", default=None, help="write here (default: stdout; html needs a file)")
+    parser.add_argument("--budget", type=float, default=None, help="only episodes at this dose budget")
+    parser.add_argument("--no-scan-paths", action="store_true", help="html: skip re-running one episode per agent")
+
+
+def run(args: argparse.Namespace) -> int:
+    from stemscan.benchmarks.atomic import write_text_atomic
+    from stemscan.benchmarks.leaderboard import leaderboard
+
+    if not Path(args.results).is_file():
+        raise FileNotFoundError(f"no results file at {args.results}")
+    if args.format == "html" and args.output is None:
+        raise ValueError("--format html writes a file: give -o PATH")
+    text = leaderboard(args.results, format=args.format, budget=args.budget, scan_paths=not args.no_scan_paths)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(args.output, text)
+        print(f"wrote {args.output}")
+    return 0
