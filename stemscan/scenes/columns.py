@@ -36,19 +36,23 @@ def render_columns(
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0 pixels, got {sigma}")
     half = int(np.ceil(4 * sigma))
+    # columns whose window misses the field contribute < exp(-8) of their height: skip them
+    near = np.all((positions > -half - 1) & (positions < np.array([height, width]) + half), axis=1)
+    positions, amplitudes = positions[near], amplitudes[near]
     offsets = np.arange(-half, half + 1)
     base = np.floor(positions).astype(np.int64)
     rows = base[:, 0, None] + offsets[None, :]  # (N, k)
     cols = base[:, 1, None] + offsets[None, :]
-    g_row = np.exp(-((rows - positions[:, 0, None]) ** 2) / (2 * sigma**2))
+    g_row = amplitudes[:, None] * np.exp(-((rows - positions[:, 0, None]) ** 2) / (2 * sigma**2))
     g_col = np.exp(-((cols - positions[:, 1, None]) ** 2) / (2 * sigma**2))
-    values = amplitudes[:, None, None] * g_row[:, :, None] * g_col[:, None, :]
-    rr = np.broadcast_to(rows[:, :, None], values.shape)
-    cc = np.broadcast_to(cols[:, None, :], values.shape)
-    inside = (rr >= 0) & (rr < height) & (cc >= 0) & (cc < width)
-    flat = rr[inside] * width + cc[inside]
-    image = np.bincount(flat, weights=values[inside], minlength=height * width)
-    return image.reshape(height, width).astype(np.float32)
+    values = g_row[:, :, None] * g_col[:, None, :]
+    # accumulate on a canvas padded by 2 * half + 2 on each side, then crop
+    pad = 2 * half + 2
+    padded_width = width + 2 * pad
+    flat = (rows + pad)[:, :, None] * padded_width + (cols + pad)[:, None, :]
+    canvas = np.bincount(flat.ravel(), weights=values.ravel(), minlength=(height + 2 * pad) * padded_width)
+    canvas = canvas[: (height + 2 * pad) * padded_width].reshape(height + 2 * pad, padded_width)
+    return canvas[pad : pad + height, pad : pad + width].astype(np.float32)
 
 
 def disk_labels(

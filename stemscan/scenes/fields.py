@@ -38,11 +38,22 @@ def smooth_field(shape: tuple[int, int], correlation_px: float, rng: np.random.G
         coarse_shape = (height // step + 3, width // step + 3)
         coarse = rng.standard_normal(coarse_shape)
         coarse = ndimage.gaussian_filter(coarse, sigma=correlation_px / step, mode="wrap")
-        coarse = coarse.astype(np.float32)
-        field = ndimage.zoom(coarse, step, order=1, grid_mode=False)[:height, :width]
+        field = _interpolation_matrix(height, step, coarse_shape[0]) @ coarse
+        field = (field @ _interpolation_matrix(width, step, coarse_shape[1]).T).astype(np.float32)
     std = float(field.std())
     field = (field - field.mean()) / (std if std > 0 else 1.0)
     return field.astype(np.float32, copy=False)
+
+
+def _interpolation_matrix(n: int, step: int, n_coarse: int) -> np.ndarray:
+    """(n, n_coarse) linear-interpolation weights from a grid of spacing ``step``."""
+    position = np.arange(n) / step
+    low = np.floor(position).astype(np.int64)
+    frac = position - low
+    matrix = np.zeros((n, n_coarse))
+    matrix[np.arange(n), low] = 1 - frac
+    matrix[np.arange(n), np.minimum(low + 1, n_coarse - 1)] += frac
+    return matrix
 
 
 def amorphous_background(

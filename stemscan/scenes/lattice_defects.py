@@ -227,9 +227,7 @@ def make_lattice_defects(
     labels = np.zeros(shape, dtype=np.int32)
     kinds: list[str] = []
     if boundary_distance is not None:
-        rows, cols = np.mgrid[0:size, 0:size]
-        pixels = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(np.float64)
-        band = (np.abs(line(pixels)) <= gb_half_width).reshape(shape)
+        band = np.abs(line.grid(size)) <= gb_half_width
         labels = cut_into_segments(band, segment_length, rng)
         kinds += ["grain-boundary"] * int(labels.max())
     point_sets = [("stone-wales", np.array(sw_centres).reshape(-1, 2), defect_radius + 0.5 * a_px),
@@ -254,21 +252,36 @@ def make_lattice_defects(
     )
 
 
-def _meandering_line(size: int, rng: np.random.Generator):
-    """A gently curved line across the field, as a signed-distance-like function."""
-    centre = rng.uniform(0.3, 0.7, 2) * size
-    phi = rng.uniform(0, np.pi)
-    normal = np.array([np.cos(phi), np.sin(phi)])
-    tangent = np.array([-normal[1], normal[0]])
-    amplitude = rng.uniform(0.02, 0.06) * size
-    wavenumber = 2 * np.pi / (rng.uniform(0.6, 1.2) * size)
-    phase = rng.uniform(0, 2 * np.pi)
+class _MeanderingLine:
+    """A gently curved line across the field, as a signed-distance-like function (pixels)."""
 
-    def signed(points: np.ndarray) -> np.ndarray:
-        rel = np.asarray(points, dtype=np.float64) - centre
-        return rel @ normal + amplitude * np.sin(wavenumber * (rel @ tangent) + phase)
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        self.centre = rng.uniform(0.3, 0.7, 2) * size
+        phi = rng.uniform(0, np.pi)
+        self.normal = np.array([np.cos(phi), np.sin(phi)])
+        self.tangent = np.array([-self.normal[1], self.normal[0]])
+        self.amplitude = rng.uniform(0.02, 0.06) * size
+        self.wavenumber = 2 * np.pi / (rng.uniform(0.6, 1.2) * size)
+        self.phase = rng.uniform(0, 2 * np.pi)
 
-    return signed
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """Signed value at (N, 2) ``(row, col)`` points."""
+        rel = np.asarray(points, dtype=np.float64) - self.centre
+        return rel @ self.normal + self.amplitude * np.sin(self.wavenumber * (rel @ self.tangent) + self.phase)
+
+    def grid(self, size: int) -> np.ndarray:
+        """Signed value at every pixel of a ``size`` x ``size`` field (separable evaluation)."""
+        rows = np.arange(size) - self.centre[0]
+        cols = np.arange(size) - self.centre[1]
+        across = (rows * self.normal[0])[:, None] + (cols * self.normal[1])[None, :]
+        a = self.wavenumber * self.tangent[0] * rows + self.phase
+        b = self.wavenumber * self.tangent[1] * cols
+        wave = np.outer(np.sin(a), np.cos(b)) + np.outer(np.cos(a), np.sin(b))
+        return across + self.amplitude * wave
+
+
+def _meandering_line(size: int, rng: np.random.Generator) -> _MeanderingLine:
+    return _MeanderingLine(size, rng)
 
 
 def _merge_close(sites: np.ndarray, sublattice: np.ndarray, distance: float) -> tuple[np.ndarray, np.ndarray]:

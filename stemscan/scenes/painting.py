@@ -36,15 +36,14 @@ def region_boundaries(regions: np.ndarray, half_width: float) -> np.ndarray:
     edge[:-1, :] |= down
     edge[:, 1:] |= right
     edge[:, :-1] |= right
-    grow = int(round(half_width - 0.5))
+    # separable square dilation (fast); its half side 0.85 * grow gives about a disk's area
+    grow = int(round(0.85 * (half_width - 0.5)))
     if grow > 0:
-        edge = ndimage.binary_dilation(edge, structure=_disk_structure(grow))
+        band = edge.view(np.uint8)
+        band = ndimage.maximum_filter1d(band, 2 * grow + 1, axis=0)
+        band = ndimage.maximum_filter1d(band, 2 * grow + 1, axis=1)
+        edge = band.astype(bool)
     return edge
-
-
-def _disk_structure(radius: int) -> np.ndarray:
-    r = np.arange(-radius, radius + 1)
-    return (r[:, None] ** 2 + r[None, :] ** 2) <= radius**2 + radius
 
 
 def cut_into_segments(mask: np.ndarray, length: float, rng: np.random.Generator) -> np.ndarray:
@@ -164,17 +163,17 @@ def features_from_labels(
     n = len(kinds)
     if len(weights) != n:
         raise ValueError("kinds and weights must have one entry per label id")
-    flat = labels.ravel()
+    index = np.flatnonzero(labels)
+    flat = labels.ravel()[index]
+    rows, cols = np.divmod(index, labels.shape[1])
     counts = np.bincount(flat, minlength=n + 1)[: n + 1]
-    height, width = labels.shape
-    rows = np.repeat(np.arange(height, dtype=np.float64), width)
-    cols = np.tile(np.arange(width, dtype=np.float64), height)
     sum_r = np.bincount(flat, weights=rows, minlength=n + 1)[: n + 1]
     sum_c = np.bincount(flat, weights=cols, minlength=n + 1)[: n + 1]
     kept = np.flatnonzero(counts[1:] >= min_pixels) + 1
     remap = np.zeros(n + 1, dtype=np.int32)
     remap[kept] = np.arange(1, len(kept) + 1, dtype=np.int32)
-    new_labels = remap[labels]
+    new_labels = np.zeros(labels.shape, dtype=np.int32)
+    new_labels.ravel()[index] = remap[flat]
     features = [
         Feature(
             id=new_id,
