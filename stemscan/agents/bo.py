@@ -143,8 +143,11 @@ def gp_hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-def fit_gp(model: SingleTaskGP) -> bool:
+def fit_gp(model: SingleTaskGP, max_iterations: int = 50) -> bool:
     """Fit the hyperparameters by maximising the marginal likelihood (L-BFGS-B), from their current values.
+
+    ``max_iterations`` bounds the L-BFGS-B iterations (a warm start needs few;
+    an iteration limit, unlike a time limit, keeps the result deterministic).
 
     One attempt only: BoTorch's retries would draw restarts from torch's
     global generator, which an agent must neither seed nor depend on.  On a
@@ -157,7 +160,7 @@ def fit_gp(model: SingleTaskGP) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit_gpytorch_mll(mll, max_attempts=1)
+            fit_gpytorch_mll(mll, max_attempts=1, optimizer_kwargs={"options": {"maxiter": int(max_iterations)}})
         ok = True
     except (ModelFittingError, RuntimeError, ValueError):
         ok = False
@@ -303,7 +306,6 @@ class BOAgent(Agent):
         geometry = self.field.geometry
         self.n_cells = geometry.n_cells
         self._centres = torch.as_tensor(self.field.cell_centres, dtype=_DTYPE)
-        self._start_episode()
 
     # -------------------------------------------------------------- hooks
     @abstractmethod
@@ -319,6 +321,13 @@ class BOAgent(Agent):
         ``None`` (the default) for no prior.
         """
         return None
+
+    def initial_cells(self) -> list[int]:
+        """Optional: cells to scan first, before the initial design (e.g. a user's example region).
+
+        Called once per episode after :meth:`prior`; the default is none.
+        """
+        return []
 
     def redescribe(self) -> list[float] | None:
         """Optional: every observation's descriptor again, when the descriptor itself has changed.
@@ -356,6 +365,7 @@ class BOAgent(Agent):
         self._initial: list[int] = []
         self._first = True
         self.last_fit_ok: bool | None = None
+        self.n_fits = 0  # hyperparameter fits this episode
 
     def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
         if self._first:
@@ -387,6 +397,10 @@ class BOAgent(Agent):
         else:
             g = self.field.geometry
             self._initial = latin_hypercube_cells(g.n_rows, g.n_cols, self.n_initial, self.rng)
+        first = [int(c) for c in self.initial_cells()]
+        if any(not 0 <= c < self.n_cells for c in first):
+            raise ValueError(f"{type(self).__name__}.initial_cells() returned a cell outside 0..{self.n_cells - 1}: {first}")
+        self._initial = first + [c for c in self._initial if c not in first]
 
     def _record(self, observation: dict[str, np.ndarray]) -> None:
         value = float(self.descriptor(observation))
@@ -441,6 +455,7 @@ class BOAgent(Agent):
         if self._hyperparameters is None or n - self._n_at_last_fit >= self.refit_every:
             model.train()
             self.last_fit_ok = fit_gp(model)
+            self.n_fits += 1
             self._hyperparameters = gp_hyperparameters(model)
             self._n_at_last_fit = n
         return model

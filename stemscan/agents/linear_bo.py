@@ -1,0 +1,261 @@
+"""``linear-bo``: sliding-window FFT + PCA/NMF + Bayesian optimisation (the seed's linear workflow).
+
+Decision step, each time a sub-scan arrives:
+
+1. Cut the patch into ``window``×``window`` tiles every ``stride`` pixels,
+   apodise (Hann or Hamming) and take the log-magnitude of their FFT
+   (:func:`~stemscan.agents.descriptors.sliding_fft_features`).
+2. Refit a PCA (or NMF) on the tiles of every patch measured so far
+   (:class:`~stemscan.agents.descriptors.LinearDecomposition`).
+3. Score every measured patch again (the decomposition moved):
+
+   * automatic (default): the loading of the component whose per-patch mean
+     loading varies most across the field;
+   * ``target=k``: the loading of component ``k``, chosen by a person;
+   * ``example=...``: closeness (negative distance in loading space, each
+     component scaled by its spread) to an example region — a position
+     ``(row, col)`` in field fractions, scanned first, or a patch image —
+     "find more regions like this one".
+
+   Tile scores are reduced to one number per patch by ``statistic``
+   (``"mean"`` or ``"max"``).
+4. The shared BO core (:class:`~stemscan.agents.bo.BOAgent`) updates its GP
+   over grid cells and picks the next unscanned cell.
+
+The survey is used as a prior: per-cell statistics of the survey pixels
+(mean, spread, contrast to the neighbourhood) are reduced by PCA to one
+number per cell, which seeds the first cells and becomes a GP input whose
+relation to the descriptor the GP learns.  Decides from observations only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from stemscan.agents.bo import BOAgent
+from stemscan.agents.descriptors import LinearDecomposition, sliding_fft_features, window_function
+from stemscan.agents.descriptors.decomposition import METHODS
+from stemscan.agents.descriptors.sliding_fft import WINDOWS
+
+__all__ = ["LinearBOAgent", "STATISTICS"]
+
+#: How tile scores are reduced to one descriptor per patch.
+STATISTICS = ("mean", "max")
+
+
+class LinearBOAgent(BOAgent):
+    """The linear workflow: local FFT spectra -> PCA/NMF component -> GP-UCB over grid cells.
+
+    Args:
+        env: The STEMScan env.
+        seed: Seed of the agent's generator.
+        acquisition, beta, refit_every, n_initial, use_prior: See
+            :class:`~stemscan.agents.bo.BOAgent`.
+        window: FFT tile side, pixels (4 .. patch size).  The default, half
+            a 32-px patch, holds 3-8 lattice periods at atomic-resolution
+            sampling (0.15-0.5 Å/px).
+        stride: Step between tiles, pixels (1 .. window).
+        apodisation: ``"hann"`` or ``"hamming"``.
+        method: ``"pca"`` or ``"nmf"``.
+        n_components: Components of the decomposition (>= 1).
+        target: Component index to maximise (0 .. n_components - 1), or
+            ``None`` for automatic choice.  Exclusive with ``example``.
+        example: ``(row, col)`` field fractions of an example region, or a
+            2D example patch (pixels, at least ``window`` per side); the
+            agent then seeks regions whose spectra resemble it.
+        statistic: Reduce tile scores per patch by ``"mean"`` or ``"max"``.
+    """
+
+    name = "linear-bo"
+
+    def __init__(
+        self,
+        env: gym.Env,
+        seed: int | None = 0,
+        acquisition: str = "ucb",
+        beta: float = 4.0,
+        refit_every: int = 4,
+        n_initial: int = 4,
+        use_prior: bool = True,
+        window: int = 16,
+        stride: int = 8,
+        apodisation: str = "hann",
+        method: str = "pca",
+        n_components: int = 4,
+        target: int | None = None,
+        example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
+        statistic: str = "mean",
+    ) -> None:
+        super().__init__(env, seed, acquisition, beta, refit_every, n_initial, use_prior)
+        p = self.field.patch_size
+        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or not 4 <= window <= p:
+            raise ValueError(f"window must be an integer in 4..{p} (the patch size), got {window!r}")
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or not 1 <= stride <= window:
+            raise ValueError(f"stride must be an integer in 1..window ({window}), got {stride!r}")
+        if apodisation not in WINDOWS:
+            raise ValueError(f"unknown apodisation {apodisation!r}; valid: {', '.join(WINDOWS)}")
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+        if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 1:
+            raise ValueError(f"n_components must be an integer >= 1, got {n_components!r}")
+        if statistic not in STATISTICS:
+            raise ValueError(f"unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
+        if target is not None:
+            if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+                raise ValueError(f"target must be a component index (integer) or None, got {target!r}")
+            if not 0 <= target < n_components:
+                raise ValueError(f"target component {target} is out of range: n_components is {n_components} (valid 0..{n_components - 1})")
+            if example is not None:
+                raise ValueError("give either target (a component) or example (a region), not both")
+        self.window = int(window)
+        self.stride = int(stride)
+        self.apodisation = apodisation
+        self.method = method
+        self.n_components = int(n_components)
+        self.target = None if target is None else int(target)
+        self.statistic = statistic
+        self._apodisation = window_function(apodisation, self.window)
+        self.example_position: np.ndarray | None = None
+        self.example_patch: np.ndarray | None = None
+        self._example_tiles: np.ndarray | None = None
+        if example is not None:
+            self._set_example(example)
+
+    def _set_example(self, example: Any) -> None:
+        try:
+            value = np.asarray(example, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"example must be a (row, col) position or a 2D patch, got {example!r}") from error
+        if not np.isfinite(value).all():
+            raise ValueError("example contains NaN or infinity")
+        if value.shape == (2,):
+            if value.min() < 0 or value.max() > 1:
+                raise ValueError(f"example position {value.tolist()} must lie in [0, 1]² (field fractions, row, col)")
+            self.example_position = value
+        elif value.ndim == 2:
+            if min(value.shape) < self.window:
+                raise ValueError(f"example patch of shape {value.shape} is smaller than the FFT window ({self.window} px)")
+            self.example_patch = value
+            self._example_tiles = self._tiles(value)
+        else:
+            raise ValueError(f"example must be a (row, col) position or a 2D patch, got an array of shape {value.shape}")
+
+    def config(self) -> dict[str, Any]:
+        if self.example_position is not None:
+            example: Any = self.example_position.tolist()
+        elif self.example_patch is not None:
+            example = self.example_patch.tolist()
+        else:
+            example = None
+        return {
+            **super().config(),
+            "window": self.window,
+            "stride": self.stride,
+            "apodisation": self.apodisation,
+            "method": self.method,
+            "n_components": self.n_components,
+            "target": self.target,
+            "example": example,
+            "statistic": self.statistic,
+        }
+
+    # ----------------------------------------------------------- episode
+    def _start_episode(self) -> None:
+        super()._start_episode()
+        self._patch_tiles: list[np.ndarray] = []
+        self._scores: list[float] = []
+        self.decomposition = LinearDecomposition(self.method, self.n_components)
+        self.component: int | None = None  # component in use (auto or target)
+        if self.example_position is not None:
+            self._example_tiles = None  # measured anew each episode
+
+    def initial_cells(self) -> list[int]:
+        if self.example_position is None:
+            return []
+        return [self.field.cell_of_position(self.example_position)]
+
+    # -------------------------------------------------------- descriptor
+    def _tiles(self, image: np.ndarray) -> np.ndarray:
+        return sliding_fft_features(image, self.window, self.stride, self._apodisation)
+
+    def descriptor(self, observation: dict[str, np.ndarray]) -> float:
+        tiles = self._tiles(observation["patch"])
+        self._patch_tiles.append(tiles)
+        if self.example_position is not None and self._example_tiles is None:
+            cell = self.field.cell_of_position(np.asarray(observation["position"], dtype=np.float64))
+            if cell == self.field.cell_of_position(self.example_position):
+                self._example_tiles = tiles
+        self._scores = self._score_all()
+        return self._scores[-1]
+
+    def redescribe(self) -> list[float] | None:
+        return list(self._scores)
+
+    def _score_all(self) -> list[float]:
+        """Descriptor of every patch measured so far under a decomposition refitted on all of them."""
+        all_tiles = np.concatenate(self._patch_tiles)
+        self.decomposition.fit(all_tiles)
+        k = self.decomposition.components_.shape[0]
+        loadings = self.decomposition.transform(all_tiles)
+        splits = np.cumsum([len(t) for t in self._patch_tiles])[:-1]
+        per_patch = np.split(loadings, splits)
+        if self._example_tiles is not None:
+            scale = loadings.std(axis=0) + 1e-12
+            reference = self.decomposition.transform(self._example_tiles).mean(axis=0)
+            tile_scores = [-np.linalg.norm((lp - reference) / scale, axis=1) for lp in per_patch]
+            self.component = None
+        elif self.example_position is not None:
+            # The example cell has not been scanned yet: nothing to compare with.
+            tile_scores = [np.zeros(len(lp)) for lp in per_patch]
+        else:
+            if self.target is not None:
+                component = min(self.target, k - 1)
+            else:
+                means = np.stack([lp.mean(axis=0) for lp in per_patch])
+                component = int(np.argmax(means.var(axis=0))) if len(per_patch) > 1 else 0
+            self.component = component
+            tile_scores = [lp[:, component] for lp in per_patch]
+        reduce = np.mean if self.statistic == "mean" else np.max
+        return [float(reduce(s)) for s in tile_scores]
+
+    # ------------------------------------------------------------- prior
+    def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
+        """First principal component of per-cell survey statistics (mean, spread, contrast to neighbours)."""
+        overview = np.asarray(observation["overview"], dtype=np.float64)[0] / 255.0
+        cell_of_pixel = self._cell_of_overview_pixel()
+        n = self.n_cells
+        counts = np.bincount(cell_of_pixel.ravel(), minlength=n)
+        if (counts == 0).any():
+            return None  # overview coarser than the grid: no per-cell estimate
+        flat = overview.ravel()
+        mean = np.bincount(cell_of_pixel.ravel(), weights=flat, minlength=n) / counts
+        square = np.bincount(cell_of_pixel.ravel(), weights=flat**2, minlength=n) / counts
+        spread = np.sqrt(np.maximum(square - mean**2, 0.0))
+        g = self.field.geometry
+        grid = mean.reshape(g.n_rows, g.n_cols)
+        padded = np.pad(grid, 1, mode="edge")
+        neighbours = sum(
+            padded[1 + dr : 1 + dr + g.n_rows, 1 + dc : 1 + dc + g.n_cols]
+            for dr in (-1, 0, 1)
+            for dc in (-1, 0, 1)
+            if (dr, dc) != (0, 0)
+        ) / 8.0
+        contrast = np.abs(grid - neighbours).ravel()
+        stats = np.stack([mean, spread, contrast], axis=1)
+        stats = (stats - stats.mean(axis=0)) / (stats.std(axis=0) + 1e-12)
+        pca = LinearDecomposition("pca", 1).fit(stats)
+        return pca.transform(stats)[:, 0]
+
+    def _cell_of_overview_pixel(self) -> np.ndarray:
+        """(G, G) grid cell containing each overview pixel's centre."""
+        size = self.field.overview_size
+        h, w = self.field.shape
+        p = self.field.patch_size
+        g = self.field.geometry
+        rows = np.minimum(((np.arange(size) + 0.5) * h / size).astype(int) // p, g.n_rows - 1)
+        cols = np.minimum(((np.arange(size) + 0.5) * w / size).astype(int) // p, g.n_cols - 1)
+        return rows[:, None] * g.n_cols + cols[None, :]
