@@ -37,7 +37,10 @@ __all__ = [
     "DEFECT_CLASSES",
     "WEIGHTS_PATH",
     "AtomFinder",
+    "check_image",
+    "match_points",
     "normalise_image",
+    "region_centroids",
     "resolve_device",
 ]
 
@@ -329,6 +332,37 @@ def region_centroids(probability: np.ndarray, threshold: float, min_area: int) -
     areas = ndimage.sum_labels(mask, regions, index)
     centres = np.asarray(ndimage.center_of_mass(probability, regions, index), dtype=np.float64).reshape(-1, 2)
     return centres[areas >= min_area]
+
+
+def match_points(found: np.ndarray, truth: np.ndarray, radius: float) -> tuple[int, float, float]:
+    """One-to-one matching of found and true points within ``radius`` pixels (closest pairs first).
+
+    Args:
+        found: (N, 2) detected ``(row, col)``.
+        truth: (M, 2) true ``(row, col)``.
+        radius: Largest matching distance, pixels.
+
+    Returns:
+        ``(matches, precision, recall)``; precision (recall) is 1 when
+        nothing was found (nothing is true).
+    """
+    from scipy.spatial import cKDTree
+
+    found = np.asarray(found, dtype=np.float64).reshape(-1, 2)
+    truth = np.asarray(truth, dtype=np.float64).reshape(-1, 2)
+    matches = 0
+    if len(found) and len(truth):
+        pairs = cKDTree(found).sparse_distance_matrix(cKDTree(truth), radius, output_type="ndarray")
+        order = np.argsort(pairs["v"], kind="stable")
+        used_found = np.zeros(len(found), dtype=bool)
+        used_truth = np.zeros(len(truth), dtype=bool)
+        for i, j in zip(pairs["i"][order], pairs["j"][order]):
+            if not used_found[i] and not used_truth[j]:
+                used_found[i] = used_truth[j] = True
+                matches += 1
+    precision = matches / len(found) if len(found) else 1.0
+    recall = matches / len(truth) if len(truth) else 1.0
+    return matches, precision, recall
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
