@@ -28,6 +28,10 @@ class PatchGeometry:
 
     def from_continuous(self, action: Any) -> tuple[int, int]:
         """Top-left ``(r0, c0)`` of the patch centred at ``action`` (fractions)."""
+        if isinstance(action, np.ndarray) and action.shape == (2,) and action.dtype.kind == "f":
+            row, col = float(action[0]), float(action[1])  # fast path: plain floats, no array reductions
+            if 0.0 <= row <= 1.0 and 0.0 <= col <= 1.0:  # False for NaN, which falls through to the checks
+                return self._corner(row, col)
         try:
             a = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError) as error:
@@ -38,9 +42,12 @@ class PatchGeometry:
             raise ValueError(f"action contains NaN or infinity: {a.tolist()}")
         if a.min() < 0.0 or a.max() > 1.0:
             raise ValueError(f"action {a.tolist()} is outside the action space [0, 1]²")
+        return self._corner(float(a[0]), float(a[1]))
+
+    def _corner(self, row: float, col: float) -> tuple[int, int]:
         half = self.patch_size / 2.0
-        r0 = min(max(int(round(a[0] * self.shape[0] - half)), 0), self._max_r)
-        c0 = min(max(int(round(a[1] * self.shape[1] - half)), 0), self._max_c)
+        r0 = min(max(int(round(row * self.shape[0] - half)), 0), self._max_r)
+        c0 = min(max(int(round(col * self.shape[1] - half)), 0), self._max_c)
         return r0, c0
 
     def from_cell(self, action: Any) -> tuple[int, int]:

@@ -64,9 +64,9 @@ class Microscope:
             rng: The env's generator (all noise flows from ``reset(seed)``).
 
         Returns:
-            ``float64`` counts, same shape as ``signal``.
+            Integer counts, same shape as ``signal``.
         """
-        return rng.poisson(signal * electrons + self.background_counts).astype(np.float64)
+        return rng.poisson(signal * electrons + self.background_counts)
 
     def normalise(self, counts: np.ndarray, electrons: float, full_scale: float) -> np.ndarray:
         """Background-subtracted counts as a fraction of the detector's full scale.
@@ -75,8 +75,9 @@ class Microscope:
         the brightest signal in the field, as an operator sets brightness and
         contrast); the result is clipped to [0, 1] like an ADC.
         """
-        out = (counts - self.background_counts) * (1.0 / (electrons * full_scale))
-        return np.clip(out, 0.0, 1.0, out=out).astype(np.float32)
+        out = np.subtract(counts, self.background_counts, dtype=np.float32)
+        out *= np.float32(1.0 / (electrons * full_scale))
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def subscan_time_s(self, rows: int, cols: int) -> float:
         """Time to acquire a ``rows`` × ``cols`` sub-scan at imaging dwell, s."""

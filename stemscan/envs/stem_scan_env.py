@@ -224,8 +224,8 @@ class STEMScanEnv(gym.Env):
         self._n_pixels = self.shape[0] * self.shape[1]
         self._survey = np.zeros((self.grid.size, self.grid.size), dtype=np.float64)
         self._measured = np.zeros(self.shape, dtype=np.float32)
-        self._overview = np.zeros((self.grid.size, self.grid.size), dtype=np.float64)
-        self._visited = np.zeros((self.grid.size, self.grid.size), dtype=np.float64)
+        self._overview_u8 = np.zeros((1, self.grid.size, self.grid.size), dtype=np.uint8)
+        self._visited_u8 = np.zeros((1, self.grid.size, self.grid.size), dtype=np.uint8)
         self._boxes: list[tuple[int, int]] = []
         self.dose_used = 0.0
         self.scan_time_s = 0.0
@@ -244,8 +244,8 @@ class STEMScanEnv(gym.Env):
         electrons = self.survey_cost / (grid.size * grid.size)  # e⁻ per survey sample
         mean_signal = grid.block_mean(self._signal)
         counts = self.microscope.counts(mean_signal, electrons, self.np_random)
-        self._overview = self.microscope.normalise(counts, electrons, self._full_scale).astype(np.float64)
-        self._survey = self._overview.copy()
+        self._survey = self.microscope.normalise(counts, electrons, self._full_scale).astype(np.float64)
+        self._overview_u8[0] = np.rint(self._survey * 255.0)
         self.dose_used += self.survey_cost
         self.scan_time_s += self.microscope.survey_time_s(grid.size, grid.size)
 
@@ -288,11 +288,12 @@ class STEMScanEnv(gym.Env):
         grid = self.grid
         g0, g1, h0, h1 = grid.cell_range(r0, r1, c0, c1)
         area = grid.area[g0:g1, h0:h1]
-        n_scanned = grid.block_sum(self._scanned.astype(np.float64), g0, g1, h0, h1)
-        measured_sum = grid.block_sum(self._measured.astype(np.float64), g0, g1, h0, h1)
+        n_scanned, measured_sum = grid.block_sum_pair(self._scanned, self._measured, g0, g1, h0, h1)
         rest = self._survey[g0:g1, h0:h1]
-        self._overview[g0:g1, h0:h1] = (measured_sum + rest * (area - n_scanned)) / area
-        self._visited[g0:g1, h0:h1] = n_scanned / area
+        overview = (measured_sum + rest * (area - n_scanned)) / area
+        visited = n_scanned / area
+        self._overview_u8[0, g0:g1, h0:h1] = np.rint(overview * 255.0)
+        self._visited_u8[0, g0:g1, h0:h1] = np.rint(visited * 255.0)
 
     # ------------------------------------------------------------- obs & info
     def _observation(self) -> dict[str, np.ndarray]:
@@ -301,8 +302,8 @@ class STEMScanEnv(gym.Env):
             "patch": self._last_patch.copy(),
             "position": self._last_position.copy(),
             "dose": np.array([budget_fraction], dtype=np.float32),
-            "overview": np.rint(self._overview * 255.0).astype(np.uint8)[None],
-            "visited": np.rint(self._visited * 255.0).astype(np.uint8)[None],
+            "overview": self._overview_u8.copy(),
+            "visited": self._visited_u8.copy(),
         }
 
     def _info(self) -> dict[str, Any]:
