@@ -22,7 +22,9 @@ def _actions(name: str, seed: int, mode: str = "continuous", n: int = 10) -> lis
         assert state is None
         assert env.action_space.contains(np.asarray(action, dtype=env.action_space.dtype))
         out.append(np.asarray(action).tolist())
-        obs, *_ = env.step(action)
+        obs, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            break
     return out
 
 
