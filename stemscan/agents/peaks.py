@@ -1,0 +1,95 @@
+"""A fast classical atom-column finder for small STEM patches.
+
+Columns are the local maxima of the patch smoothed with a Gaussian about the
+size of a probe, kept when they rise clearly above the patch background.  It
+needs no training and runs in well under a millisecond on a 32 × 32 patch,
+which is what an agent deciding between sub-scans can afford.  For whole
+images or low contrast, the DCNN :class:`~stemscan.agents.dcnn.AtomFinder`
+is the stronger (and slower) alternative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.feature import peak_local_max
+
+__all__ = ["find_peaks", "window_corners"]
+
+
+def find_peaks(
+    image: np.ndarray,
+    sigma: float = 1.0,
+    min_distance: int = 3,
+    threshold: float = 3.0,
+    max_peaks: int = 64,
+) -> np.ndarray:
+    """Atom-column positions in a 2D image as local maxima of a smoothed copy.
+
+    Args:
+        image: 2D array (any real dtype), e.g. a normalised sub-scan.
+        sigma: Gaussian smoothing width, pixels (about the probe's sigma).
+        min_distance: Smallest separation of two reported peaks, pixels.
+        threshold: A peak must exceed the smoothed image's median by this
+            many robust standard deviations (median absolute deviation × 1.4826).
+        max_peaks: At most this many peaks, brightest first.
+
+    Returns:
+        ``float64`` (N, 2) ``(row, col)`` pixel positions, brightest first;
+        ``(0, 2)`` for a flat or empty image.
+
+    Raises:
+        ValueError: ``image`` is not a finite 2D array, or a parameter is out of range.
+    """
+    array = np.asarray(image)
+    if array.ndim != 2 or min(array.shape) < 3:
+        raise ValueError(f"find_peaks needs a 2D image of at least 3×3 pixels, got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+        raise ValueError("find_peaks needs a finite real-valued image (found NaN, infinity or a non-numeric dtype)")
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a non-negative number of pixels, got {sigma!r}")
+    if isinstance(min_distance, bool) or not isinstance(min_distance, (int, np.integer)) or min_distance < 1:
+        raise ValueError(f"min_distance must be an integer >= 1 pixel, got {min_distance!r}")
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number of robust standard deviations, got {threshold!r}")
+    if isinstance(max_peaks, bool) or not isinstance(max_peaks, (int, np.integer)) or max_peaks < 1:
+        raise ValueError(f"max_peaks must be an integer >= 1, got {max_peaks!r}")
+    smooth = ndimage.gaussian_filter(array.astype(np.float64), sigma) if sigma > 0 else array.astype(np.float64)
+    median = float(np.median(smooth))
+    spread = 1.4826 * float(np.median(np.abs(smooth - median)))
+    if spread <= 0.0:
+        spread = float(smooth.std())
+    if spread <= 0.0:
+        return np.zeros((0, 2), dtype=np.float64)
+    peaks = peak_local_max(
+        smooth,
+        min_distance=int(min_distance),
+        threshold_abs=median + threshold * spread,
+        exclude_border=False,
+        num_peaks=int(max_peaks),
+    )
+    return peaks.astype(np.float64).reshape(-1, 2)
+
+
+def window_corners(peaks: np.ndarray, shape: tuple[int, int], window: int) -> np.ndarray:
+    """Top-left corners of ``window``-pixel windows around peaks, kept inside ``shape``.
+
+    A window whose peak lies near the border is shifted inside the image
+    rather than dropped, so the atom sits off-centre in it (the rVAE's
+    translation latent absorbs that offset).
+
+    Args:
+        peaks: (N, 2) ``(row, col)`` positions, pixels.
+        shape: (H, W) of the image the windows are cut from.
+        window: Window side, pixels (at most ``min(shape)``).
+
+    Returns:
+        ``int64`` (N, 2) top-left ``(row, col)`` corners.
+    """
+    if window > min(shape):
+        raise ValueError(f"window {window} px is larger than the image {shape[0]}×{shape[1]} px")
+    points = np.asarray(peaks, dtype=np.float64).reshape(-1, 2)
+    corners = np.rint(points - window / 2.0).astype(np.int64)
+    corners[:, 0] = np.clip(corners[:, 0], 0, shape[0] - window)
+    corners[:, 1] = np.clip(corners[:, 1], 0, shape[1] - window)
+    return corners

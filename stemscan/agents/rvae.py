@@ -1,0 +1,476 @@
+"""Training, encoding and safe storage of the rotationally invariant VAE.
+
+* :func:`patch_windows` locates atom columns in a sub-scan and cuts the
+  windows the rVAE encodes;
+* :func:`train_rvae` fits an :class:`~stemscan.agents.nets.rvae.RVAE` with
+  the ELBO (offline, e.g. pre-training on scenes);
+* :class:`OnlineTrainer` does a bounded number of gradient steps on a replay
+  buffer of windows measured so far (used by the ``rvae-bo`` agent);
+* :func:`encode` returns posterior means (angle, dy, dx, z…);
+* :func:`save_rvae` / :func:`load_rvae` / :func:`pretrained` store weights as
+  safetensors plus a JSON config, validated on load (never pickled);
+* :func:`windows_from_scenes` builds a pre-training set from the synthetic
+  scene families measured with the env's shot-noise model.
+
+All randomness comes from explicit ``torch.Generator`` / ``numpy`` generators
+seeded by the caller; nothing seeds a global generator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from stemscan.agents.nets.rvae import RVAE, RVAEConfig
+from stemscan.agents.peaks import find_peaks, window_corners
+
+__all__ = [
+    "OnlineTrainer",
+    "TrainResult",
+    "elbo_loss",
+    "encode",
+    "load_rvae",
+    "patch_windows",
+    "pretrained",
+    "pretrained_path",
+    "rotate_windows",
+    "save_rvae",
+    "train_rvae",
+    "windows_from_scenes",
+]
+
+#: Shipped pre-trained weights (config in the ``.json`` next to it).
+_WEIGHTS = Path(__file__).resolve().parent / "weights" / "rvae.safetensors"
+
+
+# --------------------------------------------------------------------- windows
+def patch_windows(
+    patch: np.ndarray,
+    window: int,
+    sigma: float = 1.0,
+    min_distance: int = 3,
+    threshold: float = 3.0,
+    max_windows: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Locate atom columns in ``patch`` and cut a window around each.
+
+    The patch is smoothed with a Gaussian of ``sigma`` pixels (shot noise),
+    peaks are found with :func:`~stemscan.agents.peaks.find_peaks`, and
+    windows are cut from the smoothed patch, shifted inside its border.
+
+    Args:
+        patch: (P, P) normalised sub-scan.
+        window: Window side, pixels (<= P).
+        sigma: Smoothing width, pixels.
+        min_distance: Smallest distance between two columns, pixels.
+        threshold: Peak threshold in robust standard deviations above the median.
+        max_windows: At most this many windows (brightest columns first).
+
+    Returns:
+        ``(windows, peaks)``: ``float32`` (N, window, window) and ``float64``
+        (N, 2) peak positions ``(row, col)`` in patch pixels.
+    """
+    array = np.asarray(patch, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(f"patch must be a 2D image, got shape {array.shape}")
+    if window > min(array.shape):
+        raise ValueError(f"window {window} px is larger than the patch {array.shape[0]}×{array.shape[1]} px")
+    smooth = ndimage.gaussian_filter(array, sigma) if sigma > 0 else array
+    peaks = find_peaks(smooth, sigma=0.0, min_distance=min_distance, threshold=threshold, max_peaks=max_windows)
+    corners = window_corners(peaks, smooth.shape, window)
+    windows = np.empty((len(corners), window, window), dtype=np.float32)
+    for i, (r0, c0) in enumerate(corners):
+        windows[i] = smooth[r0 : r0 + window, c0 : c0 + window]
+    return windows, peaks
+
+
+def rotate_windows(images: torch.Tensor, angles: torch.Tensor, size: int) -> torch.Tensor:
+    """Rotate (N, S, S) images about their centres by ``angles`` (radians) and crop the central ``size``.
+
+    Bilinear interpolation; pixels that come from outside the image take the
+    border value, which the crop discards when ``S >= size * sqrt(2)``.
+    """
+    n, s = images.shape[0], images.shape[-1]
+    if images.ndim != 3 or images.shape[1] != s or size > s:
+        raise ValueError(f"rotate_windows needs (N, S, S) images with S >= size {size}, got {tuple(images.shape)}")
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    theta = torch.zeros(n, 2, 3, dtype=images.dtype)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
+    grid = torch.nn.functional.affine_grid(theta, (n, 1, s, s), align_corners=False)
+    rotated = torch.nn.functional.grid_sample(images[:, None], grid, align_corners=False, padding_mode="border")[:, 0]
+    start = (s - size) // 2
+    return rotated[:, start : start + size, start : start + size]
+
+
+# ------------------------------------------------------------------------ loss
+def elbo_loss(
+    model: RVAE,
+    windows: torch.Tensor,
+    generator: torch.Generator | None = None,
+    recon_sigma: float = 0.05,
+    kl_weight: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Negative ELBO per window: Gaussian reconstruction + KL to the factorised prior.
+
+    Args:
+        model: The rVAE.
+        windows: (B, W, W) inputs.
+        generator: Source of the reparameterisation noise.
+        recon_sigma: Standard deviation of the Gaussian likelihood, in the
+            windows' intensity units (about the shot noise of a smoothed patch).
+        kl_weight: Multiplier of the KL term (1 = the ELBO; < 1 a beta-VAE).
+
+    Returns:
+        ``(loss, reconstruction term, KL term)``, each a scalar averaged over the batch.
+    """
+    recon, mean, log_var = model(windows, generator)
+    reconstruction = ((recon - windows) ** 2).sum(dim=(1, 2)).mean() / (2.0 * recon_sigma**2)
+    scales = model.prior_scales().to(mean.dtype)
+    var = torch.exp(log_var)
+    kl = (torch.log(scales) - 0.5 * log_var + (var + mean**2) / (2.0 * scales**2) - 0.5).sum(dim=1).mean()
+    return reconstruction + kl_weight * kl, reconstruction, kl
+
+
+# -------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    """A trained model and its per-epoch mean loss (negative ELBO per window)."""
+
+    model: RVAE
+    losses: list[float] = field(default_factory=list)
+
+
+def _check_windows(windows: Any, window: int | None = None) -> np.ndarray:
+    array = np.asarray(windows, dtype=np.float32)
+    if array.ndim != 3 or array.shape[1] != array.shape[2]:
+        raise ValueError(f"windows must be an (N, W, W) array, got shape {array.shape}")
+    if window is not None and array.shape[1] != window:
+        raise ValueError(f"windows are {array.shape[1]}×{array.shape[2]} px but the rVAE expects {window}×{window}")
+    if not np.isfinite(array).all():
+        raise ValueError("windows contain NaN or infinity")
+    return array
+
+
+def train_rvae(
+    windows: np.ndarray,
+    model: RVAE | None = None,
+    config: RVAEConfig | None = None,
+    epochs: int = 20,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    recon_sigma: float = 0.05,
+    kl_weight: float = 1.0,
+    seed: int = 0,
+    progress: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Fit an rVAE to windows by minimising the negative ELBO with Adam.
+
+    Args:
+        windows: (N, W, W) training windows (e.g. from :func:`windows_from_scenes`).
+        model: Model to continue training (warm start); a new one from
+            ``config`` (or the default config with ``window = W``) if None.
+        config: Architecture of a new model (ignored when ``model`` is given).
+        epochs: Passes over the data.
+        batch_size: Windows per gradient step.
+        lr: Adam learning rate.
+        recon_sigma: Likelihood width (see :func:`elbo_loss`).
+        kl_weight: KL multiplier (see :func:`elbo_loss`).
+        seed: Seeds initialisation, shuffling and sampling (a ``torch.Generator``).
+        progress: Called as ``progress(epoch, mean_loss)`` after each epoch.
+
+    Returns:
+        :class:`TrainResult` with the model in eval mode.
+    """
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if model is None:
+        first = _check_windows(windows)
+        config = config or RVAEConfig(window=int(first.shape[1]))
+        model = new_model(config, seed)
+    data = torch.from_numpy(_check_windows(windows, model.config.window))
+    if len(data) == 0:
+        raise ValueError("no training windows")
+    generator = torch.Generator().manual_seed(int(seed))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    result = TrainResult(model=model)
+    model.train()
+    for epoch in range(epochs):
+        order = torch.randperm(len(data), generator=generator)
+        total, count = 0.0, 0
+        for start in range(0, len(data), batch_size):
+            batch = data[order[start : start + batch_size]]
+            loss, _, _ = elbo_loss(model, batch, generator, recon_sigma, kl_weight)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+            count += len(batch)
+        result.losses.append(total / count)
+        if progress is not None:
+            progress(epoch, result.losses[-1])
+    model.eval()
+    return result
+
+
+def new_model(config: RVAEConfig, seed: int) -> RVAE:
+    """A freshly initialised rVAE, its weights drawn from ``seed`` (no global RNG)."""
+    generator = torch.Generator().manual_seed(int(seed))
+    model = RVAE(config)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.ndim == 2:  # Linear weight: uniform(-1/sqrt(fan_in), +) like PyTorch's default
+                bound = 1.0 / math.sqrt(parameter.shape[1])
+                parameter.copy_((torch.rand(parameter.shape, generator=generator) * 2 - 1) * bound)
+            else:
+                parameter.zero_()
+    return model
+
+
+class OnlineTrainer:
+    """Bounded online training of an rVAE on a replay buffer of measured windows.
+
+    Args:
+        model: The model to train in place.
+        seed: Seeds batch sampling and reparameterisation noise.
+        buffer_size: Replay buffer capacity, windows (oldest dropped first).
+        batch_size: Windows per gradient step.
+        lr: Adam learning rate.
+        recon_sigma: Likelihood width (see :func:`elbo_loss`).
+        kl_weight: KL multiplier.
+    """
+
+    def __init__(
+        self,
+        model: RVAE,
+        seed: int = 0,
+        buffer_size: int = 2048,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        recon_sigma: float = 0.05,
+        kl_weight: float = 1.0,
+    ) -> None:
+        self.model = model
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.buffer_size = int(buffer_size)
+        self.batch_size = int(batch_size)
+        self.recon_sigma = float(recon_sigma)
+        self.kl_weight = float(kl_weight)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        w = model.config.window
+        self.buffer = torch.empty((0, w, w), dtype=torch.float32)
+        self.steps = 0
+
+    def add(self, windows: np.ndarray) -> None:
+        """Append windows to the replay buffer."""
+        array = _check_windows(windows, self.model.config.window)
+        if len(array):
+            self.buffer = torch.cat([self.buffer, torch.from_numpy(array)])[-self.buffer_size :]
+
+    def step(self, n_steps: int = 1) -> float | None:
+        """Do ``n_steps`` Adam steps on random buffer batches; mean loss, or None if the buffer is empty."""
+        if len(self.buffer) == 0 or n_steps <= 0:
+            return None
+        self.model.train()
+        total = 0.0
+        for _ in range(n_steps):
+            index = torch.randint(len(self.buffer), (min(self.batch_size, len(self.buffer)),), generator=self.generator)
+            loss, _, _ = elbo_loss(self.model, self.buffer[index], self.generator, self.recon_sigma, self.kl_weight)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach())
+        self.model.eval()
+        self.steps += n_steps
+        return total / n_steps
+
+
+# -------------------------------------------------------------------- encoding
+def encode(model: RVAE, windows: np.ndarray) -> np.ndarray:
+    """Posterior means of (angle [rad], dy, dx [half-windows], z_1..z_k) for each window.
+
+    Returns:
+        ``float64`` (N, 3 + latent_dim); (0, 3 + latent_dim) for no windows.
+    """
+    array = _check_windows(windows, model.config.window) if len(windows) else np.zeros((0,) + (model.config.window,) * 2, np.float32)
+    if len(array) == 0:
+        return np.zeros((0, model.n_latent), dtype=np.float64)
+    with torch.no_grad():
+        mean, _ = model.encode(torch.from_numpy(array))
+    return mean.double().numpy()
+
+
+# --------------------------------------------------------------------- storage
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; weights and configs are shared read-only data
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _config_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def save_rvae(model: RVAE, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Write weights to ``path`` (safetensors) and the config to ``path`` with suffix ``.json``, atomically.
+
+    Args:
+        model: The model.
+        path: Target ``.safetensors`` file.
+        metadata: Extra JSON-serialisable facts stored in the JSON (e.g. training data).
+
+    Returns:
+        The weights path.
+    """
+    from safetensors.torch import save_file
+
+    target = Path(path)
+    if target.suffix != ".safetensors":
+        raise ValueError(f"rVAE weights must be saved to a .safetensors file, got {str(target)!r}")
+    tensors = {name: value.detach().contiguous().clone() for name, value in model.state_dict().items()}
+    document = {"model": "stemscan-rvae", "config": model.config.to_dict(), "metadata": metadata or {}}
+    text = json.dumps(document, indent=2, sort_keys=True)
+    _atomic_write(target, lambda tmp: save_file(tensors, tmp))
+    _atomic_write(_config_path(target), lambda tmp: Path(tmp).write_text(text + "\n"))
+    return target
+
+
+def load_rvae(path: str | os.PathLike) -> RVAE:
+    """Load an rVAE saved by :func:`save_rvae`, validating config, names, shapes and values.
+
+    Only safetensors and JSON are read (no pickle).
+
+    Raises:
+        FileNotFoundError: The weights or their ``.json`` config are missing.
+        ValueError: The files do not describe a valid stemscan rVAE.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    target = Path(path)
+    config_file = _config_path(target)
+    if not target.is_file():
+        raise FileNotFoundError(f"rVAE weights not found: {str(target)!r}")
+    if not config_file.is_file():
+        raise FileNotFoundError(f"rVAE config not found: {str(config_file)!r} (expected next to the weights)")
+    try:
+        document = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{str(config_file)!r} is not valid JSON: {error}") from error
+    if not isinstance(document, dict) or document.get("model") != "stemscan-rvae" or "config" not in document:
+        raise ValueError(f"{str(config_file)!r} is not a stemscan rVAE config (needs model='stemscan-rvae' and 'config')")
+    try:
+        config = RVAEConfig.from_dict(document["config"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"invalid rVAE config in {str(config_file)!r}: {error}") from error
+    try:
+        tensors = load_file(str(target))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(f"{str(target)!r} is not a readable safetensors file: {error}") from error
+    model = RVAE(config)
+    expected = model.state_dict()
+    if set(tensors) != set(expected):
+        missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+        raise ValueError(f"{str(target)!r} does not match the rVAE config: missing {missing}, unexpected {extra}")
+    for name, value in tensors.items():
+        if value.shape != expected[name].shape or value.dtype != expected[name].dtype:
+            raise ValueError(
+                f"{str(target)!r}: tensor {name!r} has shape {tuple(value.shape)} {value.dtype}, "
+                f"expected {tuple(expected[name].shape)} {expected[name].dtype}"
+            )
+        if not torch.isfinite(value).all():
+            raise ValueError(f"{str(target)!r}: tensor {name!r} contains NaN or infinity")
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
+    return model
+
+
+def pretrained_path() -> Path:
+    """Path of the shipped pre-trained weights."""
+    return _WEIGHTS
+
+
+def pretrained() -> RVAE:
+    """The shipped rVAE pre-trained on the synthetic scene families (``stemscan train rvae``)."""
+    return load_rvae(_WEIGHTS)
+
+
+# ----------------------------------------------------------------- pretraining
+def windows_from_scenes(
+    families: list[str],
+    n_scenes: int = 4,
+    patches_per_scene: int = 128,
+    window: int = 16,
+    patch_size: int = 32,
+    image_size: int = 512,
+    electrons_per_pixel: float = 500.0,
+    rotate_deg: float = 45.0,
+    sigma: float = 1.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """Pre-training windows: scenes measured with shot noise, cut as the agent cuts them.
+
+    For each scene the whole field is measured at ``electrons_per_pixel``
+    with the env's :class:`~stemscan.envs.microscope.Microscope`; random
+    ``patch_size`` patches are drawn, atoms located with
+    :func:`patch_windows`, and around each atom a larger crop is rotated by
+    a random angle in ``±rotate_deg`` and cut to ``window`` pixels, so the
+    rVAE sees every orientation it should be invariant to.
+
+    Returns:
+        ``float32`` (N, window, window) windows.
+    """
+    from stemscan.envs.microscope import Microscope
+    from stemscan.scenes import make as make_scene
+    from stemscan.scenes import names as scene_names
+
+    unknown = [name for name in families if name not in scene_names()]
+    if unknown or not families:
+        raise ValueError(f"unknown scene families {unknown or families!r}; valid names: {', '.join(scene_names())}")
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(int(seed))
+    microscope = Microscope(electrons_per_pixel=float(electrons_per_pixel))
+    big = int(math.ceil(window * math.sqrt(2))) + 2
+    out: list[np.ndarray] = []
+    for family in families:
+        for _ in range(n_scenes):
+            scene = make_scene(family, seed=int(rng.integers(2**31 - 1)), size=image_size)
+            counts = microscope.counts(scene.image, microscope.electrons_per_pixel, rng)
+            measured = microscope.normalise(counts, microscope.electrons_per_pixel, max(float(scene.image.max()), 1e-6))
+            smooth = ndimage.gaussian_filter(measured.astype(np.float64), sigma)
+            padded = np.pad(smooth, big, mode="reflect")
+            crops = []
+            for _ in range(patches_per_scene):
+                r0, c0 = rng.integers(0, image_size - patch_size + 1, 2)
+                _, peaks = patch_windows(measured[r0 : r0 + patch_size, c0 : c0 + patch_size], window, sigma)
+                corners = window_corners(peaks, (patch_size, patch_size), window)
+                for r, c in corners + np.array([r0, c0]):  # window centre in the field, as the agent cuts it
+                    cr, cc = r + window // 2 + big, c + window // 2 + big
+                    crops.append(padded[cr - big // 2 : cr - big // 2 + big, cc - big // 2 : cc - big // 2 + big])
+            if not crops:
+                continue
+            stack = torch.from_numpy(np.stack(crops).astype(np.float32))
+            angles = (torch.rand(len(stack), generator=generator) * 2 - 1) * math.radians(rotate_deg)
+            out.append(rotate_windows(stack, angles, window).numpy())
+    if not out:
+        raise ValueError("no atom columns found in any scene; nothing to train on")
+    return np.concatenate(out).astype(np.float32)
