@@ -1,9 +1,11 @@
 """The results store: one SQLite row per finished episode.
 
 Written only by the driver process.  Each row goes in its own transaction
-(``BEGIN IMMEDIATE`` … ``COMMIT``) with ``INSERT OR IGNORE`` on the unique
-reproduction key ``(agent, agent_kwargs, scene, env_kwargs, seed)``, in WAL
-journal mode with a busy timeout, so
+(``BEGIN IMMEDIATE`` … ``COMMIT``) that skips a row whose unique
+reproduction key ``(agent, agent_kwargs, scene, env_kwargs, seed)`` is
+already stored (``INSERT … ON CONFLICT DO NOTHING``: ``INSERT OR IGNORE`` on
+that key only, so a NOT NULL violation still raises), in WAL journal mode
+with a busy timeout, so
 
 * a run killed at any moment (SIGINT, SIGKILL) keeps every committed row and
   never leaves half of one (SQLite's atomic commit);
@@ -129,7 +131,9 @@ class ResultsStore:
         values = [_sql_value(row.get(name)) for name in names]
         with self._transaction() as conn:
             cursor = conn.execute(
-                f"INSERT OR IGNORE INTO episodes ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values
+                f"INSERT INTO episodes ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+                f"ON CONFLICT ({', '.join(_KEY)}) DO NOTHING",
+                values,
             )
         return cursor.rowcount == 1
 

@@ -1,0 +1,65 @@
+"""Leaderboard tables and the self-contained HTML page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from stemscan.benchmarks import leaderboard, run_grid
+from stemscan.benchmarks.leaderboard import rank
+
+
+def _rows():
+    """Hand-made rows: agent 'good' beats 'random' on every seed; oracle best."""
+    rows = []
+    for seed in range(4):
+        for agent, gain, found in (("oracle", 6.0 + seed, 0.6), ("good", 3.0 + seed, 0.3), ("random", 1.0, 0.1)):
+            rows.append({
+                "agent": agent, "agent_kwargs": "{}", "scene": "lattice-defects", "env_kwargs": '{"dose_budget":0.1}',
+                "seed": seed, "dose_budget": 0.1, "gain": gain, "score": gain / 2, "auc": found / 2,
+                "curve": json.dumps([[0.01, 0.0], [0.1, found]]), "latency_ms_median": 1.0 if agent == "good" else 0.1,
+            })
+    return rows
+
+
+def test_rank_orders_by_iqm_gain_and_normalises():
+    table = rank(_rows(), reps=200)
+    entries = table["lattice-defects"]
+    assert [e.agent for e in entries] == ["oracle", "good", "random"]
+    good = entries[1]
+    # gains 3,4,5,6 -> IQM of n=4 drops one each end -> 4.5
+    assert good.gain_iqm == pytest.approx(4.5)
+    assert good.gain_ci_low <= good.gain_iqm <= good.gain_ci_high
+    assert good.oracle_fraction_iqm == pytest.approx(0.5)
+    # per seed (g - 1) / (o - 1) = (2 + s) / (5 + s): IQM over seeds 1, 2 -> mean(3/6, 4/7)
+    assert good.oracle_normalised_iqm == pytest.approx((3 / 6 + 4 / 7) / 2)
+    assert good.latency_ms_median == 1.0 and good.episodes == 4
+    assert rank(_rows(), budget=0.05) == {}
+
+
+def test_markdown_and_csv():
+    md = leaderboard(_rows(), format="md")
+    assert "## lattice-defects" in md
+    assert "| agent | IQM gain [95% CI] | score (features / 10⁶ e⁻) | oracle fraction | oracle-normalised | median latency (ms) | episodes |" in md
+    lines = [line for line in md.splitlines() if line.startswith("| 1 ")]
+    assert lines and "oracle" in lines[0]
+    table = list(csv.DictReader(io.StringIO(leaderboard(_rows(), format="csv"))))
+    assert [r["agent"] for r in table] == ["oracle", "good", "random"]
+    assert float(table[1]["gain_iqm"]) == pytest.approx(4.5)
+    with pytest.raises(ValueError, match="unknown format 'pdf'"):
+        leaderboard(_rows(), format="pdf")
+
+
+def test_html_is_self_contained_with_plots(tmp_path, tiny_grid):
+    path = tmp_path / "r.sqlite"
+    run_grid(tiny_grid, path, workers=1, progress=False)
+    page = leaderboard(path, format="html", scan_paths=True)
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("data:image/png;base64,") == 2  # discovery curves + scan paths
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched from the network
+    for agent in ("random", "raster", "oracle"):
+        assert f">{agent}</td>" in page
