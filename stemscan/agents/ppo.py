@@ -60,7 +60,8 @@ class ScanMapExtractor(BaseFeaturesExtractor):
 
     Output (B, n_cells + n_global): the first ``n_cells`` entries are one
     score per grid cell, row-major (a conv net on the standardised overview
-    and the visited map, average- and max-pooled to the cell grid, then a
+    and the visited map, first at full then at half resolution, average- and
+    max-pooled to the cell grid, then a
     1×1 conv, plus a learned weight times the cell's visited fraction); the
     rest are global features (pooled map channels, a patch CNN, dose and
     position) for the value head and the actor's dense layer.
@@ -85,11 +86,12 @@ class ScanMapExtractor(BaseFeaturesExtractor):
         self.cell_grid = (rows, cols)
         c = int(channels)
         self.map_net = nn.Sequential(
-            nn.Conv2d(2, c, 3, padding=1),
+            nn.Conv2d(2, c // 2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c // 2, c, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(c, c, 3, padding=2, dilation=2),
-            nn.ReLU(),
-            nn.Conv2d(c, c, 3, padding=4, dilation=4),
             nn.ReLU(),
         )
         self.avg_pool = nn.AdaptiveAvgPool2d(self.cell_grid)

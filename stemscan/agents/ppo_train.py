@@ -200,7 +200,7 @@ def train_ppo(
     for family in families:
         if family not in scene_names():
             raise ValueError(f"unknown scene family {family!r}; valid names: {', '.join(scene_names())}")
-    timesteps = int(params.get("n_timesteps", 100_000) if timesteps is None else timesteps)
+    timesteps = int(params.get("n_timesteps", 40_000) if timesteps is None else timesteps)
     n_envs = int(params.get("n_envs", len(families)) if n_envs is None else n_envs)
     if timesteps < 1 or n_envs < 1:
         raise ValueError(f"timesteps and n_envs must be positive, got {timesteps} and {n_envs}")
@@ -223,10 +223,12 @@ def train_ppo(
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
 
+    from threadpoolctl import threadpool_limits
+
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(int(num_threads))
     try:
-        with _isolated_global_rngs():
+        with _isolated_global_rngs(), threadpool_limits(limits=int(num_threads)):
             train_env = _make_vec_env(families, n_envs, env_kwargs, params.get("vec_env", "dummy"))
             eval_env = _make_vec_env(families, n_envs, env_kwargs, "dummy")
             geometry = train_env.envs[0].unwrapped.geometry if hasattr(train_env, "envs") else None
@@ -270,7 +272,7 @@ def train_ppo(
         torch.set_num_threads(previous_threads)
 
     eval_timesteps = np.asarray(callback.evaluations_timesteps, dtype=np.int64)
-    results = np.asarray(callback.evaluations_results, dtype=np.float64).reshape(len(eval_timesteps), -1)
+    results = np.asarray(callback.evaluations_results, dtype=np.float64).reshape(len(eval_timesteps), n_eval_episodes)
     eval_mean = results.mean(axis=1) if results.size else np.zeros(0)
     eval_std = results.std(axis=1) if results.size else np.zeros(0)
     training = {
@@ -316,10 +318,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
+def _command_args(args: argparse.Namespace) -> list[str]:
+    """The options of ``args`` as a command line (recorded in the policy's provenance)."""
+    flags = {
+        "out": "--out", "seed": "--seed", "timesteps": "--timesteps", "scenes": "--scenes",
+        "hyperparams": "--hyperparams", "n_envs": "--n-envs", "log_dir": "--log-dir", "eval_freq": "--eval-freq",
+        "eval_episodes": "--eval-episodes", "curve": "--curve", "threads": "--threads",
+    }
+    words: list[str] = []
+    for attr, flag in flags.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            words += [flag, str(value)]
+    for attr, flag in (("no_tensorboard", "--no-tensorboard"), ("progress", "--progress")):
+        if getattr(args, attr, False):
+            words.append(flag)
+    return words
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``stemscan train ppo``."""
     scenes = None if args.scenes in (None, "", "all") else [s.strip() for s in args.scenes.split(",") if s.strip()]
-    command = "stemscan train ppo " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if sys.argv[1:3] == ["train", "ppo"] else None
+    command = "stemscan train ppo " + " ".join(shlex.quote(a) for a in _command_args(args))
     result = train_ppo(
         args.out,
         seed=args.seed,

@@ -1,0 +1,173 @@
+"""The ``ppo`` agent: short training, safe loading, the shipped policy."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import stemscan  # noqa: F401
+from stemscan.agents import make
+from stemscan.agents.ppo import DEFAULT_POLICY_PATH, PPOAgent, load_policy
+from stemscan.agents.ppo_train import load_hyperparams, train_ppo
+
+#: Tiny training geometry: 128 px field, 32 px patches -> 4 x 4 cells, 4 patches per episode.
+TINY = {"image_size": 128, "overview_size": 16, "dose_budget": 0.3}
+
+
+def _train(out: Path, seed: int = 0) -> Path:
+    result = train_ppo(
+        out,
+        seed=seed,
+        timesteps=128,
+        scenes=["lattice-defects"],
+        n_envs=2,
+        env_overrides=TINY,
+        log_dir=out.parent / "runs",
+        eval_freq=128,
+        n_eval_episodes=1,
+        curve_path=out.parent / "curve.png",
+        tensorboard=False,
+    )
+    return result.policy_path
+
+
+@pytest.fixture(scope="module")
+def tiny_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _train(tmp_path_factory.mktemp("ppo") / "policy.safetensors")
+
+
+def test_short_training_run_writes_a_loadable_policy_and_curve(tiny_policy: Path) -> None:
+    assert tiny_policy.is_file() and tiny_policy.with_suffix(".json").is_file()
+    assert (tiny_policy.parent / "curve.png").stat().st_size > 0
+    spec = json.loads(tiny_policy.with_suffix(".json").read_text())
+    assert spec["training"]["timesteps"] >= 128
+    assert spec["policy_kwargs"]["features_extractor_kwargs"]["cell_grid"] == [4, 4]
+    for mode in ("grid", "continuous"):
+        env = gym.make("STEMScan-v0", action_mode=mode, **TINY)
+        agent = make("ppo", env, policy_path=str(tiny_policy))
+        obs, _ = env.reset(seed=3)
+        done, steps = False, 0
+        while not done:
+            action, _ = agent.predict(obs, episode_start=steps == 0)
+            assert env.action_space.contains(action)
+            obs, _, terminated, truncated, _ = env.step(action)
+            done, steps = terminated or truncated, steps + 1
+        assert steps > 0
+
+
+def test_training_is_reproducible_and_leaves_global_rngs_alone(tiny_policy: Path, tmp_path: Path) -> None:
+    random.seed(7)
+    np.random.seed(7)
+    torch.manual_seed(7)
+    expected = (random.random(), np.random.random(), torch.rand(1).item())
+    random.seed(7)
+    np.random.seed(7)
+    torch.manual_seed(7)
+    again = _train(tmp_path / "again.safetensors")
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
+    first, second = load_file(str(tiny_policy)), load_file(str(again))
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+
+
+def test_missing_policy_file_is_a_clear_error(tmp_path: Path) -> None:
+    env = gym.make("STEMScan-v0", **TINY)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        make("ppo", env, policy_path=str(tmp_path / "nothing.safetensors"))
+
+
+def test_missing_json_config_is_a_clear_error(tiny_policy: Path, tmp_path: Path) -> None:
+    lone = tmp_path / "lone.safetensors"
+    shutil.copy(tiny_policy, lone)
+    with pytest.raises(FileNotFoundError, match="config"):
+        load_policy(lone)
+
+
+def test_corrupt_policy_file_is_a_clear_error(tiny_policy: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00garbage, not a safetensors header" * 3)
+    shutil.copy(tiny_policy.with_suffix(".json"), bad.with_suffix(".json"))
+    with pytest.raises(ValueError, match="not a valid safetensors"):
+        load_policy(bad)
+
+
+def test_truncated_policy_file_is_a_clear_error(tiny_policy: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(tiny_policy.read_bytes()[: tiny_policy.stat().st_size // 2])
+    shutil.copy(tiny_policy.with_suffix(".json"), cut.with_suffix(".json"))
+    with pytest.raises(ValueError, match="not a valid safetensors"):
+        load_policy(cut)
+
+
+def test_corrupt_json_config_is_a_clear_error(tiny_policy: Path, tmp_path: Path) -> None:
+    target = tmp_path / "p.safetensors"
+    shutil.copy(tiny_policy, target)
+    target.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_policy(target)
+
+
+def test_weights_that_do_not_fit_the_config_name_the_tensor(tiny_policy: Path, tmp_path: Path) -> None:
+    target = tmp_path / "p.safetensors"
+    shutil.copy(tiny_policy, target)
+    spec = json.loads(tiny_policy.with_suffix(".json").read_text())
+    spec["policy_kwargs"]["features_extractor_kwargs"]["channels"] = 8
+    target.with_suffix(".json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="map_net"):
+        load_policy(target)
+
+
+def test_policy_for_another_geometry_is_refused(tiny_policy: Path) -> None:
+    env = gym.make("STEMScan-v0", image_size=128, overview_size=16, patch_size=16, dose_budget=0.3)
+    with pytest.raises(ValueError, match="patch"):
+        PPOAgent(env, policy_path=str(tiny_policy))
+
+
+def test_stochastic_predictions_reproduce_from_the_seed(tiny_policy: Path) -> None:
+    def actions(seed: int) -> list[int]:
+        env = gym.make("STEMScan-v0", action_mode="grid", **TINY)
+        agent = PPOAgent(env, seed=seed, policy_path=str(tiny_policy))
+        obs, _ = env.reset(seed=0)
+        out = []
+        for step in range(4):
+            action, _ = agent.predict(obs, episode_start=step == 0, deterministic=False)
+            out.append(int(action))
+            obs, *_ = env.step(action)
+        return out
+
+    assert actions(5) == actions(5)
+
+
+def test_hyperparameter_file_parses_and_rejects_unknown_keys(tmp_path: Path) -> None:
+    params = load_hyperparams()
+    assert params["policy"] == "MultiInputPolicy" and params["env_kwargs"]["action_mode"] == "grid"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[STEMScan-v0]\nn_steps = 8\nlearnin_rate = 0.1\n')
+    with pytest.raises(ValueError, match="learnin_rate"):
+        load_hyperparams(bad)
+
+
+@pytest.mark.skipif(not DEFAULT_POLICY_PATH.is_file(), reason="no shipped policy yet")
+@pytest.mark.parametrize("mode", ["grid", "continuous"])
+def test_shipped_policy_runs_an_episode_in_both_action_modes(mode: str) -> None:
+    env = gym.make("STEMScan-v0", action_mode=mode)
+    agent = make("ppo", env)
+    assert agent.config() == {"seed": 0, "policy_path": None}
+    obs, info = env.reset(seed=11)
+    done, cells = False, []
+    while not done:
+        action, _ = agent.predict(obs, episode_start=not cells)
+        assert env.action_space.contains(action)
+        cells.append(np.asarray(action).tolist())
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    assert info["steps"] == len(cells) > 10
