@@ -17,8 +17,10 @@ Decision step, each time a sub-scan arrives:
      ``(row, col)`` in field fractions, scanned first, or a patch image —
      "find more regions like this one".
 
-   Tile scores are reduced to one number per patch by ``statistic``
-   (``"mean"`` or ``"max"``).
+   Tile scores are reduced to one number per patch by ``statistic``:
+   ``"mean"`` (how much of the component the patch holds), ``"max"`` (its
+   strongest tile) or ``"std"`` (how much the component changes *within*
+   the patch: where the structure changes — interfaces, walls, defects).
 4. The shared BO core (:class:`~stemscan.agents.bo.BOAgent`) updates its GP
    over grid cells and picks the next unscanned cell.
 
@@ -44,7 +46,7 @@ from stemscan.agents.descriptors.sliding_fft import WINDOWS
 __all__ = ["LinearBOAgent", "STATISTICS"]
 
 #: How tile scores are reduced to one descriptor per patch.
-STATISTICS = ("mean", "max")
+STATISTICS = ("mean", "max", "std")
 
 
 class LinearBOAgent(BOAgent):
@@ -67,7 +69,9 @@ class LinearBOAgent(BOAgent):
         example: ``(row, col)`` field fractions of an example region, or a
             2D example patch (pixels, at least ``window`` per side); the
             agent then seeks regions whose spectra resemble it.
-        statistic: Reduce tile scores per patch by ``"mean"`` or ``"max"``.
+        statistic: Reduce tile scores per patch by ``"mean"``, ``"max"`` or
+            ``"std"`` (within-patch variation; the default).  With
+            ``example``, ``"std"`` means the mean similarity.
     """
 
     name = "linear-bo"
@@ -88,7 +92,7 @@ class LinearBOAgent(BOAgent):
         n_components: int = 4,
         target: int | None = None,
         example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
-        statistic: str = "mean",
+        statistic: str = "std",
     ) -> None:
         super().__init__(env, seed, acquisition, beta, refit_every, n_initial, use_prior)
         p = self.field.patch_size
@@ -219,7 +223,10 @@ class LinearBOAgent(BOAgent):
                 component = int(np.argmax(means.var(axis=0))) if len(per_patch) > 1 else 0
             self.component = component
             tile_scores = [lp[:, component] for lp in per_patch]
-        reduce = np.mean if self.statistic == "mean" else np.max
+        statistic = self.statistic
+        if self._example_tiles is not None and statistic == "std":
+            statistic = "mean"  # similarity to an example: how alike the patch is on average
+        reduce = {"mean": np.mean, "max": np.max, "std": np.std}[statistic]
         return [float(reduce(s)) for s in tile_scores]
 
     # ------------------------------------------------------------- prior

@@ -1,0 +1,215 @@
+"""The shared BO core: toy descriptor fields (no scene), bookkeeping, options, errors, determinism."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import stemscan  # noqa: F401  (registers STEMScan-v0)
+from stemscan.agents.bo import (
+    ACQUISITIONS,
+    BOAgent,
+    build_gp,
+    latin_hypercube_cells,
+    make_acquisition,
+    select_cell,
+    select_cell_botorch,
+    spread_top_cells,
+)
+
+PEAK = np.array([0.80, 0.70])  # (row, col) of the toy field's maximum, far down the raster order
+
+
+def bump(position: np.ndarray) -> float:
+    """A smooth toy descriptor field with one maximum at PEAK."""
+    return float(np.exp(-np.sum((np.asarray(position, dtype=np.float64) - PEAK) ** 2) / (2 * 0.12**2)))
+
+
+class ToyBO(BOAgent):
+    """BO on the toy field; the descriptor reads only the observation's position."""
+
+    def descriptor(self, observation: dict[str, np.ndarray]) -> float:
+        return bump(observation["position"])
+
+
+class ToyPriorBO(ToyBO):
+    """With a noisy survey-like prior of the toy field."""
+
+    def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
+        centres = self.field.cell_centres
+        noise = np.random.default_rng(7).normal(0.0, 0.2, len(centres))
+        return np.array([bump(c) for c in centres]) + noise
+
+
+def make_env(action_mode: str = "continuous", image_size: int = 256) -> gym.Env:
+    return gym.make("STEMScan-v0", image_size=image_size, action_mode=action_mode)  # (size / 32)² cells
+
+
+def synthetic_observation(env: gym.Env, position: np.ndarray) -> dict[str, np.ndarray]:
+    """An observation at ``position`` without running the microscope (geometry only)."""
+    space = env.observation_space
+    return {
+        "patch": np.zeros(space["patch"].shape, dtype=np.float32),
+        "position": np.asarray(position, dtype=np.float32),
+        "dose": np.zeros(1, dtype=np.float32),
+        "overview": np.zeros(space["overview"].shape, dtype=np.uint8),
+        "visited": np.zeros(space["visited"].shape, dtype=np.uint8),
+    }
+
+
+def run_toy(agent: BOAgent, env: gym.Env, steps: int) -> list[int]:
+    """Cells the agent scans in ``steps`` decisions on the toy field."""
+    agent.reset(seed=agent.seed)
+    obs = synthetic_observation(env, np.array([0.5, 0.5]))
+    cells = []
+    for _ in range(steps):
+        action, _ = agent.predict(obs)
+        if agent.field.action_mode == "grid":
+            cell = int(action)
+        else:
+            cell = agent.field.cell_of_position(np.asarray(action))
+        cells.append(cell)
+        obs = synthetic_observation(env, agent.field.cell_centres[cell])
+    return cells
+
+
+def peak_cell(agent: BOAgent) -> int:
+    return agent.field.cell_of_position(PEAK)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_finds_toy_maximum_faster_than_raster(seed: int) -> None:
+    env = make_env()
+    agent = ToyBO(env, seed=seed)
+    target = peak_cell(agent)
+    raster_steps = target + 1  # raster reaches the peak cell after this many scans
+    cells = run_toy(agent, env, 20)
+    assert target in cells, f"BO did not reach the peak cell {target} in 20 steps: {cells}"
+    assert cells.index(target) + 1 < raster_steps / 2
+
+
+def test_prior_seeds_initial_cells_near_the_maximum() -> None:
+    env = make_env()
+    agent = ToyPriorBO(env, seed=0, n_initial=3)
+    cells = run_toy(agent, env, 3)
+    centres = agent.field.cell_centres[cells]
+    assert np.min(np.linalg.norm(centres - PEAK, axis=1)) < 0.2
+
+
+def test_never_rescans_until_all_cells_scanned() -> None:
+    env = make_env(image_size=128)
+    agent = ToyBO(env, seed=0, refit_every=20)
+    n = agent.n_cells
+    cells = run_toy(agent, env, n + 3)
+    assert sorted(cells[:n]) == list(range(n))
+
+
+@pytest.mark.parametrize("acquisition", ACQUISITIONS)
+def test_every_acquisition_decides_in_grid_mode(acquisition: str) -> None:
+    env = make_env("grid")
+    agent = ToyBO(env, seed=0, acquisition=acquisition, n_initial=2, refit_every=10)
+    cells = run_toy(agent, env, 5)
+    assert len(set(cells)) == 5
+    assert all(0 <= c < agent.n_cells for c in cells)
+
+
+def test_deterministic_given_seed_and_seed_matters() -> None:
+    env = make_env()
+    first = run_toy(ToyBO(env, seed=3), env, 7)
+    second = run_toy(ToyBO(env, seed=3), env, 7)
+    other = run_toy(ToyBO(env, seed=4), env, 7)
+    assert first == second
+    assert first != other
+
+
+def test_reset_forgets_previous_episode() -> None:
+    env = make_env()
+    agent = ToyBO(env, seed=5)
+    first = run_toy(agent, env, 6)
+    again = run_toy(agent, env, 6)
+    assert first == again
+
+
+def test_works_in_real_env_episode() -> None:
+    env = gym.make("STEMScan-v0", image_size=128, scene="lattice-defects", dose_budget=0.5)
+    agent = ToyBO(env, seed=0)
+    obs, _ = env.reset(seed=0)
+    done = False
+    visited = []
+    while not done:
+        action, _ = agent.predict(obs)
+        assert env.action_space.contains(action)
+        visited.append(agent.field.cell_of_position(action))
+        obs, _, terminated, truncated, _ = env.step(action)
+        done = terminated or truncated
+    assert len(visited) == len(set(visited))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"acquisition": "pi"}, "acquisition"),
+        ({"beta": 0.0}, "beta"),
+        ({"beta": float("nan")}, "beta"),
+        ({"refit_every": 0}, "refit_every"),
+        ({"n_initial": 1.5}, "n_initial"),
+    ],
+)
+def test_bad_options_raise(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ToyBO(make_env(), **kwargs)
+
+
+def test_bad_prior_and_descriptor_raise() -> None:
+    env = make_env()
+
+    class WrongPrior(ToyBO):
+        def prior(self, observation):
+            return np.zeros(3)
+
+    class NanDescriptor(ToyBO):
+        def descriptor(self, observation):
+            return float("nan")
+
+    with pytest.raises(ValueError, match="prior"):
+        run_toy(WrongPrior(env), env, 1)
+    with pytest.raises(ValueError, match="descriptor"):
+        run_toy(NanDescriptor(env), env, 2)
+
+
+def test_descriptor_is_abstract() -> None:
+    with pytest.raises(TypeError):
+        BOAgent(make_env())  # type: ignore[abstract]
+
+
+def test_select_cell_matches_botorch_and_skips_excluded() -> None:
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.random((12, 2)), dtype=torch.float64)
+    y = torch.as_tensor(np.sin(6 * x[:, 0].numpy()) + x[:, 1].numpy(), dtype=torch.float64)
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    model = build_gp(x, y, bounds)
+    candidates = torch.as_tensor(rng.random((50, 2)), dtype=torch.float64)
+    acq = make_acquisition(model, "ucb", 2.0, float(y.max()))
+    allowed = np.ones(50, dtype=bool)
+    best = select_cell(acq, candidates, allowed)
+    assert best == select_cell_botorch(acq, candidates, allowed)
+    allowed[best] = False
+    second = select_cell(acq, candidates, allowed)
+    assert second != best and second == select_cell_botorch(acq, candidates, allowed)
+    with pytest.raises(ValueError, match="allowed"):
+        select_cell(acq, candidates, np.zeros(50, dtype=bool))
+
+
+def test_latin_hypercube_uses_distinct_rows_and_columns() -> None:
+    cells = latin_hypercube_cells(16, 16, 4, np.random.default_rng(0))
+    rows, cols = np.divmod(cells, 16)
+    assert len(set(rows)) == 4 and len(set(cols)) == 4
+
+
+def test_spread_top_cells_keeps_distance() -> None:
+    scores = np.zeros(64)
+    scores[[0, 1, 9, 63]] = [4.0, 3.0, 2.0, 1.0]  # 0, 1 and 9 are neighbours
+    chosen = spread_top_cells(scores, 8, 2, 2, np.ones(64, dtype=bool))
+    assert chosen == [0, 63]
