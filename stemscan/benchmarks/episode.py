@@ -68,6 +68,7 @@ def run_spec(spec: EpisodeSpec) -> dict[str, Any]:
     t0 = time.perf_counter()
     env = gymnasium.make(ENV_ID, scene=spec.scene, **spec.env_kwargs)
     env_time += time.perf_counter() - t0
+    agent: Any = None
     try:
         t0 = time.perf_counter()
         agent = stemscan.agents.make(spec.agent, env, seed=seed_agent, **spec.agent_kwargs)
@@ -96,10 +97,15 @@ def run_spec(spec: EpisodeSpec) -> dict[str, Any]:
             first = False
             curve.append((float(info["dose_fraction"]), _found(info)))
         agent_config = agent.config() if hasattr(agent, "config") else {}
+        budget_fraction = float(env.unwrapped.budget / env.unwrapped.frame_dose)
     finally:
+        t0 = time.perf_counter()
         env.close()
+        agent = None  # freeing the agent and the scene's arrays is env/agent
+        del env  # time, not runner overhead
+        env_time += time.perf_counter() - t0
     wall = time.perf_counter() - wall_start
-    return _row(spec, seed_agent, info, curve, latencies, agent_config, wall, env_time, agent_build + sum(latencies), env)
+    return _row(spec, seed_agent, info, curve, latencies, agent_config, wall, env_time, agent_build + sum(latencies), budget_fraction)
 
 
 def _found(info: dict[str, Any]) -> float:
@@ -116,7 +122,7 @@ def _row(
     wall: float,
     env_time: float,
     agent_time: float,
-    env: Any,
+    budget_fraction: float,
 ) -> dict[str, Any]:
     import stemscan
 
@@ -125,7 +131,6 @@ def _row(
     dose_used = float(info["dose_used"])
     dose_fraction = float(info["dose_fraction"])
     frac = metrics.found_fraction(found, total)
-    budget_fraction = float(env.unwrapped.budget / env.unwrapped.frame_dose)
     latency = metrics.latency_summary_ms(latencies)
     try:
         config_json = canonical_json(agent_config)
