@@ -434,6 +434,18 @@ class BOAgent(Agent):
         return x, bounds, 2
 
     def _next_cell(self) -> int:
+        threads = torch.get_num_threads()
+        if threads != 1:
+            # GP algebra on a few hundred points: extra threads only add overhead
+            # (and thrash on a shared CPU); restored right after the decision.
+            torch.set_num_threads(1)
+        try:
+            return self._choose_cell()
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
+
+    def _choose_cell(self) -> int:
         allowed = ~self._scanned
         while self._initial:
             cell = self._initial.pop(0)
