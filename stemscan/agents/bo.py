@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import warnings
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
@@ -52,6 +54,7 @@ from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
+from threadpoolctl import ThreadpoolController
 
 from stemscan.agents.base import Agent
 
@@ -65,6 +68,8 @@ __all__ = [
     "latin_hypercube_cells",
     "make_acquisition",
     "select_cell",
+    "select_cell_botorch",
+    "single_threaded",
     "spread_top_cells",
 ]
 
@@ -72,6 +77,31 @@ __all__ = [
 ACQUISITIONS = ("ucb", "logei", "ei", "explore")
 
 _DTYPE = torch.float64
+
+
+_THREADPOOLS: Any = None
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run torch and BLAS on one thread inside the block, restoring the settings after.
+
+    A decision works on matrices of a few hundred rows: extra threads only
+    add synchronisation overhead, and on a shared CPU they thrash (10x
+    slower decisions were measured with two threads on a busy 2-core host).
+    """
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    threads = torch.get_num_threads()
+    if threads != 1:
+        torch.set_num_threads(1)
+    try:
+        with _THREADPOOLS.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        if threads != 1:
+            torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------- model
@@ -368,6 +398,10 @@ class BOAgent(Agent):
         self.n_fits = 0  # hyperparameter fits this episode
 
     def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
+        with single_threaded():
+            return self._decide(observation)
+
+    def _decide(self, observation: dict[str, np.ndarray]) -> Any:
         if self._first:
             # The reset observation: no patch yet, only the survey.
             self._first = False
@@ -434,18 +468,6 @@ class BOAgent(Agent):
         return x, bounds, 2
 
     def _next_cell(self) -> int:
-        threads = torch.get_num_threads()
-        if threads != 1:
-            # GP algebra on a few hundred points: extra threads only add overhead
-            # (and thrash on a shared CPU); restored right after the decision.
-            torch.set_num_threads(1)
-        try:
-            return self._choose_cell()
-        finally:
-            if threads != 1:
-                torch.set_num_threads(threads)
-
-    def _choose_cell(self) -> int:
         allowed = ~self._scanned
         while self._initial:
             cell = self._initial.pop(0)
