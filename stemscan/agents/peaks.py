@@ -21,7 +21,7 @@ def find_peaks(
     image: np.ndarray,
     sigma: float = 1.0,
     min_distance: int = 3,
-    threshold: float = 3.0,
+    threshold: float = 4.0,
     max_peaks: int = 64,
 ) -> np.ndarray:
     """Atom-column positions in a 2D image as local maxima of a smoothed copy.
@@ -31,7 +31,10 @@ def find_peaks(
         sigma: Gaussian smoothing width, pixels (about the probe's sigma).
         min_distance: Smallest separation of two reported peaks, pixels.
         threshold: A peak must exceed the smoothed image's median by this
-            many robust standard deviations (median absolute deviation × 1.4826).
+            many standard deviations of the smoothed image's *noise* (estimated
+            robustly from the residual image − smoothed image, so that dense
+            lattices, whose atoms dominate the intensity spread, are not
+            mistaken for noise).
         max_peaks: At most this many peaks, brightest first.
 
     Returns:
@@ -54,11 +57,10 @@ def find_peaks(
         raise ValueError(f"threshold must be a finite number of robust standard deviations, got {threshold!r}")
     if isinstance(max_peaks, bool) or not isinstance(max_peaks, (int, np.integer)) or max_peaks < 1:
         raise ValueError(f"max_peaks must be an integer >= 1, got {max_peaks!r}")
-    smooth = ndimage.gaussian_filter(array.astype(np.float64), sigma) if sigma > 0 else array.astype(np.float64)
+    raw = array.astype(np.float64)
+    smooth = ndimage.gaussian_filter(raw, sigma) if sigma > 0 else raw
     median = float(np.median(smooth))
-    spread = 1.4826 * float(np.median(np.abs(smooth - median)))
-    if spread <= 0.0:
-        spread = float(smooth.std())
+    spread = _smoothed_noise(raw, smooth, sigma)
     if spread <= 0.0:
         return np.zeros((0, 2), dtype=np.float64)
     peaks = peak_local_max(
@@ -93,3 +95,20 @@ def window_corners(peaks: np.ndarray, shape: tuple[int, int], window: int) -> np
     corners[:, 0] = np.clip(corners[:, 0], 0, shape[0] - window)
     corners[:, 1] = np.clip(corners[:, 1], 0, shape[1] - window)
     return corners
+
+
+def _smoothed_noise(raw: np.ndarray, smooth: np.ndarray, sigma: float) -> float:
+    """Robust standard deviation of the noise left in ``smooth`` (white noise assumed).
+
+    The residual ``raw - smooth`` is mostly noise; its median absolute
+    deviation gives the raw noise level, and a Gaussian filter of width
+    ``sigma`` divides white noise by ``2 sqrt(pi) sigma``.  Without
+    smoothing, the image's own median absolute deviation is used.
+    """
+    if sigma <= 0:
+        return 1.4826 * float(np.median(np.abs(raw - np.median(raw))))
+    residual = raw - smooth
+    # for white noise: var(residual) = var(raw) (1 - 2 k(0) + sum k^2) = var(raw) (1 - 3 / (4 pi sigma^2))
+    residual_fraction = max(1.0 - 3.0 / (4.0 * np.pi * sigma**2), 0.1)
+    raw_noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual)))) / np.sqrt(residual_fraction)
+    return raw_noise / (2.0 * np.sqrt(np.pi) * max(sigma, 0.5))

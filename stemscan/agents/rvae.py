@@ -58,7 +58,7 @@ def patch_windows(
     window: int,
     sigma: float = 1.0,
     min_distance: int = 3,
-    threshold: float = 3.0,
+    threshold: float = 4.0,
     max_windows: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Locate atom columns in ``patch`` and cut a window around each.
@@ -85,7 +85,7 @@ def patch_windows(
     if window > min(array.shape):
         raise ValueError(f"window {window} px is larger than the patch {array.shape[0]}×{array.shape[1]} px")
     smooth = ndimage.gaussian_filter(array, sigma) if sigma > 0 else array
-    peaks = find_peaks(smooth, sigma=0.0, min_distance=min_distance, threshold=threshold, max_peaks=max_windows)
+    peaks = find_peaks(array, sigma=sigma, min_distance=min_distance, threshold=threshold, max_peaks=max_windows)
     corners = window_corners(peaks, smooth.shape, window)
     windows = np.empty((len(corners), window, window), dtype=np.float32)
     for i, (r0, c0) in enumerate(corners):

@@ -41,15 +41,18 @@ from stemscan.agents.rvae import OnlineTrainer, encode, load_rvae, new_model, pa
 __all__ = ["DESCRIPTORS", "RVAEBOAgent", "patch_descriptor"]
 
 #: Per-patch descriptors of the target latent ``v`` over the patch's windows.
-DESCRIPTORS = ("deviation", "spread", "mean", "similarity")
+DESCRIPTORS = ("outlier", "deviation", "spread", "mean", "similarity")
 
 
 def patch_descriptor(kind: str, values: np.ndarray, reference: float) -> float | None:
     """One patch's descriptor from its windows' target-latent values.
 
     Args:
-        kind: ``"deviation"`` (|mean − reference|: how unusual the patch is;
-            reference = median over measured patches), ``"spread"`` (standard
+        kind: ``"outlier"`` (max over windows of |value − reference|: the
+            most unusual atom of the patch, e.g. a point defect; reference =
+            median over all measured windows), ``"deviation"`` (|mean −
+            reference|: how unusual the patch is as a whole; reference =
+            median over measured patches), ``"spread"`` (standard
             deviation within the patch: high where different structures meet,
             e.g. a domain wall), ``"mean"``, or ``"similarity"`` (−|mean −
             reference|: close to an example's latent).
@@ -62,6 +65,8 @@ def patch_descriptor(kind: str, values: np.ndarray, reference: float) -> float |
     if values.size == 0:
         return None
     mean = float(values.mean())
+    if kind == "outlier":
+        return float(np.abs(values - reference).max())
     if kind == "deviation":
         return abs(mean - reference)
     if kind == "spread":
@@ -117,7 +122,7 @@ class RVAEBOAgent(BOAgent):
         use_prior: bool = False,
         target: int | None = None,
         example: Any = None,
-        descriptor: str = "deviation",
+        descriptor: str = "outlier",
         weights: str | None = None,
         pretrained: bool = True,
         online_steps: int = 2,
@@ -126,7 +131,7 @@ class RVAEBOAgent(BOAgent):
         lr: float = 1e-3,
         smoothing: float = 1.0,
         min_distance: int = 3,
-        threshold: float = 3.0,
+        threshold: float = 4.0,
         max_windows: int = 32,
     ) -> None:
         if descriptor not in DESCRIPTORS:
@@ -170,6 +175,8 @@ class RVAEBOAgent(BOAgent):
                 f"the rVAE's window ({self.model.config.window} px) is larger than the env's patch ({self.field.patch_size} px)"
             )
         self._example_patch, self._example_cell = self._parse_example(example)
+        if self._example_patch is not None and len(self.windows(self._example_patch)) == 0:
+            raise ValueError("no atom columns found in the example patch; choose another example")
         self.example = example if example is None else np.asarray(example, dtype=np.float64).tolist()
 
     def _parse_example(self, example: Any) -> tuple[np.ndarray | None, int | None]:
@@ -272,6 +279,9 @@ class RVAEBOAgent(BOAgent):
         self.chosen_target = target
         if example is not None:
             reference = float(example[target])
+        elif self.descriptor_kind == "outlier":
+            every = np.concatenate([z[:, target] for z in latents])
+            reference = float(np.median(every)) if every.size else 0.0
         else:
             reference = float(np.median(means[:, target])) if len(means) else 0.0
         values = [patch_descriptor(self.descriptor_kind, z[:, target], reference) for z in latents]
