@@ -5,10 +5,11 @@ Decision step, each time a sub-scan arrives:
 1. The pretrained U-Net (:class:`~stemscan.agents.dcnn.AtomFinder`)
    segments the patch into background / atom / dopant / vacancy /
    extended-defect probabilities.
-2. The descriptor is the *defect density* of the patch: the mean, over its
-   pixels, of the summed probability of the target classes (by default all
-   defect classes; or one chosen class, e.g. ``target="vacancy"``), i.e. the
-   expected fraction of the patch area that is defect.
+2. The descriptor is the *defect density* of the patch: the fraction of its
+   pixels whose most probable class is a target class (by default any
+   defect class; or one chosen class, e.g. ``target="vacancy"``).  The hard
+   (arg-max) fraction is used because the soft probabilities carry a
+   near-constant floor of the rare classes that would drown the signal.
 3. The shared BO core (:class:`~stemscan.agents.bo.BOAgent`) updates its GP
    over grid cells and picks the next unscanned cell.
 
@@ -102,9 +103,9 @@ class DCNNBOAgent(BOAgent):
         return self.finder.probabilities(patch)
 
     def descriptor(self, observation: dict[str, np.ndarray]) -> float:
-        """Expected fraction of the patch area in the target classes (0-1)."""
-        probs = self.segment(observation["patch"])
-        return float(probs[self._channels].sum(axis=0).mean())
+        """Fraction of the patch's pixels whose most probable class is a target class (0-1)."""
+        labels = np.argmax(self.segment(observation["patch"]), axis=0)
+        return float(np.isin(labels, self._channels).mean())
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-cell fraction of survey pixels brighter than median + 3 robust sigmas (heavy atoms, disorder)."""

@@ -1,0 +1,103 @@
+"""Tests of the ``dcnn-bo`` agent."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import stemscan  # noqa: F401  (registers STEMScan-v0)
+from stemscan.agents import make as make_agent
+from stemscan.agents.dcnn_bo import DCNNBOAgent
+
+
+@pytest.fixture()
+def env() -> gym.Env:
+    torch.set_num_threads(1)
+    return gym.make("STEMScan-v0", scene="lattice-defects", image_size=256, dose_budget=0.12)
+
+
+def rollout(agent: DCNNBOAgent, env: gym.Env, seed: int) -> tuple[list, dict]:
+    obs, info = env.reset(seed=seed)
+    agent.reset(seed=seed)
+    actions, done = [], False
+    while not done:
+        action, _ = agent.predict(obs)
+        actions.append(np.asarray(action).tolist())
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    return actions, info
+
+
+def test_registry_builds_dcnn_bo(env: gym.Env) -> None:
+    agent = make_agent("dcnn-bo", env, device="cpu")
+    assert isinstance(agent, DCNNBOAgent)
+    config = agent.config()
+    assert config["target"] == "defects" and config["device"] == "cpu"
+    again = make_agent("dcnn-bo", env, **config)
+    assert again.config() == config
+
+
+def test_dcnn_bo_reproduces_itself_and_stays_in_the_action_space(env: gym.Env) -> None:
+    first, info = rollout(make_agent("dcnn-bo", env, device="cpu"), env, seed=3)
+    second, _ = rollout(make_agent("dcnn-bo", env, device="cpu"), env, seed=3)
+    assert first == second
+    assert len(first) == info["steps"] > 3
+    assert all(env.action_space.contains(np.asarray(a, dtype=np.float32)) for a in first)
+    cells = [tuple(a) for a in first]
+    assert len(set(cells)) == len(cells)  # never rescans a cell within the budget
+
+
+def test_descriptor_is_higher_on_defects_than_on_clean_lattice(env: gym.Env) -> None:
+    from stemscan.agents.dcnn_train import measure
+    from stemscan.scenes import make as make_scene
+
+    agent = make_agent("dcnn-bo", env, device="cpu")
+    clean = make_scene("lattice-defects", seed=1, size=128, vacancy_fraction=0.0, dopant_fraction=0.0,
+                       stone_wales_fraction=0.0, grain_boundary=False)
+    dirty = make_scene("lattice-defects", seed=1, size=128, vacancy_fraction=0.04, dopant_fraction=0.04,
+                       grain_boundary=False)
+    rng = np.random.default_rng(0)
+
+    def mean_descriptor(scene) -> float:
+        image = measure(scene, 500.0, rng)
+        values = [agent.descriptor({"patch": image[r:r + 32, c:c + 32]}) for r in range(0, 128, 32)
+                  for c in range(0, 128, 32)]
+        return float(np.mean(values))
+
+    assert mean_descriptor(dirty) > 2 * mean_descriptor(clean)
+
+
+def test_bad_options_give_clear_errors(env: gym.Env, tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown target"):
+        make_agent("dcnn-bo", env, target="ghost")
+    with pytest.raises(FileNotFoundError):
+        make_agent("dcnn-bo", env, weights=str(tmp_path / "none.safetensors"))
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        make_agent("dcnn-bo", env, colour="red")
+    agent = make_agent("dcnn-bo", env, device="cpu")
+    obs, _ = env.reset(seed=0)
+    obs["patch"] = np.full_like(obs["patch"], np.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        agent.predict(obs)
+
+
+def test_survey_prior_has_one_value_per_cell(env: gym.Env) -> None:
+    agent = make_agent("dcnn-bo", env, device="cpu")
+    obs, _ = env.reset(seed=2)
+    prior = agent.prior(obs)
+    assert prior is None or (prior.shape == (agent.n_cells,) and np.isfinite(prior).all())
+    assert make_agent("dcnn-bo", env, survey_prior=False).prior(obs) is None
+
+
+@pytest.mark.slow
+def test_dcnn_bo_beats_linear_bo_and_raster_on_lattice_defects() -> None:
+    """Mean gain over 5 seeds at the default env settings (the figure in benchmarks/dcnn_bo_gain.py)."""
+    from stemscan.benchmarks.episode import run_episode
+
+    seeds = range(5)
+    gains = {name: [run_episode(name, "lattice-defects", s)["gain"] for s in seeds]
+             for name in ("dcnn-bo", "linear-bo", "raster")}
+    assert np.mean(gains["dcnn-bo"]) > np.mean(gains["linear-bo"]), gains
+    assert np.mean(gains["dcnn-bo"]) > np.mean(gains["raster"]), gains
