@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import random
 import shlex
@@ -99,11 +100,34 @@ def _isolated_global_rngs() -> Iterator[None]:
         torch.set_rng_state(states[2])
 
 
-def _make_vec_env(families: list[str], n_envs: int, env_kwargs: dict[str, Any], vec_env: str) -> Any:
-    """``n_envs`` Monitor-wrapped STEMScan envs, env ``i`` on family ``families[i % len]``."""
+@functools.cache
+def _reseeding_dummy_vec_env_class() -> type:
+    """``DummyVecEnv`` subclass that reseeds on every ``reset()`` when ``fixed_seed`` is set (SB3 imported lazily)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    class ReseedingDummyVecEnv(DummyVecEnv):
+        fixed_seed: int | None = None
+
+        def reset(self) -> Any:
+            if self.fixed_seed is not None:
+                self.seed(self.fixed_seed)
+            return super().reset()
+
+    return ReseedingDummyVecEnv
+
+
+def _make_vec_env(
+    families: list[str], n_envs: int, env_kwargs: dict[str, Any], vec_env: str, fixed_seed: int | None = None
+) -> Any:
+    """``n_envs`` Monitor-wrapped STEMScan envs, env ``i`` on family ``families[i % len]``.
+
+    With ``fixed_seed`` (evaluation), every ``reset()`` of the vector env
+    reseeds env ``i`` with ``fixed_seed + i``, so each evaluation replays the
+    same episodes and the learning curve compares like with like.
+    """
     import gymnasium as gym
     from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    from stable_baselines3.common.vec_env import SubprocVecEnv
 
     import stemscan  # noqa: F401  (registers the env id)
 
@@ -112,7 +136,9 @@ def _make_vec_env(families: list[str], n_envs: int, env_kwargs: dict[str, Any], 
 
     fns = [factory(families[i % len(families)]) for i in range(n_envs)]
     if vec_env == "dummy":
-        return DummyVecEnv(fns)
+        env = _reseeding_dummy_vec_env_class()(fns)
+        env.fixed_seed = fixed_seed
+        return env
     if vec_env == "subproc":
         return SubprocVecEnv(fns)
     raise ValueError(f"vec_env must be 'dummy' or 'subproc', got {vec_env!r}")
@@ -125,7 +151,7 @@ def _plot_curve(timesteps: np.ndarray, rewards: np.ndarray, stds: np.ndarray, pa
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    ax.plot(timesteps, rewards, marker="o", color="C0", label="EvalCallback mean episode reward")
+    ax.plot(timesteps, rewards, marker="o", color="C0", label="EvalCallback mean episode reward (same episodes each time)")
     ax.fill_between(timesteps, rewards - stds, rewards + stds, color="C0", alpha=0.2, label="± 1 std over episodes")
     ax.set_xlabel("training timesteps (env steps)")
     ax.set_ylabel("feature weight found per episode")
@@ -212,7 +238,7 @@ def train_ppo(
         raise ValueError("choose scene families with `scenes`, not env_kwargs['scene']")
     evaluation = dict(params.get("eval", {}))
     eval_freq = int(evaluation.get("eval_freq", 5_000) if eval_freq is None else eval_freq)
-    n_eval_episodes = int(evaluation.get("n_eval_episodes", 8) if n_eval_episodes is None else n_eval_episodes)
+    n_eval_episodes = int(evaluation.get("n_eval_episodes", 16) if n_eval_episodes is None else n_eval_episodes)
     eval_offset = int(evaluation.get("eval_seed_offset", 10_000))
 
     policy_kwargs_json = dict(params.get("policy_kwargs", {}))
@@ -230,7 +256,7 @@ def train_ppo(
     try:
         with _isolated_global_rngs(), threadpool_limits(limits=int(num_threads)):
             train_env = _make_vec_env(families, n_envs, env_kwargs, params.get("vec_env", "dummy"))
-            eval_env = _make_vec_env(families, n_envs, env_kwargs, "dummy")
+            eval_env = _make_vec_env(families, n_envs, env_kwargs, "dummy", fixed_seed=seed + eval_offset)
             geometry = train_env.envs[0].unwrapped.geometry if hasattr(train_env, "envs") else None
             if geometry is None:
                 geometry = _make_vec_env(families[:1], 1, env_kwargs, "dummy").envs[0].unwrapped.geometry
@@ -254,7 +280,6 @@ def train_ppo(
                 **ppo_kwargs,
             )
             init_cell_head(model.policy)
-            eval_env.seed(seed + eval_offset)
             callback = EvalCallback(
                 eval_env,
                 n_eval_episodes=n_eval_episodes,
@@ -295,7 +320,7 @@ def train_ppo(
     drawn: Path | None = None
     if curve_path is not None and eval_timesteps.size:
         drawn = Path(curve_path)
-        title = f"PPO on STEMScan-v0 ({', '.join(families)}), seed {seed}, {wall_s / 60:.1f} min"
+        title = f"PPO on STEMScan-v0, seed {seed}, {wall_s / 60:.1f} min wall\n({', '.join(families)})"
         _plot_curve(eval_timesteps, eval_mean, eval_std, drawn, title)
     return TrainResult(out, int(model.num_timesteps), wall_s, eval_timesteps, eval_mean, drawn)
 

@@ -171,3 +171,26 @@ def test_shipped_policy_runs_an_episode_in_both_action_modes(mode: str) -> None:
         obs, _, terminated, truncated, info = env.step(action)
         done = terminated or truncated
     assert info["steps"] == len(cells) > 10
+
+
+def test_cli_trains_a_policy_and_records_the_command(tmp_path: Path) -> None:
+    from stemscan.cli import main
+
+    out = tmp_path / "cli.safetensors"
+    argv = ["train", "ppo", "--out", str(out), "--timesteps", "64", "--n-envs", "1", "--scenes", "lattice-defects",
+            "--eval-freq", "64", "--eval-episodes", "1", "--log-dir", str(tmp_path / "runs"), "--no-tensorboard"]
+    assert main(argv) == 0
+    spec = json.loads(out.with_suffix(".json").read_text())
+    assert spec["training"]["command"].startswith("stemscan train ppo --out")
+    assert spec["training"]["scenes"] == ["lattice-defects"]
+    env = gym.make("STEMScan-v0")
+    obs, _ = env.reset(seed=0)
+    action, _ = make("ppo", env, policy_path=str(out)).predict(obs)
+    assert env.action_space.contains(action)
+
+
+def test_cli_rejects_an_unknown_scene_family(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from stemscan.cli import main
+
+    assert main(["train", "ppo", "--out", str(tmp_path / "x.safetensors"), "--scenes", "no-such-family"]) == 2
+    assert "no-such-family" in capsys.readouterr().err
