@@ -58,6 +58,7 @@ DEFECT_CLASSES: tuple[str, ...] = ("dopant", "vacancy", "extended-defect")
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "dcnn.safetensors"
 
 _FORMAT = "stemscan-dcnn-1"
+_METADATA_KEY = "stemscan_dcnn"
 _LOW_PERCENTILE, _HIGH_PERCENTILE = 1.0, 99.5
 _MIN_SIDE = 4
 
@@ -182,13 +183,18 @@ class AtomFinder:
             metadata = _read_metadata(raw)
         except (SafetensorError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path} is not a valid DCNN weights file (corrupt or not safetensors): {error}") from error
-        if metadata.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a stemscan DCNN weights file (format {metadata.get('format')!r}, expected {_FORMAT!r})")
         try:
-            architecture = json.loads(metadata["architecture"])
-            class_names = tuple(json.loads(metadata["class_names"]))
-            n_members = int(metadata["members"])
-            extra = json.loads(metadata.get("training", "{}"))
+            record = json.loads(metadata[_METADATA_KEY])
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"{path} is not a stemscan DCNN weights file (no {_METADATA_KEY!r} metadata)") from error
+        if not isinstance(record, dict) or record.get("format") != _FORMAT:
+            found = record.get("format") if isinstance(record, dict) else None
+            raise ValueError(f"{path} is not a stemscan DCNN weights file (format {found!r}, expected {_FORMAT!r})")
+        try:
+            architecture = dict(record["architecture"])
+            class_names = tuple(str(name) for name in record["class_names"])
+            n_members = int(record["members"])
+            extra = dict(record.get("training") or {})
         except (KeyError, ValueError, TypeError) as error:
             raise ValueError(f"{path} has incomplete DCNN metadata: {error}") from error
         models = []
@@ -234,13 +240,16 @@ class AtomFinder:
             for i, model in enumerate(self.models)
             for name, tensor in model.state_dict().items()
         }
-        metadata = {
+        record = {
             "format": _FORMAT,
-            "architecture": json.dumps(architecture),
-            "class_names": json.dumps(list(self.class_names)),
-            "members": str(len(self.models)),
-            "training": json.dumps(self.metadata, sort_keys=True),
+            "architecture": architecture,
+            "class_names": list(self.class_names),
+            "members": len(self.models),
+            "training": self.metadata,
         }
+        # One metadata key holding sorted JSON: safetensors does not keep the order of several keys,
+        # which would make the file bytes (and their hash) differ between identical saves.
+        metadata = {_METADATA_KEY: json.dumps(record, sort_keys=True)}
         atomic_write_bytes(path, save_bytes(tensors, metadata=metadata))
         return path
 

@@ -55,6 +55,8 @@ class DCNNBOAgent(BOAgent):
         weights: Path of a weights file written by ``stemscan train dcnn``;
             ``None`` uses the shipped weights.
         device: ``"auto"`` (GPU when available), ``"cpu"`` or ``"cuda"``.
+        lengthscale_cells: GP lengthscale prior mode in grid cells, passed to
+            the BO core when given (``None``: the core's default).
     """
 
     name = "dcnn-bo"
@@ -72,10 +74,12 @@ class DCNNBOAgent(BOAgent):
         survey_prior: bool = True,
         weights: str | None = None,
         device: str = "auto",
+        lengthscale_cells: float | None = None,
     ) -> None:
+        core: dict[str, Any] = {} if lengthscale_cells is None else {"lengthscale_cells": lengthscale_cells}
         super().__init__(
             env, seed, acquisition=acquisition, beta=beta, refit_every=refit_every, n_initial=n_initial,
-            use_prior=use_prior,
+            use_prior=use_prior, **core,
         )
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
