@@ -16,11 +16,12 @@ the previous fit); between fits the GP is rebuilt on all data with the cached
 hyperparameters, which is an exact posterior update costing one small
 Cholesky factorisation.
 
-The survey is real measured data.  A workflow may turn it into a per-cell
-*prior* estimate of its descriptor (:meth:`BOAgent.prior`).  The prior then
-(1) picks the initial cells (highest prior, spread out) and (2) becomes a
-third GP input with a linear mean in it, so the GP learns from the data how
-far to trust the survey: ``y(cell) ≈ a + b·prior(cell) + f(row, col, prior)``.
+The survey is real measured data.  A workflow may turn it into per-cell
+*prior* estimates of its descriptor, or a few per-cell survey statistics
+(:meth:`BOAgent.prior`).  These become extra GP inputs with a linear mean in
+them, so the GP learns from the data how far to trust the survey:
+``y(cell) ≈ c + w·prior(cell) + f(row, col, prior)``.  A single prior column
+also picks the initial cells (highest, spread out).
 
 Subclasses implement :meth:`BOAgent.descriptor` only; everything else
 (cell bookkeeping, GP, acquisition, action conversion) lives here.
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import warnings
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,6 +64,7 @@ __all__ = [
     "BOAgent",
     "PriorLinearMean",
     "build_gp",
+    "check_lengthscale",
     "fit_gp",
     "gp_hyperparameters",
     "latin_hypercube_cells",
@@ -106,20 +108,20 @@ def single_threaded() -> Iterator[None]:
 
 # ---------------------------------------------------------------------- model
 class PriorLinearMean(Mean):
-    """GP mean ``c + w · x[..., column]``: linear in one input (the survey prior), constant otherwise.
+    """GP mean ``c + Σ_j w_j · x[..., columns[j]]``: linear in the survey-prior inputs, constant in position.
 
     Args:
-        column: Index of the input dimension the mean is linear in.
+        columns: Indices of the input dimensions the mean is linear in.
     """
 
-    def __init__(self, column: int) -> None:
+    def __init__(self, columns: Sequence[int]) -> None:
         super().__init__()
-        self.column = int(column)
+        self.columns = [int(c) for c in columns]
         self.register_parameter("constant", torch.nn.Parameter(torch.zeros(1)))
-        self.register_parameter("weight", torch.nn.Parameter(torch.zeros(1)))
+        self.register_parameter("weight", torch.nn.Parameter(torch.zeros(len(self.columns))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.constant + self.weight * x[..., self.column]
+        return self.constant + x[..., self.columns] @ self.weight
 
 
 def build_gp(
@@ -127,20 +129,24 @@ def build_gp(
     train_y: torch.Tensor,
     bounds: torch.Tensor,
     hyperparameters: dict[str, torch.Tensor] | None = None,
-    prior_column: int | None = None,
+    prior_columns: Sequence[int] | None = None,
+    lengthscale: float = 1.0 / 3.0,
 ) -> SingleTaskGP:
     """A ``SingleTaskGP`` (Matérn-5/2, ARD, double precision) on normalised inputs and standardised outcomes.
 
     Args:
         train_x: (n, d) inputs: cell centres (row, col) as fractions of the
-            field, optionally followed by the prior column.
+            field, optionally followed by survey-prior columns.
         train_y: (n,) or (n, 1) descriptor values.
         bounds: (2, d) lower/upper bounds of the inputs (fixed, so that the
             input normalisation does not move as data arrive).
         hyperparameters: Cached raw parameters from :func:`gp_hyperparameters`
             of an earlier model with the same layout; loaded when given.
-        prior_column: Input column of the survey prior, which gets a linear
-            mean (:class:`PriorLinearMean`); ``None`` for a constant mean.
+        prior_columns: Input columns of the survey prior, in which the mean
+            is linear (:class:`PriorLinearMean`); ``None`` for a constant mean.
+        lengthscale: Mode of the Gamma(3, ·) prior on the Matérn lengthscales,
+            in normalised input units (a fraction of the field).  BoTorch's
+            default, Gamma(3, 6), has mode 1/3.
 
     Returns:
         The model in eval mode.
@@ -149,10 +155,11 @@ def build_gp(
     y = train_y.to(_DTYPE).reshape(-1, 1)
     d = x.shape[-1]
     covar = ScaleKernel(
-        MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=GammaPrior(3.0, 6.0)),
+        MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=GammaPrior(3.0, 2.0 / lengthscale)),
         outputscale_prior=GammaPrior(2.0, 0.15),
     )
-    mean = PriorLinearMean(prior_column) if prior_column is not None else None
+    covar.base_kernel.lengthscale = lengthscale
+    mean = PriorLinearMean(prior_columns) if prior_columns else None
     model = SingleTaskGP(
         x,
         y,
@@ -250,6 +257,13 @@ def select_cell_botorch(acquisition: AcquisitionFunction, candidates: torch.Tens
     return int(index[int(match[0, 0])])
 
 
+def check_lengthscale(value: Any) -> float:
+    """``value`` as a positive finite float; ``ValueError`` naming ``lengthscale_cells`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"lengthscale_cells must be a positive finite number of grid cells, got {value!r}")
+    return float(value)
+
+
 # -------------------------------------------------------------- initial design
 def latin_hypercube_cells(n_rows: int, n_cols: int, n: int, rng: np.random.Generator) -> list[int]:
     """``n`` grid cells (row-major indices) with rows and columns in distinct strata (a seeded Latin hypercube)."""
@@ -306,9 +320,18 @@ class BOAgent(Agent):
             a seeded Latin hypercube over the grid.
         use_prior: Use :meth:`prior` (the survey) at all.
 
+    Attributes:
+        lengthscale_cells: Prior mode of the GP lengthscale, in grid cells
+            (class default 2.0): the expected size of regions of similar
+            descriptor; the fitted lengthscale moves from it as data demand.
+            A workflow may override it (class attribute, or an explicit
+            keyword of its own that it adds to :meth:`config`).
+
     Subclasses implement :meth:`descriptor` and optionally :meth:`prior`,
     add their own explicit keywords and extend :meth:`config`.
     """
+
+    lengthscale_cells: float = 2.0
 
     def __init__(
         self,
@@ -347,8 +370,12 @@ class BOAgent(Agent):
 
         Called once per episode with the reset observation (its
         ``overview`` is the survey).  Return ``(n_cells,)`` finite values on
-        any scale (row-major cell order, as ``field.cell_centres``), or
-        ``None`` (the default) for no prior.
+        any scale (row-major cell order, as ``field.cell_centres``; higher =
+        more promising: the initial cells are the highest, spread out), or
+        ``(n_cells, m)`` survey statistics (m <= 8) whose relation to the
+        descriptor the GP's linear mean learns (the initial cells are then a
+        Latin hypercube), or ``None`` (the default) for no prior.  Columns
+        are standardised; constant ones are dropped.
         """
         return None
 
@@ -389,7 +416,7 @@ class BOAgent(Agent):
         self._cells: list[int] = []
         self._values: list[float] = []
         self._scanned = np.zeros(self.n_cells, dtype=bool)
-        self._prior_column: np.ndarray | None = None
+        self._prior_columns: np.ndarray | None = None
         self._hyperparameters: dict[str, torch.Tensor] | None = None
         self._n_at_last_fit = 0
         self._initial: list[int] = []
@@ -416,18 +443,23 @@ class BOAgent(Agent):
         estimates = self.prior(observation) if self.use_prior else None
         if estimates is not None:
             estimates = np.asarray(estimates, dtype=np.float64)
-            if estimates.shape != (self.n_cells,):
+            if estimates.ndim == 1:
+                estimates = estimates[:, None]
+            if estimates.ndim != 2 or estimates.shape[0] != self.n_cells or not 1 <= estimates.shape[1] <= 8:
                 raise ValueError(
-                    f"{type(self).__name__}.prior() returned shape {estimates.shape}, expected ({self.n_cells},)"
+                    f"{type(self).__name__}.prior() returned shape {estimates.shape}, "
+                    f"expected ({self.n_cells},) or ({self.n_cells}, m) with 1 <= m <= 8"
                 )
             if not np.isfinite(estimates).all():
                 raise ValueError(f"{type(self).__name__}.prior() returned NaN or infinity")
-            spread = estimates.std()
-            self._prior_column = (estimates - estimates.mean()) / spread if spread > 0 else None
-        if self._prior_column is not None:
+            spread = estimates.std(axis=0)
+            keep = spread > 1e-12 * (1.0 + np.abs(estimates).max(axis=0))
+            if keep.any():
+                self._prior_columns = (estimates[:, keep] - estimates[:, keep].mean(axis=0)) / spread[keep]
+        if self._prior_columns is not None and self._prior_columns.shape[1] == 1:
             g = self.field.geometry
             separation = max(1, int(round(min(g.n_rows, g.n_cols) / (2.0 * np.sqrt(self.n_initial)))))
-            self._initial = spread_top_cells(self._prior_column, g.n_cols, self.n_initial, separation, ~self._scanned)
+            self._initial = spread_top_cells(self._prior_columns[:, 0], g.n_cols, self.n_initial, separation, ~self._scanned)
         else:
             g = self.field.geometry
             self._initial = latin_hypercube_cells(g.n_rows, g.n_cols, self.n_initial, self.rng)
@@ -455,17 +487,16 @@ class BOAgent(Agent):
             self._values = values
 
     # ----------------------------------------------------------- decision
-    def _inputs(self) -> tuple[torch.Tensor, torch.Tensor, int | None]:
-        """GP inputs of every cell (n_cells, d), their bounds (2, d), and the prior column index."""
-        if self._prior_column is None:
+    def _inputs(self) -> tuple[torch.Tensor, torch.Tensor, list[int] | None]:
+        """GP inputs of every cell (n_cells, d), their bounds (2, d), and the prior columns."""
+        if self._prior_columns is None:
             bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=_DTYPE)
             return self._centres, bounds, None
-        prior = torch.as_tensor(self._prior_column, dtype=_DTYPE).unsqueeze(-1)
+        prior = torch.as_tensor(self._prior_columns, dtype=_DTYPE)
         x = torch.cat([self._centres, prior], dim=-1)
-        bounds = torch.tensor([[0.0, 0.0, float(prior.min())], [1.0, 1.0, float(prior.max())]], dtype=_DTYPE)
-        if bounds[1, 2] <= bounds[0, 2]:
-            bounds[1, 2] = bounds[0, 2] + 1.0
-        return x, bounds, 2
+        bounds = torch.stack([x.min(dim=0).values, x.max(dim=0).values])
+        bounds[:, :2] = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=_DTYPE)
+        return x, bounds, list(range(2, x.shape[1]))
 
     def _next_cell(self) -> int:
         allowed = ~self._scanned
@@ -475,16 +506,20 @@ class BOAgent(Agent):
                 return cell
         if len(self._values) < 2 or np.ptp(self._values) == 0:
             return self._farthest_cell(allowed)
-        candidates, bounds, prior_column = self._inputs()
-        model = self.posterior_model(candidates, bounds, prior_column)
+        candidates, bounds, prior_columns = self._inputs()
+        model = self.posterior_model(candidates, bounds, prior_columns)
         acq = make_acquisition(model, self.acquisition, self.beta, max(self._values))
         return select_cell(acq, candidates, allowed)
 
-    def posterior_model(self, candidates: torch.Tensor, bounds: torch.Tensor, prior_column: int | None) -> SingleTaskGP:
+    def posterior_model(
+        self, candidates: torch.Tensor, bounds: torch.Tensor, prior_columns: list[int] | None
+    ) -> SingleTaskGP:
         """The GP on all observations; hyperparameters refitted when ``refit_every`` new ones arrived."""
         train_x = candidates[torch.as_tensor(self._cells)]
         train_y = torch.as_tensor(self._values, dtype=_DTYPE)
-        model = build_gp(train_x, train_y, bounds, self._hyperparameters, prior_column)
+        g = self.field.geometry
+        lengthscale = check_lengthscale(self.lengthscale_cells) / max(g.n_rows, g.n_cols)
+        model = build_gp(train_x, train_y, bounds, self._hyperparameters, prior_columns, lengthscale)
         n = len(self._values)
         if self._hyperparameters is None or n - self._n_at_last_fit >= self.refit_every:
             model.train()

@@ -24,10 +24,10 @@ Decision step, each time a sub-scan arrives:
 4. The shared BO core (:class:`~stemscan.agents.bo.BOAgent`) updates its GP
    over grid cells and picks the next unscanned cell.
 
-The survey is used as a prior: per-cell statistics of the survey pixels
-(mean, spread, contrast to the neighbourhood) are reduced by PCA to one
-number per cell, which seeds the first cells and becomes a GP input whose
-relation to the descriptor the GP learns.  Decides from observations only.
+The survey is used as a prior: by default the gradient magnitude of the
+survey averaged per cell (where the mesoscale contrast changes), which seeds
+the first cells and becomes a GP input whose relation to the descriptor the
+GP learns (see :meth:`LinearBOAgent.prior` for the alternatives).  Decides from observations only.
 """
 
 from __future__ import annotations
@@ -37,13 +37,17 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from scipy import ndimage
 
-from stemscan.agents.bo import BOAgent
+from stemscan.agents.bo import BOAgent, check_lengthscale
 from stemscan.agents.descriptors import LinearDecomposition, sliding_fft_features, window_function
 from stemscan.agents.descriptors.decomposition import METHODS
 from stemscan.agents.descriptors.sliding_fft import WINDOWS
 
-__all__ = ["LinearBOAgent", "STATISTICS"]
+__all__ = ["LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
+
+#: Survey statistics offered as the BO prior (see :meth:`LinearBOAgent.prior`).
+SURVEY_PRIORS = ("gradient", "pca", "stats")
 
 #: How tile scores are reduced to one descriptor per patch.
 STATISTICS = ("mean", "max", "std")
@@ -57,6 +61,7 @@ class LinearBOAgent(BOAgent):
         seed: Seed of the agent's generator.
         acquisition, beta, refit_every, n_initial, use_prior: See
             :class:`~stemscan.agents.bo.BOAgent`.
+        lengthscale_cells: Prior mode of the GP lengthscale, grid cells (> 0).
         window: FFT tile side, pixels (4 .. patch size).  The default, half
             a 32-px patch, holds 3-8 lattice periods at atomic-resolution
             sampling (0.15-0.5 Å/px).
@@ -72,6 +77,9 @@ class LinearBOAgent(BOAgent):
         statistic: Reduce tile scores per patch by ``"mean"``, ``"max"`` or
             ``"std"`` (within-patch variation; the default).  With
             ``example``, ``"std"`` means the mean similarity.
+        survey_prior: Survey statistic used as the BO prior (when
+            ``use_prior``): ``"gradient"``, ``"pca"`` or ``"stats"`` (see
+            :meth:`prior`).
     """
 
     name = "linear-bo"
@@ -85,6 +93,7 @@ class LinearBOAgent(BOAgent):
         refit_every: int = 4,
         n_initial: int = 4,
         use_prior: bool = True,
+        lengthscale_cells: float = 2.0,
         window: int = 16,
         stride: int = 8,
         apodisation: str = "hann",
@@ -93,8 +102,10 @@ class LinearBOAgent(BOAgent):
         target: int | None = None,
         example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
         statistic: str = "std",
+        survey_prior: str = "gradient",
     ) -> None:
         super().__init__(env, seed, acquisition, beta, refit_every, n_initial, use_prior)
+        self.lengthscale_cells = check_lengthscale(lengthscale_cells)
         p = self.field.patch_size
         if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or not 4 <= window <= p:
             raise ValueError(f"window must be an integer in 4..{p} (the patch size), got {window!r}")
@@ -106,6 +117,8 @@ class LinearBOAgent(BOAgent):
             raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
         if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 1:
             raise ValueError(f"n_components must be an integer >= 1, got {n_components!r}")
+        if survey_prior not in SURVEY_PRIORS:
+            raise ValueError(f"unknown survey_prior {survey_prior!r}; valid: {', '.join(SURVEY_PRIORS)}")
         if statistic not in STATISTICS:
             raise ValueError(f"unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
         if target is not None:
@@ -122,6 +135,7 @@ class LinearBOAgent(BOAgent):
         self.n_components = int(n_components)
         self.target = None if target is None else int(target)
         self.statistic = statistic
+        self.survey_prior = survey_prior
         self._apodisation = window_function(apodisation, self.window)
         self.example_position: np.ndarray | None = None
         self.example_patch: np.ndarray | None = None
@@ -157,6 +171,7 @@ class LinearBOAgent(BOAgent):
             example = None
         return {
             **super().config(),
+            "lengthscale_cells": self.lengthscale_cells,
             "window": self.window,
             "stride": self.stride,
             "apodisation": self.apodisation,
@@ -165,6 +180,7 @@ class LinearBOAgent(BOAgent):
             "target": self.target,
             "example": example,
             "statistic": self.statistic,
+            "survey_prior": self.survey_prior,
         }
 
     # ----------------------------------------------------------- episode
@@ -231,31 +247,35 @@ class LinearBOAgent(BOAgent):
 
     # ------------------------------------------------------------- prior
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
-        """First principal component of per-cell survey statistics (mean, spread, contrast to neighbours)."""
+        """Per-cell statistics of the survey, as chosen by ``survey_prior``.
+
+        The survey is averaged over each grid cell (noise down by the number
+        of survey pixels per cell); ``"gradient"`` is the Sobel gradient
+        magnitude of that cell-mean map (where the mesoscale contrast
+        changes: boundaries between regions), ``"pca"`` the first principal
+        component of (cell mean, within-cell spread, gradient), ``"stats"``
+        the three statistics as separate GP inputs.
+        """
         overview = np.asarray(observation["overview"], dtype=np.float64)[0] / 255.0
-        cell_of_pixel = self._cell_of_overview_pixel()
+        cell_of_pixel = self._cell_of_overview_pixel().ravel()
         n = self.n_cells
-        counts = np.bincount(cell_of_pixel.ravel(), minlength=n)
+        counts = np.bincount(cell_of_pixel, minlength=n)
         if (counts == 0).any():
             return None  # overview coarser than the grid: no per-cell estimate
         flat = overview.ravel()
-        mean = np.bincount(cell_of_pixel.ravel(), weights=flat, minlength=n) / counts
-        square = np.bincount(cell_of_pixel.ravel(), weights=flat**2, minlength=n) / counts
+        mean = np.bincount(cell_of_pixel, weights=flat, minlength=n) / counts
+        square = np.bincount(cell_of_pixel, weights=flat**2, minlength=n) / counts
         spread = np.sqrt(np.maximum(square - mean**2, 0.0))
         g = self.field.geometry
         grid = mean.reshape(g.n_rows, g.n_cols)
-        padded = np.pad(grid, 1, mode="edge")
-        neighbours = sum(
-            padded[1 + dr : 1 + dr + g.n_rows, 1 + dc : 1 + dc + g.n_cols]
-            for dr in (-1, 0, 1)
-            for dc in (-1, 0, 1)
-            if (dr, dc) != (0, 0)
-        ) / 8.0
-        contrast = np.abs(grid - neighbours).ravel()
-        stats = np.stack([mean, spread, contrast], axis=1)
+        gradient = np.hypot(ndimage.sobel(grid, 0, mode="nearest"), ndimage.sobel(grid, 1, mode="nearest")).ravel()
+        if self.survey_prior == "gradient":
+            return gradient
+        stats = np.stack([mean, spread, gradient], axis=1)
+        if self.survey_prior == "stats":
+            return stats
         stats = (stats - stats.mean(axis=0)) / (stats.std(axis=0) + 1e-12)
-        pca = LinearDecomposition("pca", 1).fit(stats)
-        return pca.transform(stats)[:, 0]
+        return LinearDecomposition("pca", 1).fit(stats).transform(stats)[:, 0]
 
     def _cell_of_overview_pixel(self) -> np.ndarray:
         """(G, G) grid cell containing each overview pixel's centre."""
