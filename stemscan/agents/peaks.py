@@ -54,7 +54,7 @@ def find_peaks(
     if isinstance(min_distance, bool) or not isinstance(min_distance, (int, np.integer)) or min_distance < 1:
         raise ValueError(f"min_distance must be an integer >= 1 pixel, got {min_distance!r}")
     if not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number of robust standard deviations, got {threshold!r}")
+        raise ValueError(f"threshold must be a finite number of noise standard deviations, got {threshold!r}")
     if isinstance(max_peaks, bool) or not isinstance(max_peaks, (int, np.integer)) or max_peaks < 1:
         raise ValueError(f"max_peaks must be an integer >= 1, got {max_peaks!r}")
     raw = array.astype(np.float64)

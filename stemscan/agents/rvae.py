@@ -72,7 +72,7 @@ def patch_windows(
         window: Window side, pixels (<= P).
         sigma: Smoothing width, pixels.
         min_distance: Smallest distance between two columns, pixels.
-        threshold: Peak threshold in robust standard deviations above the median.
+        threshold: Peak threshold, in noise standard deviations of the smoothed patch above its median.
         max_windows: At most this many windows (brightest columns first).
 
     Returns:

@@ -105,7 +105,7 @@ class RVAEBOAgent(BOAgent):
         lr: Online Adam learning rate.
         smoothing: Gaussian smoothing of the patch before peak finding, pixels.
         min_distance: Smallest distance between atom columns, pixels.
-        threshold: Peak threshold, robust standard deviations above the median.
+        threshold: Peak threshold, in noise standard deviations of the smoothed patch above its median.
         max_windows: At most this many windows per patch.
     """
 

@@ -287,3 +287,18 @@ def test_windows_from_scenes_shape_and_errors() -> None:
     assert np.isfinite(windows).all()
     with pytest.raises(ValueError, match="unknown scene families"):
         windows_from_scenes(["graphene-soup"])
+
+
+def test_cli_train_writes_loadable_weights(tmp_path, capsys) -> None:
+    from stemscan.cli import main
+
+    out = tmp_path / "tiny.safetensors"
+    argv = ["train", "rvae", "--scenes", "lattice-defects", "--n-scenes", "1", "--patches", "3", "--epochs", "1",
+            "--window", "12", "--out", str(out)]
+    assert main(argv) == 0
+    model = load_rvae(out)
+    assert model.config.window == 12
+    assert json.loads(out.with_suffix(".json").read_text())["metadata"]["scenes"] == ["lattice-defects"]
+    assert "trained in" in capsys.readouterr().out
+    assert main(["train", "rvae", "--scenes", "no-such-scene", "--out", str(out)]) == 2
+    assert "unknown scene families" in capsys.readouterr().err
