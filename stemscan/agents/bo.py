@@ -144,9 +144,11 @@ def build_gp(
             of an earlier model with the same layout; loaded when given.
         prior_columns: Input columns of the survey prior, in which the mean
             is linear (:class:`PriorLinearMean`); ``None`` for a constant mean.
-        lengthscale: Mode of the Gamma(3, ·) prior on the Matérn lengthscales,
-            in normalised input units (a fraction of the field).  BoTorch's
-            default, Gamma(3, 6), has mode 1/3.
+        lengthscale: Mode of the Gamma(3, ·) prior on the two spatial
+            Matérn lengthscales, in normalised input units (a fraction of the
+            field).  BoTorch's default, Gamma(3, 6), has mode 1/3.  Prior
+            columns (normalised to their range) keep a broad mode of 1/2, so
+            an uninformative survey statistic does not break up the map.
 
     Returns:
         The model in eval mode.
@@ -154,11 +156,13 @@ def build_gp(
     x = train_x.to(_DTYPE)
     y = train_y.to(_DTYPE).reshape(-1, 1)
     d = x.shape[-1]
+    modes = torch.full((d,), 0.5, dtype=_DTYPE)
+    modes[:2] = lengthscale
     covar = ScaleKernel(
-        MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=GammaPrior(3.0, 2.0 / lengthscale)),
+        MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=GammaPrior(torch.full((d,), 3.0, dtype=_DTYPE), 2.0 / modes)),
         outputscale_prior=GammaPrior(2.0, 0.15),
     )
-    covar.base_kernel.lengthscale = lengthscale
+    covar.base_kernel.lengthscale = modes
     mean = PriorLinearMean(prior_columns) if prior_columns else None
     model = SingleTaskGP(
         x,

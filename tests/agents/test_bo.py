@@ -213,3 +213,32 @@ def test_spread_top_cells_keeps_distance() -> None:
     scores[[0, 1, 9, 63]] = [4.0, 3.0, 2.0, 1.0]  # 0, 1 and 9 are neighbours
     chosen = spread_top_cells(scores, 8, 2, 2, np.ones(64, dtype=bool))
     assert chosen == [0, 63]
+
+
+def test_multi_column_prior_becomes_gp_inputs() -> None:
+    """Several survey statistics: Latin-hypercube start, then a GP with a linear mean in them."""
+    env = make_env()
+
+    class StatsPrior(ToyBO):
+        def prior(self, observation):
+            centres = self.field.cell_centres
+            informative = np.array([bump(c) for c in centres])
+            constant = np.ones(len(centres))  # dropped: carries nothing
+            noise = np.random.default_rng(3).normal(size=len(centres))
+            return np.stack([noise, informative, constant], axis=1)
+
+    agent = StatsPrior(env, seed=0, n_initial=3)
+    cells = run_toy(agent, env, 8)
+    assert agent._prior_columns.shape == (agent.n_cells, 2)
+    assert len(set(cells)) == 8
+    assert peak_cell(agent) in cells or min(np.linalg.norm(agent.field.cell_centres[cells] - PEAK, axis=1)) < 0.15
+
+
+def test_bad_lengthscale_raises() -> None:
+    env = make_env()
+
+    class BadLength(ToyBO):
+        lengthscale_cells = -1.0
+
+    with pytest.raises(ValueError, match="lengthscale_cells"):
+        run_toy(BadLength(env, n_initial=1), env, 4)

@@ -100,6 +100,8 @@ def test_nmf_loadings_are_non_negative() -> None:
         ({"statistic": "median"}, "statistic"),
         ({"apodisation": "box"}, "apodisation"),
         ({"n_components": 0}, "n_components"),
+        ({"survey_prior": "fft"}, "survey_prior"),
+        ({"lengthscale_cells": 0.0}, "lengthscale_cells"),
     ],
 )
 def test_invalid_options_raise_clear_errors(kwargs: dict, message: str) -> None:
@@ -141,6 +143,16 @@ def test_example_patch_is_accepted() -> None:
     agent = LinearBOAgent(env, example=obs["patch"], method="nmf")
     cells = episode_cells(agent, env, seed=5)
     assert len(cells) == len(set(cells))
+
+
+@pytest.mark.parametrize("survey_prior", ["gradient", "pca", "stats"])
+def test_survey_priors_have_one_value_per_cell(survey_prior: str) -> None:
+    env = small_env()
+    obs, _ = env.reset(seed=8)
+    agent = LinearBOAgent(env, survey_prior=survey_prior)
+    prior = agent.prior(obs)
+    assert prior.shape[0] == agent.n_cells and np.isfinite(prior).all()
+    assert np.ptp(prior) > 0
 
 
 def test_acts_on_observations_alone() -> None:
