@@ -303,9 +303,9 @@ def encode(model: RVAE, windows: np.ndarray) -> np.ndarray:
     Returns:
         ``float64`` (N, 3 + latent_dim); (0, 3 + latent_dim) for no windows.
     """
-    array = _check_windows(windows, model.config.window) if len(windows) else np.zeros((0,) + (model.config.window,) * 2, np.float32)
-    if len(array) == 0:
+    if len(windows) == 0:
         return np.zeros((0, model.n_latent), dtype=np.float64)
+    array = _check_windows(windows, model.config.window)
     with torch.no_grad():
         mean, _ = model.encode(torch.from_numpy(array))
     return mean.double().numpy()

@@ -157,7 +157,8 @@ class RVAEBOAgent(BOAgent):
         self._initial_state = copy.deepcopy(base.state_dict())
         self.model = base
         latent_dim = base.config.latent_dim
-        if target is not None and (isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < latent_dim):
+        valid_target = isinstance(target, (int, np.integer)) and not isinstance(target, bool) and 0 <= target < latent_dim
+        if target is not None and not valid_target:
             raise ValueError(f"target must be a z index in 0..{latent_dim - 1} or None, got {target!r}")
         self.target = None if target is None else int(target)
         self.descriptor_kind = "similarity" if example is not None else descriptor
@@ -172,7 +173,8 @@ class RVAEBOAgent(BOAgent):
         super().__init__(env, seed, acquisition, beta, refit_every, n_initial, use_prior)
         if self.model.config.window > self.field.patch_size:
             raise ValueError(
-                f"the rVAE's window ({self.model.config.window} px) is larger than the env's patch ({self.field.patch_size} px)"
+                f"the rVAE's window ({self.model.config.window} px) is larger than "
+                f"the env's patch ({self.field.patch_size} px)"
             )
         self._example_patch, self._example_cell = self._parse_example(example)
         if self._example_patch is not None and len(self.windows(self._example_patch)) == 0:
@@ -262,7 +264,8 @@ class RVAEBOAgent(BOAgent):
     def _describe_all(self) -> list[float]:
         """Descriptors of every patch so far under the current model and target."""
         z_index = slice(3, None)
-        latents = [encode(self.model, w)[:, z_index] if len(w) else np.zeros((0, self.model.config.latent_dim)) for w in self._windows]
+        empty = np.zeros((0, self.model.config.latent_dim))
+        latents = [encode(self.model, w)[:, z_index] if len(w) else empty for w in self._windows]
         example = None
         if self._example_windows is not None:
             example = encode(self.model, self._example_windows)[:, z_index].mean(axis=0)
