@@ -227,7 +227,7 @@ def train_rvae(
 def new_model(config: RVAEConfig, seed: int) -> RVAE:
     """A freshly initialised rVAE, its weights drawn from ``seed`` (no global RNG)."""
     generator = torch.Generator().manual_seed(int(seed))
-    model = RVAE(config)
+    model = _build(config)
     with torch.no_grad():
         for parameter in model.parameters():
             if parameter.ndim == 2:  # Linear weight: uniform(-1/sqrt(fan_in), +) like PyTorch's default
@@ -236,6 +236,12 @@ def new_model(config: RVAEConfig, seed: int) -> RVAE:
             else:
                 parameter.zero_()
     return model
+
+
+def _build(config: RVAEConfig) -> RVAE:
+    """An RVAE whose default initialisation leaves torch's global generator untouched (weights are set after)."""
+    with torch.random.fork_rng(devices=[]):
+        return RVAE(config)
 
 
 class OnlineTrainer:
@@ -386,7 +392,7 @@ def load_rvae(path: str | os.PathLike) -> RVAE:
         tensors = load_file(str(target))
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(f"{str(target)!r} is not a readable safetensors file: {error}") from error
-    model = RVAE(config)
+    model = _build(config)
     expected = model.state_dict()
     if set(tensors) != set(expected):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))

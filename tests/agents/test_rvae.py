@@ -302,3 +302,12 @@ def test_cli_train_writes_loadable_weights(tmp_path, capsys) -> None:
     assert "trained in" in capsys.readouterr().out
     assert main(["train", "rvae", "--scenes", "no-such-scene", "--out", str(out)]) == 2
     assert "unknown scene families" in capsys.readouterr().err
+
+
+def test_building_models_leaves_the_global_generator_alone() -> None:
+    from stemscan.agents.rvae import new_model
+
+    state = torch.random.get_rng_state()
+    new_model(RVAEConfig(), seed=1)
+    pretrained()
+    assert torch.equal(state, torch.random.get_rng_state())
