@@ -162,9 +162,9 @@ def test_acts_on_observations_alone() -> None:
     assert episode_cells(LinearBOAgent(built_on, seed=0), acted_on, seed=6) == reference
 
 
-@pytest.mark.slow
 def test_beats_random_and_raster_on_phase_separated() -> None:
-    seeds = range(5)
+    """Large features (the seed paper's easy case): mean gain over 3 seeds above both baselines."""
+    seeds = range(3)
     gains = {name: np.mean([episode_gain(name, "phase-separated", s) for s in seeds]) for name in ("linear-bo", "random", "raster")}
     assert gains["linear-bo"] > gains["random"], gains
     assert gains["linear-bo"] > gains["raster"], gains
