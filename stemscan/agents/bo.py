@@ -310,7 +310,10 @@ class BOAgent(Agent):
     Each step the agent turns the patch just acquired into a scalar with
     :meth:`descriptor`, records it at the patch's grid cell, updates the GP
     and scans the unscanned cell of highest acquisition value.  A scanned
-    cell is never chosen again until every cell has been scanned.
+    cell is never chosen again until every cell has been scanned.  The
+    first observation of an episode (after :meth:`reset`, or with
+    ``episode_start``) must be the env's reset observation: it has no patch
+    yet, and its ``overview`` (the survey) feeds :meth:`prior`.
 
     Args:
         env: The STEMScan env (for spaces and geometry).
