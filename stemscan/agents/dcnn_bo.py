@@ -5,11 +5,29 @@ Decision step, each time a sub-scan arrives:
 1. The pretrained U-Net (:class:`~stemscan.agents.dcnn.AtomFinder`)
    segments the patch into background / atom / dopant / vacancy /
    extended-defect probabilities.
-2. The descriptor is the *defect density* of the patch: the fraction of its
-   pixels whose most probable class is a target class (by default any
-   defect class; or one chosen class, e.g. ``target="vacancy"``).  The hard
-   (arg-max) fraction is used because the soft probabilities carry a
-   near-constant floor of the rare classes that would drown the signal.
+2. The descriptor (``descriptor="instances"``, the default) is the
+   expected number of defect *instances* in the patch, what a
+   microscopist would count, from the segmentation plus the lattice
+   geometry of the columns it finds:
+
+   * dopants: connected regions of the ``dopant`` class, each weighted by
+     its peak probability;
+   * vacancies: honeycomb sites with no column, found geometrically
+     (:func:`~stemscan.agents.dcnn.honeycomb_missing_sites`: a column with
+     two neighbours predicts its third), plus ``vacancy``-class regions
+     not already counted;
+   * extended defects (grain boundaries, Stone-Wales): ``extended-defect``
+     regions, plus (optional, ``boundary_weight``, off by default) a
+     multiple of the fraction of columns that do not sit on the patch's
+     dominant lattice
+     (:func:`~stemscan.agents.dcnn.lattice_consistency`: where a grain
+     boundary crosses the patch, the columns of the second grain).
+
+   The geometric terms apply when the columns form a honeycomb (median
+   coordination at most 3); the bond length is the episode's running median.
+   ``descriptor="share"`` is the older pixel-share descriptor: the fraction
+   of pixels whose most probable class is a target class.  ``target``
+   restricts either to one class (e.g. ``"vacancy"``).
 3. The shared BO core (:class:`~stemscan.agents.bo.BOAgent`) updates its GP
    over grid cells and picks the next unscanned cell.
 
@@ -30,9 +48,21 @@ import gymnasium as gym
 import numpy as np
 
 from stemscan.agents.bo import BOAgent
-from stemscan.agents.dcnn import DEFECT_CLASSES, WEIGHTS_PATH, AtomFinder
+from stemscan.agents.dcnn import (
+    ATOM_CLASSES,
+    DEFECT_CLASSES,
+    WEIGHTS_PATH,
+    AtomFinder,
+    bond_length,
+    honeycomb_missing_sites,
+    lattice_consistency,
+    region_peaks,
+)
 
-__all__ = ["DCNNBOAgent", "TARGETS"]
+__all__ = ["DCNNBOAgent", "DESCRIPTORS", "TARGETS"]
+
+#: Accepted ``descriptor`` values (see the module docstring).
+DESCRIPTORS: tuple[str, ...] = ("instances", "share")
 
 #: Accepted ``target`` values: all defect classes together, or one class.
 TARGETS: tuple[str, ...] = ("defects", *DEFECT_CLASSES, "atom")
@@ -47,7 +77,11 @@ class DCNNBOAgent(BOAgent):
         env: The STEMScan env.
         seed: Seed of the agent's generator.
         acquisition, beta, refit_every, n_initial, use_prior: See
-            :class:`~stemscan.agents.bo.BOAgent`.
+            :class:`~stemscan.agents.bo.BOAgent`.  ``beta`` defaults to 1
+            (less exploration than the core's 4): the instance count is a
+            sharp descriptor, and beta 1 gave a higher mean gain on
+            development seeds 10-19 (2.98 vs 2.71), which are not the
+            reported seeds 0-4.
         target: What to look for: ``"defects"`` (dopant + vacancy +
             extended-defect), or one class of :data:`TARGETS`.
         survey_prior: Use the fraction of bright-outlier survey pixels per
@@ -57,6 +91,14 @@ class DCNNBOAgent(BOAgent):
         device: ``"auto"`` (GPU when available), ``"cpu"`` or ``"cuda"``.
         lengthscale_cells: GP lengthscale prior mode in grid cells, passed to
             the BO core when given (``None``: the core's default).
+        descriptor: ``"instances"`` (defect instances counted from the
+            segmentation and the lattice geometry) or ``"share"`` (pixel
+            share of the target classes).
+        boundary_weight: Defect instances credited to a patch all of whose
+            columns are off its dominant lattice (``"instances"`` only; >= 0).
+            Off (0) by default: with the shipped weights, 3 lowered the mean
+            gain on development seeds 10-19 (2.67 vs 3.04); the
+            segmentation's own ``extended-defect`` regions are still counted.
     """
 
     name = "dcnn-bo"
@@ -66,7 +108,7 @@ class DCNNBOAgent(BOAgent):
         env: gym.Env,
         seed: int | None = 0,
         acquisition: str = "ucb",
-        beta: float = 4.0,
+        beta: float = 1.0,
         refit_every: int = 4,
         n_initial: int = 4,
         use_prior: bool = True,
@@ -75,6 +117,8 @@ class DCNNBOAgent(BOAgent):
         weights: str | None = None,
         device: str = "auto",
         lengthscale_cells: float | None = None,
+        descriptor: str = "instances",
+        boundary_weight: float = 0.0,
     ) -> None:
         core: dict[str, Any] = {} if lengthscale_cells is None else {"lengthscale_cells": lengthscale_cells}
         super().__init__(
@@ -85,10 +129,18 @@ class DCNNBOAgent(BOAgent):
             raise ValueError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
         if weights is not None and not isinstance(weights, (str, Path)):
             raise TypeError(f"weights must be a path or None, got {type(weights).__name__}")
+        if descriptor not in DESCRIPTORS:
+            raise ValueError(f"unknown descriptor {descriptor!r}; valid: {', '.join(DESCRIPTORS)}")
+        if (isinstance(boundary_weight, bool) or not isinstance(boundary_weight, (int, float))
+                or not np.isfinite(boundary_weight) or boundary_weight < 0):
+            raise ValueError(f"boundary_weight must be a finite number >= 0, got {boundary_weight!r}")
         self.target = target
+        self.descriptor_kind = descriptor
+        self.boundary_weight = float(boundary_weight)
         self.survey_prior = bool(survey_prior)
         self.weights = None if weights is None else str(weights)
         self.device = str(device)
+        self._bonds: list[float] = []
         self.finder = AtomFinder.load(self.weights or WEIGHTS_PATH, device=device)
         names = DEFECT_CLASSES if target == "defects" else (target,)
         self._channels = [self.finder.class_index(name) for name in names]
@@ -97,6 +149,8 @@ class DCNNBOAgent(BOAgent):
         return {
             **super().config(),
             "target": self.target,
+            "descriptor": self.descriptor_kind,
+            "boundary_weight": self.boundary_weight,
             "survey_prior": self.survey_prior,
             "weights": self.weights,
             "device": self.device,
@@ -106,10 +160,52 @@ class DCNNBOAgent(BOAgent):
         """Class probabilities ``(n_classes, P, P)`` of one patch."""
         return self.finder.probabilities(patch)
 
+    def _start_episode(self) -> None:
+        super()._start_episode()
+        self._bonds: list[float] = []  # per-patch bond lengths this episode, pixels
+
     def descriptor(self, observation: dict[str, np.ndarray]) -> float:
-        """Fraction of the patch's pixels whose most probable class is a target class (0-1)."""
-        labels = np.argmax(self.segment(observation["patch"]), axis=0)
-        return float(np.isin(labels, self._channels).mean())
+        """The patch's defect-instance count (``"instances"``) or target-class pixel share (``"share"``)."""
+        probs = self.segment(observation["patch"])
+        if self.descriptor_kind == "share" or self.target == "atom":
+            labels = np.argmax(probs, axis=0)
+            return float(np.isin(labels, self._channels).mean())
+        counts = self.defect_counts(probs)
+        if self.target == "defects":
+            return float(sum(counts.values()))
+        return float(counts[self.target])
+
+    def defect_counts(self, probs: np.ndarray) -> dict[str, float]:
+        """Expected defect instances per class in one segmented patch (see the module docstring).
+
+        Args:
+            probs: ``(n_classes, P, P)`` class probabilities of the patch.
+
+        Returns:
+            ``{"dopant": ..., "vacancy": ..., "extended-defect": ...}``.
+        """
+        finder = self.finder
+        shape = probs.shape[1:]
+        atom_probability = sum(probs[finder.class_index(name)] for name in ATOM_CLASSES if name in finder.class_names)
+        atoms, _ = region_peaks(atom_probability)
+        bond = bond_length(atoms)
+        if bond is not None:
+            self._bonds.append(bond)
+        bond = float(np.median(self._bonds)) if self._bonds else None
+        _, dopant_peaks = region_peaks(probs[finder.class_index("dopant")])
+        vacancy_regions, vacancy_peaks = region_peaks(probs[finder.class_index("vacancy")])
+        _, extended_peaks = region_peaks(probs[finder.class_index("extended-defect")])
+        vacancies = float(vacancy_peaks.sum())
+        extended = float(extended_peaks.sum())
+        if bond is not None and _is_honeycomb(atoms, shape, bond):
+            sites, _ = honeycomb_missing_sites(atoms, shape, bond)
+            if len(sites) and len(vacancy_regions):
+                far = np.min(np.hypot(*(vacancy_regions[:, None, :] - sites[None, :, :]).transpose(2, 0, 1)), axis=1) > bond
+                vacancies = float(len(sites) + vacancy_peaks[far].sum())
+            else:
+                vacancies += float(len(sites))
+            extended += self.boundary_weight * float(np.mean(lattice_consistency(atoms, bond) < 0.5))
+        return {"dopant": float(dopant_peaks.sum()), "vacancy": vacancies, "extended-defect": extended}
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-cell fraction of survey pixels brighter than median + 3 robust sigmas (heavy atoms, disorder)."""
@@ -137,3 +233,24 @@ class DCNNBOAgent(BOAgent):
         rows = np.minimum((centres * height).astype(np.int64) // self.field.patch_size, g.n_rows - 1)
         cols = np.minimum((centres * width).astype(np.int64) // self.field.patch_size, g.n_cols - 1)
         return rows[:, None] * g.n_cols + cols[None, :]
+
+
+def _is_honeycomb(atoms: np.ndarray, shape: tuple[int, ...], bond: float) -> bool:
+    """Whether the columns away from the image edge have at most three neighbours (median, within 1.3 bonds).
+
+    A honeycomb has three; square (perovskite) or hexagonal lattices have
+    four or six.  Vacancies only lower the count, so "at most" is robust to
+    them on small patches.
+    """
+    from scipy.spatial import cKDTree
+
+    if len(atoms) < 5:
+        return False
+    margin = 1.3 * bond
+    height, width = shape
+    inner = ((atoms[:, 0] >= margin) & (atoms[:, 0] <= height - 1 - margin)
+             & (atoms[:, 1] >= margin) & (atoms[:, 1] <= width - 1 - margin))
+    if not inner.any():
+        return True  # too few inner columns to tell: assume the geometry of the scene family (honeycomb)
+    counts = np.array([len(n) - 1 for n in cKDTree(atoms).query_ball_point(atoms[inner], margin)])
+    return bool(np.median(counts) <= 3)

@@ -69,9 +69,30 @@ def test_descriptor_is_higher_on_defects_than_on_clean_lattice(env: gym.Env) -> 
     assert mean_descriptor(dirty) > 2 * mean_descriptor(clean)
 
 
+def test_vacancy_count_is_higher_where_vacancies_are(env: gym.Env) -> None:
+    from stemscan.agents.dcnn_train import measure
+    from stemscan.scenes import make as make_scene
+
+    agent = make_agent("dcnn-bo", env, device="cpu", target="vacancy")
+    rng = np.random.default_rng(1)
+
+    def total(vacancy_fraction: float) -> float:
+        scene = make_scene("lattice-defects", seed=4, size=128, vacancy_fraction=vacancy_fraction,
+                           dopant_fraction=0.0, stone_wales_fraction=0.0, grain_boundary=False)
+        image = measure(scene, 500.0, rng)
+        return sum(agent.descriptor({"patch": image[r:r + 32, c:c + 32]}) for r in range(0, 128, 32)
+                   for c in range(0, 128, 32))
+
+    assert total(0.04) > total(0.0) + 3
+
+
 def test_bad_options_give_clear_errors(env: gym.Env, tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown target"):
         make_agent("dcnn-bo", env, target="ghost")
+    with pytest.raises(ValueError, match="unknown descriptor"):
+        make_agent("dcnn-bo", env, descriptor="ghost")
+    with pytest.raises(ValueError, match="boundary_weight"):
+        make_agent("dcnn-bo", env, boundary_weight=-1.0)
     with pytest.raises(FileNotFoundError):
         make_agent("dcnn-bo", env, weights=str(tmp_path / "none.safetensors"))
     with pytest.raises(TypeError, match="unexpected keyword"):
