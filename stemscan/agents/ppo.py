@@ -58,13 +58,18 @@ class ScanMapExtractor(BaseFeaturesExtractor):
     ``overview`` and ``visited`` (B, 1, G, G), ``patch`` (B, P, P),
     ``dose`` (B, 1), ``position`` (B, 2).
 
-    Output (B, n_cells + n_global): the first ``n_cells`` entries are one
-    score per grid cell, row-major (a conv net on the standardised overview
-    and the visited map, first at full then at half resolution, average- and
-    max-pooled to the cell grid, then a
-    1×1 conv, plus a learned weight times the cell's visited fraction); the
-    rest are global features (pooled map channels, a patch CNN, dose and
-    position) for the value head and the actor's dense layer.
+    The map branch sees four fixed channels on the coarse grid — the
+    overview standardised per sample (zero mean, unit std), its local
+    contrast ``|z - mean_5x5(z)|``, the gradient magnitude of ``mean_3x3(z)``
+    (Sobel) and ``visited`` — then learned convs (full, then half resolution).
+    Each cell's features (average- and max-pooled to the cell grid) together
+    with the map's global mean (so the score can depend on what kind of
+    sample this is) go through a two-layer 1×1 conv to one score per cell;
+    a learned weight times the cell's visited fraction is added.
+
+    Output (B, n_cells + n_global): the ``n_cells`` scores, row-major, then
+    global features (map channel means, a patch CNN, dose, position) for the
+    value head and the actor's dense layer.
 
     Args:
         observation_space: STEMScan's Dict observation space.
@@ -85,8 +90,10 @@ class ScanMapExtractor(BaseFeaturesExtractor):
         super().__init__(observation_space, features_dim=rows * cols + n_global)
         self.cell_grid = (rows, cols)
         c = int(channels)
+        sobel = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]) / 8.0
+        self.register_buffer("sobel", torch.stack([sobel, sobel.T]).unsqueeze(1), persistent=False)
         self.map_net = nn.Sequential(
-            nn.Conv2d(2, c // 2, 3, padding=1),
+            nn.Conv2d(4, c // 2, 3, padding=1),
             nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Conv2d(c // 2, c, 3, padding=1),
@@ -96,7 +103,7 @@ class ScanMapExtractor(BaseFeaturesExtractor):
         )
         self.avg_pool = nn.AdaptiveAvgPool2d(self.cell_grid)
         self.max_pool = nn.AdaptiveMaxPool2d(self.cell_grid)
-        self.cell_head = nn.Conv2d(2 * c, 1, 1)
+        self.cell_head = nn.Sequential(nn.Conv2d(3 * c, c, 1), nn.ReLU(), nn.Conv2d(c, 1, 1))
         self.visit_weight = nn.Parameter(torch.tensor(-5.0))
         self.patch_net = nn.Sequential(
             nn.Conv2d(1, 8, 5, stride=2, padding=2),
@@ -107,27 +114,33 @@ class ScanMapExtractor(BaseFeaturesExtractor):
             nn.Flatten(),
         )
 
-    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
-        overview = observations["overview"].float()
-        visited = observations["visited"].float()
+    def map_channels(self, overview: torch.Tensor, visited: torch.Tensor) -> torch.Tensor:
+        """The four fixed input channels (B, 4, G, G) of the map branch."""
         mean = overview.mean(dim=(1, 2, 3), keepdim=True)
         std = overview.std(dim=(1, 2, 3), keepdim=True)
-        standardised = (overview - mean) / (std + 1e-3)
-        hidden = self.map_net(torch.cat([standardised, visited], dim=1))
-        pooled = torch.cat([self.avg_pool(hidden), self.max_pool(hidden)], dim=1)
-        visited_cells = self.avg_pool(visited)
-        scores = self.cell_head(pooled) + self.visit_weight * visited_cells
-        patch = self.patch_net(observations["patch"].float().unsqueeze(1))
-        global_features = torch.cat(
-            [hidden.mean(dim=(2, 3)), patch, observations["dose"].float(), observations["position"].float()], dim=1
+        z = (overview - mean) / (std + 1e-3)
+        contrast = (z - nn.functional.avg_pool2d(z, 5, stride=1, padding=2, count_include_pad=False)).abs()
+        smooth = nn.functional.avg_pool2d(z, 3, stride=1, padding=1, count_include_pad=False)
+        gradient = nn.functional.conv2d(nn.functional.pad(smooth, (1, 1, 1, 1), mode="replicate"), self.sobel)
+        return torch.cat([z, contrast, gradient.pow(2).sum(dim=1, keepdim=True).sqrt(), visited], dim=1)
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        visited = observations["visited"].float()
+        hidden = self.map_net(self.map_channels(observations["overview"].float(), visited))
+        context = hidden.mean(dim=(2, 3))
+        cells = torch.cat(
+            [self.avg_pool(hidden), self.max_pool(hidden), context[:, :, None, None].expand(-1, -1, *self.cell_grid)], dim=1
         )
+        scores = self.cell_head(cells) + self.visit_weight * self.avg_pool(visited)
+        patch = self.patch_net(observations["patch"].float().unsqueeze(1))
+        global_features = torch.cat([context, patch, observations["dose"].float(), observations["position"].float()], dim=1)
         return torch.cat([scores.flatten(1), global_features], dim=1)
 
 
 def init_cell_head(policy: MultiInputActorCriticPolicy) -> None:
     """Start the actor as "any unvisited cell, uniformly".
 
-    Zeroes the cell-score conv and makes the actor's output layer copy the
+    Zeroes the last cell-score conv and makes the actor's output layer copy the
     per-cell scores (identity on the first ``n_cells`` features, zero on the
     global ones), so the initial policy is the random agent without repeats
     and learning shapes the score map.  Call after building the PPO model.
@@ -140,8 +153,8 @@ def init_cell_head(policy: MultiInputActorCriticPolicy) -> None:
     if not isinstance(action_net, nn.Linear) or action_net.out_features != n_cells:
         raise ValueError(f"the actor must be one Linear layer onto {n_cells} cells (net_arch pi=[])")
     with torch.no_grad():
-        extractor.cell_head.weight.zero_()
-        extractor.cell_head.bias.zero_()
+        extractor.cell_head[-1].weight.zero_()
+        extractor.cell_head[-1].bias.zero_()
         action_net.weight.zero_()
         action_net.weight[:, :n_cells] = torch.eye(n_cells)
         action_net.bias.zero_()

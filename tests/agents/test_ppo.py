@@ -194,3 +194,39 @@ def test_cli_rejects_an_unknown_scene_family(tmp_path: Path, capsys: pytest.Capt
 
     assert main(["train", "ppo", "--out", str(tmp_path / "x.safetensors"), "--scenes", "no-such-family"]) == 2
     assert "no-such-family" in capsys.readouterr().err
+
+
+def test_initial_policy_is_uniform_over_unvisited_cells() -> None:
+    from stable_baselines3.common.policies import MultiInputActorCriticPolicy
+
+    from stemscan.agents.ppo import ScanMapExtractor, init_cell_head
+
+    env = gym.make("STEMScan-v0", action_mode="grid", **TINY)
+    policy = MultiInputActorCriticPolicy(
+        env.observation_space, env.action_space, lambda _: 0.0, net_arch={"pi": [], "vf": [8]},
+        features_extractor_class=ScanMapExtractor, features_extractor_kwargs={"cell_grid": [4, 4]},
+    )
+    init_cell_head(policy)
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(5)  # scan cell 5 (row 1, col 1)
+    tensor, _ = policy.obs_to_tensor(obs)
+    with torch.no_grad():
+        logits = policy.get_distribution(tensor).distribution.logits[0].numpy()
+    others = np.delete(logits, 5)
+    np.testing.assert_allclose(others, others[0], atol=1e-5)
+    assert logits[5] < others[0] - 4.0
+
+
+def test_map_channels_of_a_flat_overview_carry_no_contrast() -> None:
+    from stemscan.agents.ppo import ScanMapExtractor
+
+    env = gym.make("STEMScan-v0", **TINY)
+    extractor = ScanMapExtractor(env.observation_space, cell_grid=(4, 4))
+    flat = torch.full((1, 1, 16, 16), 0.4)
+    channels = extractor.map_channels(flat, torch.zeros_like(flat))
+    assert channels.shape == (1, 4, 16, 16)
+    assert channels[:, :3].abs().max() < 1e-3
+    step = flat.clone()
+    step[..., 8:] = 0.8
+    edges = extractor.map_channels(step, torch.zeros_like(step))[0, 2]
+    assert edges[:, 7:9].min() > 0 and torch.allclose(edges[:, :5], torch.zeros(16, 5), atol=1e-5)
