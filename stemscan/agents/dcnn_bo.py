@@ -204,7 +204,8 @@ class DCNNBOAgent(BOAgent):
                 vacancies = float(len(sites) + vacancy_peaks[far].sum())
             else:
                 vacancies += float(len(sites))
-            extended += self.boundary_weight * float(np.mean(lattice_consistency(atoms, bond) < 0.5))
+            if self.boundary_weight > 0:
+                extended += self.boundary_weight * float(np.mean(lattice_consistency(atoms, bond) < 0.5))
         return {"dopant": float(dopant_peaks.sum()), "vacancy": vacancies, "extended-defect": extended}
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
