@@ -11,6 +11,9 @@ Usage::
 
     python benchmarks/rvae_bo_gain.py --seeds 0 1 2 3 4 5
     python benchmarks/rvae_bo_gain.py --scenes lattice-defects --agent-kwargs '{"descriptor": "deviation"}'
+    python benchmarks/rvae_bo_gain.py --agents rvae-bo --agent-kwargs '{"pretrained": false}'
+    python benchmarks/rvae_bo_gain.py --agents rvae-bo --agent-kwargs \
+        '{"weights": "lat.safetensors", "centring": "lattice", "lattice_px": 26.33}'
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import json
 import numpy as np
 import torch
 
-from stemscan.benchmarks.aggregate import iqm
+from stemscan.benchmarks.aggregate import iqm, stratified_bootstrap_ci
 from stemscan.benchmarks.episode import run_episode
 
 
@@ -35,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(1)
     kwargs = json.loads(args.agent_kwargs)
     print(f"rvae-bo kwargs: {kwargs}; seeds {args.seeds}")
-    print("| scene | agent | gain mean | gain IQM | gains per seed | median latency ms |")
+    print("| scene | agent | gain mean | gain IQM [95% CI] | gains per seed | median latency ms |")
     print("|---|---|---|---|---|---|")
     for scene in args.scenes:
         for name in args.agents:
@@ -43,7 +46,9 @@ def main() -> None:
             gains = np.array([row["gain"] for row in rows], dtype=np.float64)
             latency = float(np.median([row["latency_ms_median"] for row in rows]))
             per_seed = ", ".join(f"{s}:{g:.2f}" for s, g in zip(args.seeds, gains))
-            print(f"| {scene} | {name} | {gains.mean():.2f} | {float(iqm(gains)):.2f} | {per_seed} | {latency:.1f} |", flush=True)
+            _, low, high = stratified_bootstrap_ci([gains])
+            print(f"| {scene} | {name} | {gains.mean():.2f} | {float(iqm(gains)):.2f} [{low:.2f}, {high:.2f}] | {per_seed} "
+                  f"| {latency:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ import numpy as np
 from scipy import ndimage
 from skimage.feature import peak_local_max
 
-__all__ = ["find_peaks", "window_corners"]
+__all__ = ["SUBLATTICES", "bright_sublattice", "find_peaks", "window_corners"]
+
+#: Which columns :func:`bright_sublattice` callers keep: every column, the bright or the dim ones.
+SUBLATTICES = ("all", "bright", "dim")
 
 
 def find_peaks(
@@ -95,6 +98,33 @@ def window_corners(peaks: np.ndarray, shape: tuple[int, int], window: int) -> np
     corners[:, 0] = np.clip(corners[:, 0], 0, shape[0] - window)
     corners[:, 1] = np.clip(corners[:, 1], 0, shape[1] - window)
     return corners
+
+
+def bright_sublattice(heights: np.ndarray, contrast: float = 2.0) -> np.ndarray:
+    """Which peaks belong to the bright sublattice (e.g. the A sites of a perovskite).
+
+    The peak heights (smoothed intensity at each peak, background included)
+    are split in two at the largest gap between sorted log-heights.  When
+    the brightest peak is less than ``contrast`` times the dimmest there is
+    only one sublattice, and every peak counts as bright.
+
+    Args:
+        heights: (N,) peak heights (positive).
+        contrast: Smallest brightest/dimmest ratio for two sublattices.
+
+    Returns:
+        ``bool`` (N,) mask, True for bright peaks.
+    """
+    values = np.asarray(heights, dtype=np.float64).reshape(-1)
+    if values.size < 2:
+        return np.ones(values.size, dtype=bool)
+    floor = max(float(values.max()) * 1e-6, 1e-12)
+    logs = np.log(np.maximum(values, floor))
+    if logs.max() - logs.min() < np.log(contrast):
+        return np.ones(values.size, dtype=bool)
+    ordered = np.sort(logs)
+    gap = int(np.argmax(np.diff(ordered)))
+    return logs > 0.5 * (ordered[gap] + ordered[gap + 1])
 
 
 def _smoothed_noise(raw: np.ndarray, smooth: np.ndarray, sigma: float) -> float:

@@ -31,13 +31,15 @@ import torch
 from scipy import ndimage
 
 from stemscan.agents.nets.rvae import RVAE, RVAEConfig
-from stemscan.agents.peaks import find_peaks, window_corners
+from stemscan.agents.peaks import SUBLATTICES, bright_sublattice, find_peaks, window_corners
 
 __all__ = [
     "OnlineTrainer",
     "TrainResult",
     "elbo_loss",
+    "CENTRINGS",
     "encode",
+    "lattice_windows",
     "load_rvae",
     "patch_windows",
     "pretrained",
@@ -52,7 +54,79 @@ __all__ = [
 _WEIGHTS = Path(__file__).resolve().parent / "weights" / "rvae.safetensors"
 
 
+#: Where :func:`patch_windows` centres its windows (see there).
+CENTRINGS = ("peak", "lattice")
+
+
 # --------------------------------------------------------------------- windows
+def _refine(smooth: np.ndarray, peaks: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Sub-pixel peak positions: background-subtracted centroid of ``smooth`` in a (2 radius + 1)² box."""
+    out = np.empty((len(peaks), 2), dtype=np.float64)
+    h, w = smooth.shape
+    for i, (r, c) in enumerate(np.asarray(peaks, dtype=np.int64)):
+        r0, r1, c0, c1 = max(r - radius, 0), min(r + radius + 1, h), max(c - radius, 0), min(c + radius + 1, w)
+        box = smooth[r0:r1, c0:c1] - smooth[r0:r1, c0:c1].min()
+        total = float(box.sum())
+        if total <= 0.0:
+            out[i] = (r, c)
+            continue
+        rows, cols = np.mgrid[r0:r1, c0:c1]
+        out[i] = ((box * rows).sum() / total, (box * cols).sum() / total)
+    return out
+
+
+def lattice_windows(
+    smooth: np.ndarray,
+    bright_peaks: np.ndarray,
+    window: int,
+    lattice_px: float,
+    max_windows: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows centred on the *ideal* cell-centre sites of a square lattice of bright columns.
+
+    In a perovskite seen along [001] the bright A-site columns form a square
+    lattice of side ``lattice_px`` and the dim B-site column sits near each
+    cell centre, off-centred by the local polarisation.  Each bright peak is
+    refined to sub-pixel precision (centroid), and the four points
+    ``A + lattice_px / 2 · (±1, ±1)`` where a whole window fits inside the
+    image are sampled (bilinear) as window centres.  The B column then sits
+    in its window displaced from the centre by exactly its off-centring, a
+    signal a peak-centred window removes (it centres on the displaced
+    column) and a translation latent absorbs; use an rVAE with
+    ``translation=False`` on these windows.  The lattice is taken as
+    axis-aligned (scene rotations of a few degrees move the ideal site by a
+    fraction of a pixel at this distance).
+
+    Args:
+        smooth: (H, W) smoothed patch.
+        bright_peaks: (N, 2) integer peak positions of the bright sublattice, pixels.
+        window: Window side, pixels.
+        lattice_px: Side of the bright sublattice's square cell, pixels (> 0).
+        max_windows: At most this many windows.
+
+    Returns:
+        ``(windows, centres)``: ``float32`` (M, window, window) and ``float64``
+        (M, 2) window centres ``(row, col)`` in patch pixels.
+    """
+    if not (np.isfinite(lattice_px) and lattice_px > 0):
+        raise ValueError(f"lattice_px must be a positive number of pixels, got {lattice_px!r}")
+    h, w = smooth.shape
+    half = (window - 1) / 2.0
+    offsets = lattice_px / 2.0 * np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
+    centres = []
+    for a in _refine(smooth, bright_peaks):
+        for site in a + offsets:
+            inside = half <= site[0] <= h - 1 - half and half <= site[1] <= w - 1 - half
+            if inside and all(np.hypot(*(site - other)) > 1.0 for other in centres):
+                centres.append(site)
+    centres_array = np.array(centres[:max_windows], dtype=np.float64).reshape(-1, 2)
+    grid = np.mgrid[:window, :window].reshape(2, -1).astype(np.float64) - half
+    windows = np.empty((len(centres_array), window, window), dtype=np.float32)
+    for i, centre in enumerate(centres_array):
+        windows[i] = ndimage.map_coordinates(smooth, grid + centre[:, None], order=1).reshape(window, window)
+    return windows, centres_array
+
+
 def patch_windows(
     patch: np.ndarray,
     window: int,
@@ -60,6 +134,9 @@ def patch_windows(
     min_distance: int = 3,
     threshold: float = 4.0,
     max_windows: int = 64,
+    sublattice: str = "all",
+    centring: str = "peak",
+    lattice_px: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Locate atom columns in ``patch`` and cut a window around each.
 
@@ -74,18 +151,44 @@ def patch_windows(
         min_distance: Smallest distance between two columns, pixels.
         threshold: Peak threshold, in noise standard deviations of the smoothed patch above its median.
         max_windows: At most this many windows (brightest columns first).
+        sublattice: Centre windows on ``"all"`` columns, only the ``"bright"``
+            ones or only the ``"dim"`` ones (e.g. the B sites of a
+            perovskite; :func:`~stemscan.agents.peaks.bright_sublattice`).
+            With one sublattice only, ``"dim"`` gives no windows.
+        centring: ``"peak"``: windows centred on the chosen columns (shifted
+            inside the patch near its border); ``"lattice"``: windows centred
+            on the ideal cell-centre sites of the bright sublattice
+            (:func:`lattice_windows`; ``sublattice`` is ignored).
+        lattice_px: Cell side of the bright sublattice, pixels (needed for ``"lattice"``).
 
     Returns:
-        ``(windows, peaks)``: ``float32`` (N, window, window) and ``float64``
-        (N, 2) peak positions ``(row, col)`` in patch pixels.
+        ``(windows, centres)``: ``float32`` (N, window, window) and ``float64``
+        (N, 2) ``(row, col)`` in patch pixels of the column each window is
+        centred on (``"peak"``) or of the window centre (``"lattice"``).
     """
     array = np.asarray(patch, dtype=np.float64)
     if array.ndim != 2:
         raise ValueError(f"patch must be a 2D image, got shape {array.shape}")
     if window > min(array.shape):
         raise ValueError(f"window {window} px is larger than the patch {array.shape[0]}×{array.shape[1]} px")
+    if sublattice not in SUBLATTICES:
+        raise ValueError(f"unknown sublattice {sublattice!r}; valid: {', '.join(SUBLATTICES)}")
+    if centring not in CENTRINGS:
+        raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
     smooth = ndimage.gaussian_filter(array, sigma) if sigma > 0 else array
-    peaks = find_peaks(array, sigma=sigma, min_distance=min_distance, threshold=threshold, max_peaks=max_windows)
+    if centring == "lattice":
+        if lattice_px is None:
+            raise ValueError("centring='lattice' needs lattice_px (the bright sublattice's cell side, pixels)")
+        peaks = find_peaks(array, sigma=sigma, min_distance=min_distance, threshold=threshold, max_peaks=4 * max_windows)
+        if len(peaks):
+            bright = bright_sublattice(smooth[peaks[:, 0].astype(np.int64), peaks[:, 1].astype(np.int64)])
+            peaks = peaks[bright]
+        return lattice_windows(smooth, peaks, window, float(lattice_px), max_windows)
+    limit = max_windows if sublattice == "all" else 4 * max_windows
+    peaks = find_peaks(array, sigma=sigma, min_distance=min_distance, threshold=threshold, max_peaks=limit)
+    if sublattice != "all" and len(peaks):
+        bright = bright_sublattice(smooth[peaks[:, 0].astype(np.int64), peaks[:, 1].astype(np.int64)])
+        peaks = peaks[bright if sublattice == "bright" else ~bright][:max_windows]
     corners = window_corners(peaks, smooth.shape, window)
     windows = np.empty((len(corners), window, window), dtype=np.float32)
     for i, (r0, c0) in enumerate(corners):
@@ -432,6 +535,9 @@ def windows_from_scenes(
     rotate_deg: float = 45.0,
     sigma: float = 1.0,
     seed: int = 0,
+    sublattice: str = "all",
+    centring: str = "peak",
+    lattice_px: float | None = None,
 ) -> np.ndarray:
     """Pre-training windows: scenes measured with shot noise, cut as the agent cuts them.
 
@@ -440,7 +546,11 @@ def windows_from_scenes(
     ``patch_size`` patches are drawn, atoms located with
     :func:`patch_windows`, and around each atom a larger crop is rotated by
     a random angle in ``±rotate_deg`` and cut to ``window`` pixels, so the
-    rVAE sees every orientation it should be invariant to.
+    rVAE sees every orientation it should be invariant to.  ``sublattice``
+    selects the columns windows are centred on (see :func:`patch_windows`).
+    With ``centring="lattice"`` the windows are cut exactly as the agent cuts
+    them (sub-pixel, on ideal sites) and not rotated (``rotate_deg`` is
+    ignored): a rotation would move the ideal site off the window centre.
 
     Returns:
         ``float32`` (N, window, window) windows.
@@ -449,6 +559,10 @@ def windows_from_scenes(
     from stemscan.scenes import make as make_scene
     from stemscan.scenes import names as scene_names
 
+    if centring not in CENTRINGS:
+        raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
+    if centring == "lattice" and lattice_px is None:
+        raise ValueError("centring='lattice' needs lattice_px (the bright sublattice's cell side, pixels)")
     unknown = [name for name in families if name not in scene_names()]
     if unknown or not families:
         raise ValueError(f"unknown scene families {unknown or families!r}; valid names: {', '.join(scene_names())}")
@@ -465,9 +579,21 @@ def windows_from_scenes(
             smooth = ndimage.gaussian_filter(measured.astype(np.float64), sigma)
             padded = np.pad(smooth, big, mode="reflect")
             crops = []
+            if centring == "lattice":
+                for _ in range(patches_per_scene):
+                    r0, c0 = rng.integers(0, image_size - patch_size + 1, 2)
+                    cut, _ = patch_windows(
+                        measured[r0 : r0 + patch_size, c0 : c0 + patch_size], window, sigma,
+                        centring="lattice", lattice_px=lattice_px,
+                    )
+                    if len(cut):
+                        out.append(cut)
+                continue
             for _ in range(patches_per_scene):
                 r0, c0 = rng.integers(0, image_size - patch_size + 1, 2)
-                _, peaks = patch_windows(measured[r0 : r0 + patch_size, c0 : c0 + patch_size], window, sigma)
+                _, peaks = patch_windows(
+                    measured[r0 : r0 + patch_size, c0 : c0 + patch_size], window, sigma, sublattice=sublattice
+                )
                 corners = window_corners(peaks, (patch_size, patch_size), window)
                 for r, c in corners + np.array([r0, c0]):  # window centre in the field, as the agent cuts it
                     cr, cc = r + window // 2 + big, c + window // 2 + big

@@ -36,7 +36,7 @@ import gymnasium as gym
 import numpy as np
 
 from stemscan.agents.bo import BOAgent
-from stemscan.agents.rvae import OnlineTrainer, encode, load_rvae, new_model, patch_windows, pretrained_path
+from stemscan.agents.rvae import CENTRINGS, OnlineTrainer, encode, load_rvae, new_model, patch_windows, pretrained_path
 
 __all__ = ["DESCRIPTORS", "RVAEBOAgent", "patch_descriptor"]
 
@@ -107,6 +107,13 @@ class RVAEBOAgent(BOAgent):
         min_distance: Smallest distance between atom columns, pixels.
         threshold: Peak threshold, in noise standard deviations of the smoothed patch above its median.
         max_windows: At most this many windows per patch.
+        centring: ``"peak"`` (windows on every located column) or
+            ``"lattice"`` (windows on the ideal cell-centre sites of the
+            bright sublattice, so a dim column's off-centring, e.g. a
+            ferroelectric B-site displacement, stays in the window; pair it
+            with weights trained that way, ``translation`` off).
+        lattice_px: Cell side of the bright sublattice, pixels (a person's
+            knowledge of the material and sampling; needed for ``"lattice"``).
     """
 
     name = "rvae-bo"
@@ -133,6 +140,8 @@ class RVAEBOAgent(BOAgent):
         min_distance: int = 3,
         threshold: float = 4.0,
         max_windows: int = 32,
+        centring: str = "peak",
+        lattice_px: float | None = None,
     ) -> None:
         if descriptor not in DESCRIPTORS:
             raise ValueError(f"unknown descriptor {descriptor!r}; valid: {', '.join(DESCRIPTORS)}")
@@ -147,6 +156,14 @@ class RVAEBOAgent(BOAgent):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
         if lr <= 0 or smoothing < 0:
             raise ValueError(f"lr must be > 0 and smoothing >= 0, got lr={lr!r}, smoothing={smoothing!r}")
+        if centring not in CENTRINGS:
+            raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
+        if centring == "lattice":
+            bad = isinstance(lattice_px, bool) or not isinstance(lattice_px, (int, float)) or not np.isfinite(lattice_px)
+            if bad or lattice_px <= 0:
+                raise ValueError(f"centring='lattice' needs lattice_px > 0 (cell side, pixels), got {lattice_px!r}")
+        self.centring = centring
+        self.lattice_px = None if lattice_px is None else float(lattice_px)
         if weights is not None and not isinstance(weights, str):
             raise TypeError(f"weights must be a path string or None, got {type(weights).__name__}")
         self.model_path = weights
@@ -215,6 +232,8 @@ class RVAEBOAgent(BOAgent):
             "min_distance": self.min_distance,
             "threshold": self.threshold,
             "max_windows": self.max_windows,
+            "centring": self.centring,
+            "lattice_px": self.lattice_px,
         }
 
     # ------------------------------------------------------------ episode
@@ -242,7 +261,8 @@ class RVAEBOAgent(BOAgent):
     def windows(self, patch: np.ndarray) -> np.ndarray:
         """The atom-centred windows of one patch, (N, window, window)."""
         windows, _ = patch_windows(
-            patch, self.model.config.window, self.smoothing, self.min_distance, self.threshold, self.max_windows
+            patch, self.model.config.window, self.smoothing, self.min_distance, self.threshold, self.max_windows,
+            centring=self.centring, lattice_px=self.lattice_px,
         )
         return windows
 

@@ -24,6 +24,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=16, help="window side, pixels (default 16)")
     parser.add_argument("--latent-dim", type=int, default=2, help="number of structural latents z (default 2)")
     parser.add_argument("--rotate-deg", type=float, default=45.0, help="random rotation of windows, ± degrees (default 45)")
+    parser.add_argument("--centring", default="peak", choices=("peak", "lattice"),
+                        help="windows on atom peaks (default) or on the ideal cell-centre sites of the bright sublattice")
+    parser.add_argument("--lattice-px", type=float, default=None,
+                        help="bright sublattice's cell side in pixels (needed for --centring lattice)")
+    parser.add_argument("--no-translation", action="store_true",
+                        help="switch the translation latent off (pyroVED coord=1); use with --centring lattice")
     parser.add_argument("--epochs", type=int, default=12, help="passes over the windows (default 12)")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per gradient step (default 64)")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
@@ -49,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     windows = windows_from_scenes(
         families, n_scenes=args.n_scenes, patches_per_scene=args.patches, window=args.window,
-        rotate_deg=args.rotate_deg, seed=args.seed,
+        rotate_deg=args.rotate_deg, seed=args.seed, centring=args.centring, lattice_px=args.lattice_px,
     )
     print(f"{len(windows)} windows of {args.window}×{args.window} px from {', '.join(families)} "
           f"({time.perf_counter() - start:.1f} s)")
-    config = RVAEConfig(window=args.window, latent_dim=args.latent_dim)
+    config = RVAEConfig(window=args.window, latent_dim=args.latent_dim, translation=not args.no_translation)
     train_start = time.perf_counter()
     result = train_rvae(
         windows, config=config, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else str(pretrained_path())
     metadata = {
         "stemscan_version": __version__, "scenes": families, "n_scenes": args.n_scenes, "patches": args.patches,
-        "rotate_deg": args.rotate_deg, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "rotate_deg": args.rotate_deg, "centring": args.centring, "lattice_px": args.lattice_px, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "seed": args.seed, "n_windows": int(len(windows)), "final_loss": result.losses[-1],
         "train_seconds": round(train_s, 1), "threads": args.threads,
     }

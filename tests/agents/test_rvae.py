@@ -311,3 +311,66 @@ def test_building_models_leaves_the_global_generator_alone() -> None:
     new_model(RVAEConfig(), seed=1)
     pretrained()
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+# ------------------------------------------- translation off, sublattices, lattice windows
+def test_translation_off_reports_zero_shift_and_costs_no_kl() -> None:
+    model = RVAE(RVAEConfig(window=WINDOW, translation=False))
+    windows = torch.rand(6, WINDOW, WINDOW)
+    mean, log_var = model.encode(windows)
+    assert torch.equal(mean[:, 1:3], torch.zeros(6, 2))
+    scales = model.prior_scales()
+    kl = torch.log(scales) - 0.5 * log_var + (torch.exp(log_var) + mean**2) / (2 * scales**2) - 0.5
+    assert torch.allclose(kl[:, 1:3], torch.zeros(6, 2), atol=1e-6)
+    shifted = mean.clone()
+    shifted[:, 1:3] = 0.7  # the decoder ignores any shift when translation is off
+    assert torch.allclose(model.decode(mean), model.decode(shifted))
+    assert RVAEConfig.from_dict({k: v for k, v in RVAEConfig().to_dict().items() if k != "translation"}).translation
+    with pytest.raises(ValueError, match="translation"):
+        RVAEConfig(translation="no")
+
+
+def test_bright_sublattice_splits_two_levels_only() -> None:
+    from stemscan.agents.peaks import bright_sublattice
+
+    assert bright_sublattice(np.array([1.0, 0.12, 0.9, 0.1, 0.11])).tolist() == [True, False, True, False, False]
+    assert bright_sublattice(np.array([1.0, 0.8, 0.7])).all()  # one sublattice: everything is bright
+
+
+def perovskite_patch(shift: tuple[float, float], a_px: float = 20.0) -> np.ndarray:
+    """32 px patch: bright columns on a square lattice, dim ones at cell centres displaced by ``shift`` px."""
+    y, x = np.mgrid[:32, :32].astype(np.float64)
+    image = np.full((32, 32), 0.02)
+    for i in range(-1, 3):
+        for j in range(-1, 3):
+            a = np.array([4.0 + i * a_px, 5.0 + j * a_px])
+            b = a + a_px / 2 + np.array(shift)
+            image += 0.8 * np.exp(-((y - a[0]) ** 2 + (x - a[1]) ** 2) / (2 * 1.5**2))
+            image += 0.15 * np.exp(-((y - b[0]) ** 2 + (x - b[1]) ** 2) / (2 * 1.5**2))
+    return image.astype(np.float32)
+
+
+def test_lattice_windows_keep_the_dim_columns_off_centring() -> None:
+    """Centred on the ideal site, a window shows the dim column displaced by its off-centring."""
+    for shift in [(0.0, 1.5), (-1.5, 0.0)]:
+        windows, centres = patch_windows(perovskite_patch(shift), 10, sigma=0.5, centring="lattice", lattice_px=20.0)
+        assert len(windows) >= 1
+        np.testing.assert_allclose(centres[0], [14.0, 15.0], atol=0.3)  # the ideal site, not the displaced column
+        w = windows[0] - windows[0].min()
+        rows, cols = np.mgrid[:10, :10] - 4.5
+        offset = np.array([(w * rows).sum(), (w * cols).sum()]) / w.sum()
+        assert np.dot(offset, shift) > 0.3 * np.dot(shift, shift)  # the column sits off-centre, along the shift
+    peak_windows, peaks = patch_windows(perovskite_patch((0.0, 1.5)), 10, sigma=0.5, sublattice="dim")
+    assert len(peak_windows) >= 1 and np.all(peaks[:, 1] % 20 != 5)  # dim columns only
+
+
+def test_lattice_centring_errors() -> None:
+    patch = perovskite_patch((0.0, 0.0))
+    with pytest.raises(ValueError, match="needs lattice_px"):
+        patch_windows(patch, 10, centring="lattice")
+    with pytest.raises(ValueError, match="lattice_px must be a positive"):
+        patch_windows(patch, 10, centring="lattice", lattice_px=-3.0)
+    with pytest.raises(ValueError, match="unknown centring"):
+        patch_windows(patch, 10, centring="middle")
+    with pytest.raises(ValueError, match="unknown sublattice"):
+        patch_windows(patch, 10, sublattice="medium")

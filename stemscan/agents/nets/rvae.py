@@ -40,6 +40,12 @@ class RVAEConfig:
         angle_prior: Standard deviation of the Gaussian prior on the angle, radians.
         shift_prior: Standard deviation of the Gaussian prior on the
             translation, half-windows.
+        translation: Infer a translation latent ``(dy, dx)``.  When False the
+            decoder renders every window unshifted and the translation
+            latent is reported as 0 (pyroVED's ``coord=1``): a sub-pixel
+            off-centring of a column relative to its neighbours (e.g. a
+            ferroelectric B-site displacement) then has to be explained by
+            ``z`` or the angle instead of being absorbed as a shift.
     """
 
     window: int = 16
@@ -48,6 +54,7 @@ class RVAEConfig:
     decoder_hidden: int = 32
     angle_prior: float = math.pi / 4
     shift_prior: float = 0.25
+    translation: bool = True
 
     def __post_init__(self) -> None:
         for name, low in (("window", 4), ("latent_dim", 1), ("hidden", 2), ("decoder_hidden", 2)):
@@ -59,14 +66,21 @@ class RVAEConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
                 raise ValueError(f"RVAEConfig.{name} must be a positive finite number, got {value!r}")
 
+        if not isinstance(self.translation, bool):
+            raise ValueError(f"RVAEConfig.translation must be a bool, got {self.translation!r}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> RVAEConfig:
-        """Build from a JSON mapping; unknown or missing keys raise ``ValueError``."""
+        """Build from a JSON mapping; unknown or missing keys raise ``ValueError``.
+
+        ``translation`` may be absent (configs written before it existed): True.
+        """
         if not isinstance(data, dict):
             raise ValueError(f"an rVAE config must be a JSON object, got {type(data).__name__}")
+        data = {"translation": True, **data}
         expected = set(cls.__dataclass_fields__)
         unknown = set(data) - expected
         if unknown:
@@ -123,7 +137,14 @@ class RVAE(nn.Module):
             raise ValueError(f"rVAE expects windows of shape (B, {w}, {w}), got {tuple(windows.shape)}")
         out = self.encoder(windows)
         mean, log_var = out.chunk(2, dim=1)
-        return mean, log_var.clamp(-12.0, 6.0)
+        log_var = log_var.clamp(-12.0, 6.0)
+        if not self.config.translation:  # no translation latent: exactly 0, with the prior's variance (KL = 0)
+            keep = torch.ones(self.n_latent, dtype=mean.dtype, device=mean.device)
+            keep[1:3] = 0.0
+            prior_log_var = 2.0 * math.log(self.config.shift_prior)
+            mean = mean * keep
+            log_var = log_var * keep + (1.0 - keep) * prior_log_var
+        return mean, log_var
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """Render (B, window, window) images from latent vectors (B, 3 + latent_dim).
@@ -132,6 +153,8 @@ class RVAE(nn.Module):
         as ``R(-angle) (x - shift)`` and, with ``z``, pass through an MLP.
         """
         angle, shift, z = latent[:, :1], latent[:, 1:3], latent[:, 3:]
+        if not self.config.translation:
+            shift = torch.zeros_like(shift)
         cos, sin = torch.cos(angle), torch.sin(angle)  # (B, 1)
         x = self.coords.unsqueeze(0) - shift.unsqueeze(1)  # (B, W², 2)
         rows = cos * x[..., 0] + sin * x[..., 1]
