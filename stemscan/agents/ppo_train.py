@@ -226,7 +226,7 @@ def train_ppo(
     for family in families:
         if family not in scene_names():
             raise ValueError(f"unknown scene family {family!r}; valid names: {', '.join(scene_names())}")
-    timesteps = int(params.get("n_timesteps", 60_000) if timesteps is None else timesteps)
+    timesteps = int(params.get("n_timesteps", 90_000) if timesteps is None else timesteps)
     n_envs = int(params.get("n_envs", len(families)) if n_envs is None else n_envs)
     if timesteps < 1 or n_envs < 1:
         raise ValueError(f"timesteps and n_envs must be positive, got {timesteps} and {n_envs}")
