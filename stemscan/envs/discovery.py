@@ -11,6 +11,9 @@ import numpy as np
 
 __all__ = ["DiscoveryTracker"]
 
+_NONE = np.empty(0, dtype=np.int64)
+_NONE.flags.writeable = False
+
 
 class DiscoveryTracker:
     """Counts scanned pixels per feature and reports newly discovered ones.
@@ -43,12 +46,14 @@ class DiscoveryTracker:
             patch_labels: Labels of the pixels of the sub-scan.
             newly_scanned: Boolean mask of those never scanned before.
         """
-        ids = patch_labels[newly_scanned]
-        ids = ids[ids > 0]
-        if ids.size == 0:
-            return np.empty(0, dtype=np.int64)
-        touched, counts = np.unique(ids, return_counts=True)
-        self.scanned[touched] += counts
+        if self.total == 0:
+            return _NONE
+        counts = np.bincount(patch_labels[newly_scanned], minlength=self.n_labels)
+        counts[0] = 0
+        touched = np.flatnonzero(counts)
+        if touched.size == 0:
+            return _NONE
+        self.scanned[touched] += counts[touched]
         new = touched[(self.scanned[touched] >= self.needed[touched]) & ~self.found[touched]]
         if new.size:
             self.found[new] = True

@@ -68,6 +68,14 @@ class Microscope:
         """
         return rng.poisson(signal * electrons + self.background_counts)
 
+    def expected_counts(self, signal: np.ndarray, electrons: float) -> np.ndarray:
+        """Mean detector counts ``signal * electrons + background`` (``float64``)."""
+        return signal.astype(np.float64) * electrons + self.background_counts
+
+    def sample_counts(self, expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Poisson counts around ``expected`` (from :meth:`expected_counts`)."""
+        return rng.poisson(expected)
+
     def normalise(self, counts: np.ndarray, electrons: float, full_scale: float) -> np.ndarray:
         """Background-subtracted counts as a fraction of the detector's full scale.
 
@@ -77,7 +85,8 @@ class Microscope:
         """
         out = np.subtract(counts, self.background_counts, dtype=np.float32)
         out *= np.float32(1.0 / (electrons * full_scale))
-        return np.clip(out, 0.0, 1.0, out=out)
+        np.maximum(out, 0.0, out=out)  # ufuncs directly: np.clip's wrapper costs more than the work
+        return np.minimum(out, 1.0, out=out)
 
     def subscan_time_s(self, rows: int, cols: int) -> float:
         """Time to acquire a ``rows`` × ``cols`` sub-scan at imaging dwell, s."""

@@ -30,6 +30,7 @@ class CoarseGrid:
         self.row_cell = np.repeat(np.arange(size), np.diff(self.row_edges))
         self.col_cell = np.repeat(np.arange(size), np.diff(self.col_edges))
         self.area = np.outer(np.diff(self.row_edges), np.diff(self.col_edges)).astype(np.float64)
+        self.scale_255 = 255.0 / self.area
         #: Equal cells (H and W multiples of ``size``): block sums are one reshape-and-sum.
         self.block = (height // size, width // size) if height % size == 0 and width % size == 0 else None
         self.centres = (

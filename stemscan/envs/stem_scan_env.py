@@ -19,6 +19,8 @@ from stemscan.scenes import names as scene_names
 
 __all__ = ["STEMScanEnv"]
 
+_NO_IDS = np.empty(0, dtype=np.int64)
+
 
 class STEMScanEnv(gym.Env):
     """Automated experiment in scanning transmission electron microscopy.
@@ -218,6 +220,8 @@ class STEMScanEnv(gym.Env):
         self._signal = scene.image
         self._labels = scene.labels
         self._full_scale = max(float(scene.image.max()), 1e-6)
+        # Mean counts per pixel at imaging dose, computed once per sample.
+        self._expected = self.microscope.expected_counts(scene.image, self.microscope.electrons_per_pixel)
         self.tracker = DiscoveryTracker(scene.labels, scene.feature_weights(), self.discovery_threshold)
         self._scanned = np.zeros(self.shape, dtype=bool)
         self._n_scanned = 0
@@ -261,13 +265,14 @@ class STEMScanEnv(gym.Env):
         r1, c1 = r0 + p, c0 + p
         mic = self.microscope
         epp = mic.electrons_per_pixel
-        counts = mic.counts(self._signal[r0:r1, c0:c1], epp, self.np_random)
+        counts = mic.sample_counts(self._expected[r0:r1, c0:c1], self.np_random)
         patch = mic.normalise(counts, epp, self._full_scale)
         scanned = self._scanned[r0:r1, c0:c1]
         newly = ~scanned
-        self._n_scanned += int(np.count_nonzero(newly))
-        new_ids = self.tracker.update(self._labels[r0:r1, c0:c1], newly)
-        scanned[...] = True
+        n_new = int(np.count_nonzero(newly))
+        self._n_scanned += n_new
+        new_ids = self.tracker.update(self._labels[r0:r1, c0:c1], newly) if n_new else _NO_IDS
+        scanned.fill(True)
         self._measured[r0:r1, c0:c1] = patch
         self._update_overview(r0, r1, c0, c1)
         self._boxes.append((r0, c0))
@@ -287,13 +292,14 @@ class STEMScanEnv(gym.Env):
         """Refresh the coarse cells a sub-scan touched: scanned pixels replace the survey."""
         grid = self.grid
         g0, g1, h0, h1 = grid.cell_range(r0, r1, c0, c1)
-        area = grid.area[g0:g1, h0:h1]
         n_scanned, measured_sum = grid.block_sum_pair(self._scanned, self._measured, g0, g1, h0, h1)
-        rest = self._survey[g0:g1, h0:h1]
-        overview = (measured_sum + rest * (area - n_scanned)) / area
-        visited = n_scanned / area
-        self._overview_u8[0, g0:g1, h0:h1] = np.rint(overview * 255.0)
-        self._visited_u8[0, g0:g1, h0:h1] = np.rint(visited * 255.0)
+        scale = grid.scale_255[g0:g1, h0:h1]  # 255 / cell area
+        # measured pixels, plus the survey value for the cell's unscanned ones
+        overview = measured_sum + self._survey[g0:g1, h0:h1] * (grid.area[g0:g1, h0:h1] - n_scanned)
+        np.rint(overview * scale, out=overview)
+        self._overview_u8[0, g0:g1, h0:h1] = overview
+        np.rint(n_scanned * scale, out=n_scanned)
+        self._visited_u8[0, g0:g1, h0:h1] = n_scanned
 
     # ------------------------------------------------------------- obs & info
     def _observation(self) -> dict[str, np.ndarray]:
@@ -301,7 +307,7 @@ class STEMScanEnv(gym.Env):
         return {
             "patch": self._last_patch.copy(),
             "position": self._last_position.copy(),
-            "dose": np.array([budget_fraction], dtype=np.float32),
+            "dose": np.full(1, budget_fraction, dtype=np.float32),
             "overview": self._overview_u8.copy(),
             "visited": self._visited_u8.copy(),
         }
