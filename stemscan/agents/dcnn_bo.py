@@ -58,6 +58,7 @@ from stemscan.agents.dcnn import (
     lattice_consistency,
     region_peaks,
 )
+from stemscan.agents.survey import cell_of_overview_pixel, survey_gradient_prior
 
 __all__ = ["DCNNBOAgent", "DESCRIPTORS", "TARGETS"]
 
@@ -85,7 +86,10 @@ class DCNNBOAgent(BOAgent):
         target: What to look for: ``"defects"`` (dopant + vacancy +
             extended-defect), or one class of :data:`TARGETS`.
         survey_prior: Use the fraction of bright-outlier survey pixels per
-            cell as the BO prior (ignored when ``use_prior`` is False).
+            cell as a BO prior column (ignored when ``use_prior`` is False).
+        survey_gradient: Add the survey gradient
+            (:func:`~stemscan.agents.survey.survey_gradient_prior`: where the
+            mesoscale contrast changes) as a further prior column.
         weights: Path of a weights file written by ``stemscan train dcnn``;
             ``None`` uses the shipped weights.
         device: ``"auto"`` (GPU when available), ``"cpu"`` or ``"cuda"``.
@@ -114,6 +118,7 @@ class DCNNBOAgent(BOAgent):
         use_prior: bool = True,
         target: str = "defects",
         survey_prior: bool = True,
+        survey_gradient: bool = False,
         weights: str | None = None,
         device: str = "auto",
         lengthscale_cells: float | None = None,
@@ -138,6 +143,7 @@ class DCNNBOAgent(BOAgent):
         self.descriptor_kind = descriptor
         self.boundary_weight = float(boundary_weight)
         self.survey_prior = bool(survey_prior)
+        self.survey_gradient = bool(survey_gradient)
         self.weights = None if weights is None else str(weights)
         self.device = str(device)
         self._bonds: list[float] = []
@@ -152,6 +158,7 @@ class DCNNBOAgent(BOAgent):
             "descriptor": self.descriptor_kind,
             "boundary_weight": self.boundary_weight,
             "survey_prior": self.survey_prior,
+            "survey_gradient": self.survey_gradient,
             "weights": self.weights,
             "device": self.device,
         }
@@ -209,31 +216,42 @@ class DCNNBOAgent(BOAgent):
         return {"dopant": float(dopant_peaks.sum()), "vacancy": vacancies, "extended-defect": extended}
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
-        """Per-cell fraction of survey pixels brighter than median + 3 robust sigmas (heavy atoms, disorder)."""
-        if not self.survey_prior:
+        """Per-cell survey statistics: the bright-outlier share and/or the survey gradient.
+
+        Columns (each only when enabled and not constant): the fraction of
+        survey pixels brighter than median + 3 robust sigmas (heavy atoms,
+        disorder; ``survey_prior``), and the Sobel gradient magnitude of the
+        per-cell survey mean (interfaces between regions; ``survey_gradient``,
+        :func:`~stemscan.agents.survey.survey_gradient_prior`).  With both,
+        the GP's linear mean learns how much each predicts the descriptor.
+        """
+        columns = []
+        if self.survey_prior:
+            share = self._bright_share(observation)
+            if share is not None:
+                columns.append(share)
+        if self.survey_gradient:
+            gradient = survey_gradient_prior(observation["overview"], self.field)
+            if gradient is not None and gradient.std() > 0:
+                columns.append(gradient)
+        if not columns:
             return None
+        return columns[0] if len(columns) == 1 else np.stack(columns, axis=1)
+
+    def _bright_share(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Per-cell fraction of survey pixels brighter than median + 3 robust sigmas, or ``None`` if constant."""
         overview = np.asarray(observation["overview"], dtype=np.float64)[0]
         median = float(np.median(overview))
         spread = 1.4826 * float(np.median(np.abs(overview - median)))
         if spread <= 0:
             return None
         outliers = (overview > median + _OUTLIER_SIGMAS * spread).astype(np.float64)
-        cells = self._cell_of_overview_pixel()
+        cells = cell_of_overview_pixel(self.field)
         counts = np.bincount(cells.ravel(), minlength=self.n_cells)
         if (counts == 0).any():
             return None  # overview coarser than the grid: no per-cell estimate
         fraction = np.bincount(cells.ravel(), weights=outliers.ravel(), minlength=self.n_cells) / counts
         return fraction if fraction.std() > 0 else None
-
-    def _cell_of_overview_pixel(self) -> np.ndarray:
-        """(G, G) grid cell containing each overview pixel's centre."""
-        size = self.field.overview_size
-        height, width = self.field.shape
-        g = self.field.geometry
-        centres = (np.arange(size) + 0.5) / size
-        rows = np.minimum((centres * height).astype(np.int64) // self.field.patch_size, g.n_rows - 1)
-        cols = np.minimum((centres * width).astype(np.int64) // self.field.patch_size, g.n_cols - 1)
-        return rows[:, None] * g.n_cols + cols[None, :]
 
 
 def _is_honeycomb(atoms: np.ndarray, shape: tuple[int, ...], bond: float) -> bool:

@@ -37,12 +37,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from scipy import ndimage
 
 from stemscan.agents.bo import BOAgent, check_lengthscale
 from stemscan.agents.descriptors import LinearDecomposition, sliding_fft_features, window_function
 from stemscan.agents.descriptors.decomposition import METHODS
 from stemscan.agents.descriptors.sliding_fft import WINDOWS
+from stemscan.agents.survey import survey_cell_statistics, survey_gradient_prior
 
 __all__ = ["LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
 
@@ -254,35 +254,16 @@ class LinearBOAgent(BOAgent):
         magnitude of that cell-mean map (where the mesoscale contrast
         changes: boundaries between regions), ``"pca"`` the first principal
         component of (cell mean, within-cell spread, gradient), ``"stats"``
-        the three statistics as separate GP inputs.
+        the three statistics as separate GP inputs
+        (:func:`~stemscan.agents.survey.survey_cell_statistics`; ``"gradient"``
+        is :func:`~stemscan.agents.survey.survey_gradient_prior`).
         """
-        overview = np.asarray(observation["overview"], dtype=np.float64)[0] / 255.0
-        cell_of_pixel = self._cell_of_overview_pixel().ravel()
-        n = self.n_cells
-        counts = np.bincount(cell_of_pixel, minlength=n)
-        if (counts == 0).any():
-            return None  # overview coarser than the grid: no per-cell estimate
-        flat = overview.ravel()
-        mean = np.bincount(cell_of_pixel, weights=flat, minlength=n) / counts
-        square = np.bincount(cell_of_pixel, weights=flat**2, minlength=n) / counts
-        spread = np.sqrt(np.maximum(square - mean**2, 0.0))
-        g = self.field.geometry
-        grid = mean.reshape(g.n_rows, g.n_cols)
-        gradient = np.hypot(ndimage.sobel(grid, 0, mode="nearest"), ndimage.sobel(grid, 1, mode="nearest")).ravel()
         if self.survey_prior == "gradient":
-            return gradient
-        stats = np.stack([mean, spread, gradient], axis=1)
+            return survey_gradient_prior(observation["overview"], self.field)
+        stats = survey_cell_statistics(observation["overview"], self.field)
+        if stats is None:
+            return None  # overview coarser than the grid: no per-cell estimate
         if self.survey_prior == "stats":
             return stats
         stats = (stats - stats.mean(axis=0)) / (stats.std(axis=0) + 1e-12)
         return LinearDecomposition("pca", 1).fit(stats).transform(stats)[:, 0]
-
-    def _cell_of_overview_pixel(self) -> np.ndarray:
-        """(G, G) grid cell containing each overview pixel's centre."""
-        size = self.field.overview_size
-        h, w = self.field.shape
-        p = self.field.patch_size
-        g = self.field.geometry
-        rows = np.minimum(((np.arange(size) + 0.5) * h / size).astype(int) // p, g.n_rows - 1)
-        cols = np.minimum(((np.arange(size) + 0.5) * w / size).astype(int) // p, g.n_cols - 1)
-        return rows[:, None] * g.n_cols + cols[None, :]

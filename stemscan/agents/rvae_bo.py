@@ -37,11 +37,15 @@ import numpy as np
 
 from stemscan.agents.bo import BOAgent
 from stemscan.agents.rvae import CENTRINGS, OnlineTrainer, encode, load_rvae, new_model, patch_windows, pretrained_path
+from stemscan.agents.survey import survey_gradient_prior
 
-__all__ = ["DESCRIPTORS", "RVAEBOAgent", "patch_descriptor"]
+__all__ = ["DESCRIPTORS", "RVAEBOAgent", "SURVEY_PRIORS", "patch_descriptor"]
 
 #: Per-patch descriptors of the target latent ``v`` over the patch's windows.
 DESCRIPTORS = ("outlier", "deviation", "spread", "mean", "similarity")
+
+#: Survey statistics offered as the BO prior (see :meth:`RVAEBOAgent.prior`).
+SURVEY_PRIORS = ("gradient",)
 
 
 def patch_descriptor(kind: str, values: np.ndarray, reference: float) -> float | None:
@@ -85,8 +89,11 @@ class RVAEBOAgent(BOAgent):
         env: The STEMScan env.
         seed: Seeds the initial design and online training.
         acquisition, beta, refit_every, n_initial, use_prior: The shared BO
-            core's options (:class:`~stemscan.agents.bo.BOAgent`); this
-            workflow has no survey prior (the survey cannot resolve atoms).
+            core's options (:class:`~stemscan.agents.bo.BOAgent`);
+            ``use_prior`` (default on) uses the survey prior
+            (``survey_prior``).  Chosen on development seeds 100-109 (budget
+            0.1): IQM gain on phase-separated 1.02 -> 2.46, lattice-defects
+            1.03 -> 1.00, ferroelectric-domains 0.66 -> 0.41 (wide CIs).
         target: Index into ``z`` (0 .. latent_dim − 1) of the latent to use;
             ``None`` chooses automatically (largest variance across patches).
         example: What a person wants more of: a (P, P) patch (array or nested
@@ -112,6 +119,10 @@ class RVAEBOAgent(BOAgent):
             bright sublattice, so a dim column's off-centring, e.g. a
             ferroelectric B-site displacement, stays in the window; pair it
             with weights trained that way, ``translation`` off).
+        survey_prior: Survey statistic used as the BO prior when
+            ``use_prior``: ``"gradient"``
+            (:func:`~stemscan.agents.survey.survey_gradient_prior`: the survey
+            cannot resolve atoms, but its gradient marks where regions meet).
         lattice_px: Cell side of the bright sublattice, pixels (a person's
             knowledge of the material and sampling; needed for ``"lattice"``).
     """
@@ -126,7 +137,7 @@ class RVAEBOAgent(BOAgent):
         beta: float = 4.0,
         refit_every: int = 4,
         n_initial: int = 4,
-        use_prior: bool = False,
+        use_prior: bool = True,
         target: int | None = None,
         example: Any = None,
         descriptor: str = "outlier",
@@ -142,6 +153,7 @@ class RVAEBOAgent(BOAgent):
         max_windows: int = 32,
         centring: str = "peak",
         lattice_px: float | None = None,
+        survey_prior: str = "gradient",
     ) -> None:
         if descriptor not in DESCRIPTORS:
             raise ValueError(f"unknown descriptor {descriptor!r}; valid: {', '.join(DESCRIPTORS)}")
@@ -156,6 +168,9 @@ class RVAEBOAgent(BOAgent):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
         if lr <= 0 or smoothing < 0:
             raise ValueError(f"lr must be > 0 and smoothing >= 0, got lr={lr!r}, smoothing={smoothing!r}")
+        if survey_prior not in SURVEY_PRIORS:
+            raise ValueError(f"unknown survey_prior {survey_prior!r}; valid: {', '.join(SURVEY_PRIORS)}")
+        self.survey_prior = survey_prior
         if centring not in CENTRINGS:
             raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
         if centring == "lattice":
@@ -234,6 +249,7 @@ class RVAEBOAgent(BOAgent):
             "max_windows": self.max_windows,
             "centring": self.centring,
             "lattice_px": self.lattice_px,
+            "survey_prior": self.survey_prior,
         }
 
     # ------------------------------------------------------------ episode
@@ -253,6 +269,10 @@ class RVAEBOAgent(BOAgent):
                 raise ValueError("no atom columns found in the example patch; choose another example")
         self._descriptors: list[float] = []
         self.chosen_target: int | None = self.target
+
+    def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Per-cell survey gradient (:func:`~stemscan.agents.survey.survey_gradient_prior`), used when ``use_prior``."""
+        return survey_gradient_prior(observation["overview"], self.field)
 
     def initial_cells(self) -> list[int]:
         return [] if self._example_cell is None else [self._example_cell]

@@ -1,0 +1,95 @@
+"""Tests of the shared survey prior (:mod:`stemscan.agents.survey`) and its use by the BO workflows."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import stemscan  # noqa: F401  (registers STEMScan-v0)
+from stemscan.agents import make as make_agent
+from stemscan.agents.base import FieldConfig
+from stemscan.agents.survey import cell_of_overview_pixel, survey_cell_statistics, survey_gradient_prior
+
+
+@pytest.fixture()
+def env() -> gym.Env:
+    torch.set_num_threads(1)
+    return gym.make("STEMScan-v0", scene="phase-separated", image_size=256, dose_budget=0.12)
+
+
+def step_overview(field: FieldConfig) -> np.ndarray:
+    """A survey dark on the left half of the field, bright on the right half."""
+    size = field.overview_size
+    overview = np.zeros((1, size, size), dtype=np.uint8)
+    overview[0, :, size // 2:] = 200
+    return overview
+
+
+def test_cells_cover_the_overview_evenly(env: gym.Env) -> None:
+    field = FieldConfig(env)
+    cells = cell_of_overview_pixel(field)
+    counts = np.bincount(cells.ravel(), minlength=field.geometry.n_rows * field.geometry.n_cols)
+    assert cells.shape == (field.overview_size, field.overview_size)
+    assert counts.min() == counts.max() > 0
+
+
+def test_gradient_marks_the_boundary_between_regions(env: gym.Env) -> None:
+    field = FieldConfig(env)
+    g = field.geometry
+    gradient = survey_gradient_prior(step_overview(field), field)
+    assert gradient is not None and gradient.shape == (g.n_rows * g.n_cols,)
+    grid = gradient.reshape(g.n_rows, g.n_cols)
+    boundary = [g.n_cols // 2 - 1, g.n_cols // 2]
+    assert np.all(grid[:, boundary] > 0)
+    assert np.allclose(np.delete(grid, boundary, axis=1), 0.0)
+    stats = survey_cell_statistics(step_overview(field), field)
+    assert stats is not None
+    assert np.allclose(stats[:, 0].reshape(g.n_rows, g.n_cols)[:, -1], 200 / 255)
+    assert np.allclose(stats[:, 1], 0.0, atol=1e-6)  # each cell is uniform
+    assert np.array_equal(stats[:, 2], gradient)
+
+
+def test_bad_overview_shape_is_rejected(env: gym.Env) -> None:
+    field = FieldConfig(env)
+    with pytest.raises(ValueError, match="overview must have shape"):
+        survey_gradient_prior(np.zeros((3, 5), dtype=np.uint8), field)
+
+
+def test_linear_bo_prior_is_the_shared_gradient(env: gym.Env) -> None:
+    obs, _ = env.reset(seed=3)
+    agent = make_agent("linear-bo", env)
+    assert np.array_equal(agent.prior(obs), survey_gradient_prior(obs["overview"], agent.field))
+
+
+def test_dcnn_bo_adds_the_gradient_as_a_second_column(env: gym.Env) -> None:
+    obs, _ = env.reset(seed=3)
+    obs["overview"][0, :4, :4] = 255  # a bright corner: the bright-share column is not constant
+    expected = survey_gradient_prior(obs["overview"], FieldConfig(env))
+    plain = make_agent("dcnn-bo", env, device="cpu")
+    assert plain.config()["survey_gradient"] is False
+    assert plain.prior(obs).shape == (plain.n_cells,)
+    both = make_agent("dcnn-bo", env, device="cpu", survey_gradient=True)
+    prior = both.prior(obs)
+    assert prior.shape == (both.n_cells, 2)
+    assert np.array_equal(prior[:, 0], plain.prior(obs))
+    assert np.array_equal(prior[:, 1], expected)
+    only = make_agent("dcnn-bo", env, device="cpu", survey_prior=False, survey_gradient=True)
+    assert np.array_equal(only.prior(obs), expected)
+
+
+def test_rvae_bo_uses_the_gradient_prior_by_default(env: gym.Env) -> None:
+    obs, _ = env.reset(seed=3)
+    agent = make_agent("rvae-bo", env, seed=0)
+    assert agent.config()["use_prior"] is True and agent.config()["survey_prior"] == "gradient"
+    assert np.array_equal(agent.prior(obs), survey_gradient_prior(obs["overview"], agent.field))
+    agent.reset(seed=0)
+    agent.predict(obs)
+    assert agent._prior_columns is not None and agent._prior_columns.shape == (agent.n_cells, 1)
+    off = make_agent("rvae-bo", env, seed=0, use_prior=False)
+    off.reset(seed=0)
+    off.predict(obs)
+    assert off._prior_columns is None
+    with pytest.raises(ValueError, match="survey_prior"):
+        make_agent("rvae-bo", env, survey_prior="pca")
