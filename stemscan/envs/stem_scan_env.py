@@ -222,12 +222,17 @@ class STEMScanEnv(gym.Env):
         self._full_scale = max(float(scene.image.max()), 1e-6)
         # Mean counts per pixel at imaging dose, computed once per sample.
         self._expected = self.microscope.expected_counts(scene.image, self.microscope.electrons_per_pixel)
+        # Episode buffers are reused across resets: no new pages to fault in on the hot path.
+        if getattr(self, "_scanned", None) is None or self._scanned.shape != self.shape:
+            self._scanned = np.zeros(self.shape, dtype=bool)
+            self._measured = np.zeros(self.shape, dtype=np.float32)
+        else:
+            self._scanned.fill(False)
+            self._measured.fill(0.0)
         self.tracker = DiscoveryTracker(scene.labels, scene.feature_weights(), self.discovery_threshold)
-        self._scanned = np.zeros(self.shape, dtype=bool)
         self._n_scanned = 0
         self._n_pixels = self.shape[0] * self.shape[1]
         self._survey = np.zeros((self.grid.size, self.grid.size), dtype=np.float64)
-        self._measured = np.zeros(self.shape, dtype=np.float32)
         self._overview_u8 = np.zeros((1, self.grid.size, self.grid.size), dtype=np.uint8)
         self._visited_u8 = np.zeros((1, self.grid.size, self.grid.size), dtype=np.uint8)
         self._boxes: list[tuple[int, int]] = []
