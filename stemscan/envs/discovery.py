@@ -48,7 +48,8 @@ class DiscoveryTracker:
         """
         if self.total == 0:
             return _NONE
-        counts = np.bincount(patch_labels[newly_scanned], minlength=self.n_labels)
+        fresh = patch_labels if newly_scanned.all() else patch_labels[newly_scanned]
+        counts = np.bincount(fresh.ravel(), minlength=self.n_labels)
         counts[0] = 0
         touched = np.flatnonzero(counts)
         if touched.size == 0:

@@ -64,12 +64,11 @@ class CoarseGrid:
         """
         r0, r1 = self.row_edges[g0], self.row_edges[g1]
         c0, c1 = self.col_edges[h0], self.col_edges[h1]
-        rows = self._rows_to_cells[g0:g1, r0:r1]
-        cols = self._cols_to_cells[c0:c1, h0:h1]
-        return (
-            rows @ first[r0:r1, c0:c1].astype(np.float64) @ cols,
-            rows @ second[r0:r1, c0:c1].astype(np.float64) @ cols,
-        )
+        both = np.empty((2, r1 - r0, c1 - c0), dtype=np.float64)
+        both[0] = first[r0:r1, c0:c1]
+        both[1] = second[r0:r1, c0:c1]
+        sums = self._rows_to_cells[g0:g1, r0:r1] @ both @ self._cols_to_cells[c0:c1, h0:h1]
+        return sums[0], sums[1]
 
     def block_mean(self, values: np.ndarray) -> np.ndarray:
         """Mean of a full-resolution array over every cell, ``float64`` (size, size)."""
