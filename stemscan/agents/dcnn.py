@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import torch
 from scipy import ndimage
 
 from stemscan.agents.nets.unet import UNet
+from stemscan.atomic import write_bytes_atomic
 
 __all__ = [
     "CLASS_NAMES",
@@ -254,7 +254,7 @@ class AtomFinder:
         # One metadata key holding sorted JSON: safetensors does not keep the order of several keys,
         # which would make the file bytes (and their hash) differ between identical saves.
         metadata = {_METADATA_KEY: json.dumps(record, sort_keys=True)}
-        atomic_write_bytes(path, save_bytes(tensors, metadata=metadata))
+        write_bytes_atomic(path, save_bytes(tensors, metadata=metadata))
         return path
 
     # --------------------------------------------------------- inference
@@ -514,21 +514,6 @@ def match_points(found: np.ndarray, truth: np.ndarray, radius: float) -> tuple[i
     precision = matches / len(found) if len(found) else 1.0
     recall = matches / len(truth) if len(truth) else 1.0
     return matches, precision, recall
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _read_metadata(raw: bytes) -> dict[str, str]:

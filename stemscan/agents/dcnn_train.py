@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from stemscan.agents.dcnn import CLASS_NAMES, atomic_write_bytes, normalise_image
+from stemscan.agents.dcnn import CLASS_NAMES, normalise_image
+from stemscan.atomic import write_bytes_atomic
 from stemscan.envs.microscope import Microscope
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
@@ -387,7 +388,7 @@ def run(args: argparse.Namespace) -> int:
         "torch_version": torch.__version__,
         "reference_prediction": reference_prediction(finder),
     }
-    atomic_write_bytes(out.with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode())
+    write_bytes_atomic(out.with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode())
     print(f"wrote {out} (sha256 {digest[:16]}..., {out.stat().st_size / 1e6:.2f} MB) in {seconds:.0f} s")
     return 0
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from stemscan.agents.base import Agent
+from stemscan.atomic import write_bytes_atomic
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
@@ -219,19 +219,6 @@ def policy_spec(
     }
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_policy(policy: MultiInputActorCriticPolicy, path: str | os.PathLike, spec: dict[str, Any]) -> Path:
     """Write ``policy.state_dict()`` to ``path`` (safetensors) and ``spec`` beside it (``.json``), atomically.
 
@@ -244,8 +231,8 @@ def save_policy(policy: MultiInputActorCriticPolicy, path: str | os.PathLike, sp
     if path.suffix != ".safetensors":
         raise ValueError(f"policy path must end in .safetensors, got {str(path)!r}")
     tensors = {key: value.detach().cpu().contiguous() for key, value in _unique_state(policy).items()}
-    _atomic_write_bytes(path, save(tensors, metadata={"format": POLICY_FORMAT}))
-    _atomic_write_bytes(path.with_suffix(".json"), (json.dumps(spec, indent=2, sort_keys=True) + "\n").encode())
+    write_bytes_atomic(path, save(tensors, metadata={"format": POLICY_FORMAT}))
+    write_bytes_atomic(path.with_suffix(".json"), (json.dumps(spec, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +30,7 @@ import torch
 from scipy import ndimage
 
 from stemscan.agents.nets.rvae import RVAE, RVAEConfig
+from stemscan.atomic import atomic_path, write_text_atomic
 from stemscan.agents.peaks import SUBLATTICES, bright_sublattice, find_peaks, window_corners
 
 __all__ = [
@@ -421,20 +421,6 @@ def encode(model: RVAE, windows: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- storage
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; weights and configs are shared read-only data
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _config_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
@@ -458,8 +444,9 @@ def save_rvae(model: RVAE, path: str | os.PathLike, metadata: dict[str, Any] | N
     tensors = {name: value.detach().contiguous().clone() for name, value in model.state_dict().items()}
     document = {"model": "stemscan-rvae", "config": model.config.to_dict(), "metadata": metadata or {}}
     text = json.dumps(document, indent=2, sort_keys=True)
-    _atomic_write(target, lambda tmp: save_file(tensors, tmp))
-    _atomic_write(_config_path(target), lambda tmp: Path(tmp).write_text(text + "\n"))
+    with atomic_path(target) as tmp:
+        save_file(tensors, tmp)
+    write_text_atomic(_config_path(target), text + "\n")
     return target
 
 

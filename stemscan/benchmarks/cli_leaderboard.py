@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stemscan.benchmarks.atomic import write_text_atomic
+    from stemscan.atomic import write_text_atomic
     from stemscan.benchmarks.leaderboard import leaderboard
 
     if not Path(args.results).is_file():

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from stemscan.benchmarks.atomic import atomic_path
+from stemscan.atomic import atomic_path
 from stemscan.benchmarks.spec import EpisodeSpec, agent_seed, expand_grid
 
 __all__ = ["Recording", "compose_frame", "record_episode", "record_spec", "write_gif"]

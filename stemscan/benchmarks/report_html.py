@@ -15,7 +15,6 @@ import io
 import json
 import math
 import warnings
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
+from stemscan.atomic import atomic_path
 from stemscan.scenes.registry import make, names
 
 __all__ = ["save_gallery"]
@@ -57,16 +57,9 @@ def save_gallery(path: str, seed: int = 0, size: int = 256) -> None:
                    for kind in sorted(set(kinds[1:]))]
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] or ".png"
-    handle, tmp = tempfile.mkstemp(suffix=suffix, dir=folder)
-    os.close(handle)
+    fmt = (os.path.splitext(path)[1] or ".png").lstrip(".")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=fmt)
     finally:
         plt.close(fig)

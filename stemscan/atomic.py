@@ -1,4 +1,8 @@
-"""Atomic file writes: a temporary file in the target's folder, then ``os.replace``."""
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
+
+Every file stemscan writes (weights, configs, results pages, figures, GIFs)
+goes through here, so a crash never leaves a half-written file behind.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text_atomic"]
+__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic"]
 
 
 @contextmanager
@@ -33,3 +37,9 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
