@@ -38,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _json_arg(name: str, text: str | None) -> dict | None:
+def json_object_arg(name: str, text: str | None) -> dict | None:
+    """Parse a command-line JSON object (``None`` when the option was not given)."""
     if text is None:
         return None
     try:
@@ -54,8 +55,8 @@ def _specs(args: argparse.Namespace) -> list:
     from stemscan.benchmarks.spec import expand_grid
     from stemscan.benchmarks.suite import load_suite
 
-    env_kwargs = _json_arg("--env-kwargs", args.env_kwargs)
-    agent_kwargs = _json_arg("--agent-kwargs", args.agent_kwargs)
+    env_kwargs = json_object_arg("--env-kwargs", args.env_kwargs)
+    agent_kwargs = json_object_arg("--agent-kwargs", args.agent_kwargs)
     budgets = None if args.budgets is None else [_float(b) for b in _split(args.budgets) or []]
     if args.suite is not None:
         given = [flag for flag, value in (("--agents", args.agents), ("--scenes", args.scenes), ("--seeds", args.seeds),

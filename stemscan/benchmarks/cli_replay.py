@@ -8,7 +8,8 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
+
+from stemscan.benchmarks.cli_bench import json_object_arg
 
 __all__ = ["configure", "run"]
 
@@ -25,23 +26,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-side", type=int, default=384, help="longest side of the field panel, pixels (default 384)")
 
 
-def _json(name: str, text: str | None) -> dict:
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{name} is not valid JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise ValueError(f"{name} must be a JSON object")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     from stemscan.benchmarks.replay import record_episode, write_gif
 
-    recording = record_episode(args.agent, args.scene, args.seed, _json("--env-kwargs", args.env_kwargs),
-                               _json("--agent-kwargs", args.agent_kwargs))
+    recording = record_episode(args.agent, args.scene, args.seed, json_object_arg("--env-kwargs", args.env_kwargs) or {},
+                               json_object_arg("--agent-kwargs", args.agent_kwargs) or {})
     write_gif(args.output, recording, fps=args.fps, max_side=args.max_side)
     found, total = recording.final_found, recording.features_total
     print(f"wrote {args.output}: {len(recording.frames)} frames, {found}/{total} features found")

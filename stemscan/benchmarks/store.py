@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,15 +93,33 @@ class ResultsStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-        try:
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.DatabaseError as error:
-            self._conn.close()
-            raise ValueError(f"{self.path} is not a SQLite results file: {error}") from error
+        self._enable_wal(timeout_s)
         self._conn.execute("PRAGMA synchronous = NORMAL")
         with self._transaction():
             self._conn.execute(_SCHEMA)
         self._check_columns()
+
+    def _enable_wal(self, timeout_s: float) -> None:
+        """Switch to WAL journaling, waiting while another process holds the file.
+
+        Two processes opening a new file at once race for this switch, and
+        SQLite answers "database is locked" without honouring the busy
+        timeout, so the switch is retried until ``timeout_s``.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" in str(error) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                self._conn.close()
+                raise ValueError(f"{self.path} could not be opened as a SQLite results file: {error}") from error
+            except sqlite3.DatabaseError as error:
+                self._conn.close()
+                raise ValueError(f"{self.path} is not a SQLite results file: {error}") from error
 
     def _check_columns(self) -> None:
         present = {row[1] for row in self._conn.execute("PRAGMA table_info(episodes)")}
