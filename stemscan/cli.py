@@ -44,7 +44,20 @@ def _add(subparsers: argparse._SubParsersAction, name: str, module_name: str, he
     parser.set_defaults(_run=module.run)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _positionals(argv: Sequence[str]) -> list[str]:
+    return [arg for arg in argv if not arg.startswith("-")]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the module of the chosen subcommand is imported.
+
+    Args:
+        argv: The command line (default ``sys.argv[1:]``); ``[]`` gives the
+            top-level parser with every subcommand listed but none imported.
+    """
+    words = _positionals(sys.argv[1:] if argv is None else argv)
+    command = words[0] if words else None
+    model = words[1] if len(words) > 1 and command == "train" else None
     parser = argparse.ArgumentParser(
         prog="stemscan",
         description="Automated experimentation in STEM: environment, agent zoo and benchmark.",
@@ -52,22 +65,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stemscan {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        _add(subparsers, name, module_name, help_text)
+        if name == command:
+            _add(subparsers, name, module_name, help_text)
+        else:
+            subparsers.add_parser(name, help=help_text)
     train = subparsers.add_parser("train", help="train a model of the zoo (dcnn, rvae, ppo)")
     train_sub = train.add_subparsers(dest="model", metavar="MODEL")
     for name, (module_name, help_text) in TRAINERS.items():
-        _add(train_sub, name, module_name, help_text)
+        if name == model:
+            _add(train_sub, name, module_name, help_text)
+        else:
+            train_sub.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "_unavailable", None):
         print(args._unavailable, file=sys.stderr)
         return 2
     run = getattr(args, "_run", None)
     if run is None:
+        if args.command == "train":
+            parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
         parser.print_help()
         return 0 if args.command is None else 2
     try:

@@ -1,0 +1,37 @@
+"""The `stemscan` command: version, help, and only the chosen subcommand imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from stemscan import __version__
+from stemscan.cli import main
+
+
+def test_version(capsys):
+    try:
+        main(["--version"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    assert capsys.readouterr().out.strip() == f"stemscan {__version__}"
+
+
+def test_help_lists_every_command_without_importing_torch():
+    code = (
+        "import sys, contextlib, io\n"
+        "from stemscan.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    main([])\n"
+        "assert 'torch' not in sys.modules, 'stemscan --help imported torch'\n"
+        "print(out.getvalue())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    for command in ("scenes", "bench", "leaderboard", "replay", "train"):
+        assert command in result.stdout
+
+
+def test_scenes_lists_the_families(capsys):
+    assert main(["scenes"]) == 0
+    assert capsys.readouterr().out.split() == ["ferroelectric-domains", "lattice-defects", "nanoparticles", "phase-separated"]
