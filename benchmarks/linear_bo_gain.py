@@ -2,7 +2,8 @@
 
 gain = (features found / features total) / (dose used / dose of one full
 frame), from the env's ``info`` (uniform scanning gives ~1).  Default env
-settings (512×512 field, 32×32 patches, 10% budget, survey on).
+settings (512×512 field, 32×32 patches, 10% budget, survey on); each episode
+is the one ``stemscan bench`` runs for that agent, scene and seed.
 
 Usage::
 
@@ -14,32 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 import stemscan
-from stemscan import agents as zoo
-
-
-def run_episode(agent_name: str, scene: str, seed: int, agent_kwargs: dict) -> tuple[float, float]:
-    """One episode; returns (gain, median decision latency in ms)."""
-    env = gym.make("STEMScan-v0", scene=scene)
-    agent = zoo.make(agent_name, env, **agent_kwargs)
-    obs, info = env.reset(seed=seed)
-    agent.reset(seed=seed)
-    latencies = []
-    done = False
-    while not done:
-        start = time.perf_counter()
-        action, _ = agent.predict(obs)
-        latencies.append(time.perf_counter() - start)
-        obs, _, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
-    found = info["features_found"] / max(info["features_total"], 1)
-    return found / info["dose_fraction"], 1000.0 * float(np.median(latencies))
+from stemscan.benchmarks import run_episode
 
 
 def main() -> None:
@@ -57,9 +38,9 @@ def main() -> None:
     for scene in args.scenes:
         for name in args.agents:
             own = kwargs if name.endswith("-bo") else {}
-            results = [run_episode(name, scene, seed, own) for seed in args.seeds]
-            gains = [g for g, _ in results]
-            latency = float(np.median([lat for _, lat in results]))
+            rows = [run_episode(name, scene, seed, agent_kwargs=own) for seed in args.seeds]
+            gains = [row["gain"] for row in rows]
+            latency = float(np.median([row["latency_ms_median"] for row in rows]))
             per_seed = ", ".join(f"{s}:{g:.2f}" for s, g in zip(args.seeds, gains))
             print(f"| {scene} | {name} | {np.mean(gains):.2f} | {per_seed} | {latency:.1f} |", flush=True)
 

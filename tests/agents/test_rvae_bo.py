@@ -177,49 +177,25 @@ def test_chosen_latent_differs_across_ferroelectric_domains(displacement: float)
     polarisation quadrant; the automatically chosen latent's mean must differ
     between the two largest domains by several standard errors.
     """
-    from scipy.spatial import cKDTree
+    from stemscan.agents.rvae import pretrained
 
-    from stemscan.agents.rvae import encode, patch_windows, pretrained
-    from stemscan.envs.microscope import Microscope
-    from stemscan.scenes import make
-
-    model = pretrained()
-    scene = make("ferroelectric-domains", seed=2, size=512, displacement=displacement)
-    microscope = Microscope()
-    rng = np.random.default_rng(0)
-    measured = microscope.normalise(microscope.counts(scene.image, 500.0, rng), 500.0, float(scene.image.max()))
-    a_sites = scene.atoms[scene.atom_classes == 0]
-    b_sites = scene.atoms[scene.atom_classes == 1]
-    _, nearest_a = cKDTree(a_sites).query(b_sites, 4)
-    polarisation = b_sites - a_sites[nearest_a].mean(axis=1)
-    quadrant = np.round(np.arctan2(polarisation[:, 0], polarisation[:, 1]) / (np.pi / 2)).astype(int) % 4
-    b_tree = cKDTree(b_sites)
-    latents, domains, patch_means = [], [], []
-    for r in range(0, 512, 32):
-        for c in range(0, 512, 32):
-            windows, peaks = patch_windows(measured[r : r + 32, c : c + 32], 16)
-            if not len(windows):
-                continue
-            z = encode(model, windows)
-            patch_means.append(z[:, 3:].mean(axis=0))
-            distance, index = b_tree.query(peaks + [r, c])
-            on_b = distance < 4
-            latents.extend(z[on_b])
-            domains.extend(quadrant[index[on_b]])
-    target = 3 + int(np.argmax(np.var(patch_means, axis=0)))
-    latents, domains = np.array(latents), np.array(domains)
+    latents, domains, target = domain_latents(pretrained(), 2, displacement=displacement, noise_seed=0)
     first, second = np.argsort(-np.bincount(domains, minlength=4))[:2]
     a, b = latents[domains == first, target], latents[domains == second, target]
     t = abs(a.mean() - b.mean()) / np.sqrt(a.var() / len(a) + b.var() / len(b))
     assert t > 3.0, f"target latent z{target - 3}: means {a.mean():.3f} vs {b.mean():.3f} (t = {t:.2f})"
 
 
-def domain_latents(model, scene_seed: int, **window_kwargs) -> tuple[np.ndarray, np.ndarray, int]:
+def domain_latents(
+    model, scene_seed: int, displacement: float | None = None, noise_seed: int | None = None, **window_kwargs
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Latents of B-site windows of a measured ``ferroelectric-domains`` scene, their domain, the chosen z.
 
     Ground truth (atom positions, evaluation only) gives each B column's
     polarisation quadrant; the target is chosen as the agent does (largest
-    variance of per-patch means of z).
+    variance of per-patch means of z).  ``displacement`` (pm) overrides the
+    scene's default; the shot noise is seeded by ``noise_seed`` (default: the
+    scene seed).
     """
     from scipy.spatial import cKDTree
 
@@ -227,9 +203,10 @@ def domain_latents(model, scene_seed: int, **window_kwargs) -> tuple[np.ndarray,
     from stemscan.envs.microscope import Microscope
     from stemscan.scenes import make
 
-    scene = make("ferroelectric-domains", seed=scene_seed, size=512)
+    params = {} if displacement is None else {"displacement": displacement}
+    scene = make("ferroelectric-domains", seed=scene_seed, size=512, **params)
     microscope = Microscope()
-    rng = np.random.default_rng(scene_seed)
+    rng = np.random.default_rng(scene_seed if noise_seed is None else noise_seed)
     measured = microscope.normalise(microscope.counts(scene.image, 500.0, rng), 500.0, float(scene.image.max()))
     a_sites = scene.atoms[scene.atom_classes == 0]
     b_sites = scene.atoms[scene.atom_classes == 1]
