@@ -31,13 +31,22 @@ from scipy import ndimage
 
 from stemscan.agents.nets.rvae import RVAE, RVAEConfig
 from stemscan.atomic import atomic_path, write_text_atomic
-from stemscan.agents.peaks import SUBLATTICES, bright_sublattice, find_peaks, window_corners
+from stemscan.agents.peaks import (
+    SUBLATTICES,
+    bright_sublattice,
+    find_peaks,
+    interior_peaks,
+    refine_peaks,
+    window_corners,
+)
 
 __all__ = [
     "OnlineTrainer",
     "TrainResult",
     "elbo_loss",
     "CENTRINGS",
+    "bond_angles",
+    "lattice_columns",
     "encode",
     "lattice_windows",
     "load_rvae",
@@ -50,8 +59,11 @@ __all__ = [
     "windows_from_scenes",
 ]
 
-#: Shipped pre-trained weights (config in the ``.json`` next to it).
-_WEIGHTS = Path(__file__).resolve().parent / "weights" / "rvae.safetensors"
+#: Shipped pre-trained weights per window centring (config in the ``.json`` next to each).
+_WEIGHTS = {
+    "peak": Path(__file__).resolve().parent / "weights" / "rvae.safetensors",
+    "lattice": Path(__file__).resolve().parent / "weights" / "rvae_lattice.safetensors",
+}
 
 
 #: Where :func:`patch_windows` centres its windows (see there).
@@ -59,50 +71,103 @@ CENTRINGS = ("peak", "lattice")
 
 
 # --------------------------------------------------------------------- windows
-def _refine(smooth: np.ndarray, peaks: np.ndarray, radius: int = 2) -> np.ndarray:
-    """Sub-pixel peak positions: background-subtracted centroid of ``smooth`` in a (2 radius + 1)² box."""
-    out = np.empty((len(peaks), 2), dtype=np.float64)
-    h, w = smooth.shape
-    for i, (r, c) in enumerate(np.asarray(peaks, dtype=np.int64)):
-        r0, r1, c0, c1 = max(r - radius, 0), min(r + radius + 1, h), max(c - radius, 0), min(c + radius + 1, w)
-        box = smooth[r0:r1, c0:c1] - smooth[r0:r1, c0:c1].min()
-        total = float(box.sum())
-        if total <= 0.0:
-            out[i] = (r, c)
-            continue
-        rows, cols = np.mgrid[r0:r1, c0:c1]
-        out[i] = ((box * rows).sum() / total, (box * cols).sum() / total)
-    return out
+def lattice_columns(
+    patch: np.ndarray,
+    sigma: float = 1.0,
+    min_distance: int = 3,
+    threshold: float = 4.0,
+    max_peaks: int = 256,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smoothed patch and sub-pixel positions of its bright and dim columns.
+
+    Peaks are found with :func:`~stemscan.agents.peaks.find_peaks`, split
+    into sublattices by height (:func:`~stemscan.agents.peaks.bright_sublattice`),
+    spurious border peaks dropped (:func:`~stemscan.agents.peaks.interior_peaks`)
+    and refined to sub-pixel precision (:func:`~stemscan.agents.peaks.refine_peaks`).
+
+    Returns:
+        ``(smooth, bright, dim)``: the (H, W) smoothed patch and ``float64``
+        (N, 2) / (M, 2) ``(row, col)`` positions in patch pixels.
+    """
+    array = np.asarray(patch, dtype=np.float64)
+    smooth = ndimage.gaussian_filter(array, sigma) if sigma > 0 else array
+    peaks = find_peaks(array, sigma=sigma, min_distance=min_distance, threshold=threshold, max_peaks=max_peaks)
+    empty = np.zeros((0, 2), dtype=np.float64)
+    if not len(peaks):
+        return smooth, empty, empty
+    bright = bright_sublattice(smooth[peaks[:, 0].astype(np.int64), peaks[:, 1].astype(np.int64)])
+    inner = interior_peaks(peaks, smooth.shape)
+    dim = peaks[~bright & inner] if (~bright).any() else empty
+    return smooth, refine_peaks(smooth, peaks[bright & inner]), refine_peaks(smooth, dim)
+
+
+def bond_angles(bright: np.ndarray, dim: np.ndarray, lattice_px: float) -> np.ndarray:
+    """Lattice rotation samples from bright-to-dim column bonds of a perovskite-like cell, radians.
+
+    A dim (B-site) column sits near the centre of each square cell of bright
+    columns, so a bright-to-dim bond of length ~``lattice_px / sqrt(2)``
+    points along a cell diagonal rotated by the lattice angle.  Each such
+    bond gives one sample of that angle, in the scenes' convention
+    (:func:`stemscan.scenes.lattices.rotation` applied to ``(row, col)``
+    vectors), within ±45°.  A B-site off-centring tilts single bonds by a
+    few degrees; the median over many bonds (cells and domains) averages it
+    out, which is how :class:`~stemscan.agents.rvae_bo.RVAEBOAgent` pools them.
+
+    Args:
+        bright, dim: (N, 2) / (M, 2) sub-pixel positions, pixels.
+        lattice_px: Cell side of the bright sublattice, pixels.
+
+    Returns:
+        ``float64`` (K,) angles, radians; empty when no bond is found.
+    """
+    if not len(bright) or not len(dim):
+        return np.zeros(0, dtype=np.float64)
+    bonds = (dim[None, :, :] - bright[:, None, :]).reshape(-1, 2)
+    length = np.hypot(bonds[:, 0], bonds[:, 1])
+    bonds = bonds[(length > 0.55 * lattice_px) & (length < 0.85 * lattice_px)]
+    direction = np.arctan2(bonds[:, 0], bonds[:, 1])  # (row, col): the scene's rotation turns this the other way
+    deviation = np.mod(direction - np.pi / 4 + np.pi / 4, np.pi / 2) - np.pi / 4
+    return -deviation
+
+
+def _rotation(angle: float) -> np.ndarray:
+    """2×2 matrix rotating ``(row, col)`` vectors by ``angle`` radians (the scenes' convention)."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]])
 
 
 def lattice_windows(
     smooth: np.ndarray,
-    bright_peaks: np.ndarray,
+    bright: np.ndarray,
     window: int,
     lattice_px: float,
     max_windows: int = 64,
+    angle: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows centred on the *ideal* cell-centre sites of a square lattice of bright columns.
 
     In a perovskite seen along [001] the bright A-site columns form a square
     lattice of side ``lattice_px`` and the dim B-site column sits near each
-    cell centre, off-centred by the local polarisation.  Each bright peak is
-    refined to sub-pixel precision (centroid), and the four points
-    ``A + lattice_px / 2 · (±1, ±1)`` where a whole window fits inside the
-    image are sampled (bilinear) as window centres.  The B column then sits
-    in its window displaced from the centre by exactly its off-centring, a
-    signal a peak-centred window removes (it centres on the displaced
-    column) and a translation latent absorbs; use an rVAE with
-    ``translation=False`` on these windows.  The lattice is taken as
-    axis-aligned (scene rotations of a few degrees move the ideal site by a
-    fraction of a pixel at this distance).
+    cell centre, off-centred by the local polarisation.  From each bright
+    column the four points ``A + R(angle) lattice_px / 2 · (±1, ±1)`` are
+    candidate ideal sites; candidates closer than ``lattice_px / 4`` (the
+    same site seen from several corners) are averaged, and sites where a
+    whole window fits inside the image are sampled (bilinear) as window
+    centres.  The B column then sits in its window displaced from the centre
+    by exactly its off-centring, a signal a peak-centred window removes (it
+    centres on the displaced column) and a translation latent absorbs; use
+    an rVAE with ``translation=False`` on these windows.  ``angle`` matters:
+    at half a cell diagonal (~19 px) a 3° lattice rotation moves the ideal
+    site by 1 px, as much as a 15 pm displacement at 0.15 Å/px.
 
     Args:
         smooth: (H, W) smoothed patch.
-        bright_peaks: (N, 2) integer peak positions of the bright sublattice, pixels.
+        bright: (N, 2) sub-pixel positions of the bright columns, pixels
+            (:func:`lattice_columns`).
         window: Window side, pixels.
         lattice_px: Side of the bright sublattice's square cell, pixels (> 0).
         max_windows: At most this many windows.
+        angle: Lattice rotation, radians (scenes' convention; :func:`bond_angles`).
 
     Returns:
         ``(windows, centres)``: ``float32`` (M, window, window) and ``float64``
@@ -110,15 +175,22 @@ def lattice_windows(
     """
     if not (np.isfinite(lattice_px) and lattice_px > 0):
         raise ValueError(f"lattice_px must be a positive number of pixels, got {lattice_px!r}")
+    if not np.isfinite(angle):
+        raise ValueError(f"the lattice angle must be a finite number of radians, got {angle!r}")
     h, w = smooth.shape
     half = (window - 1) / 2.0
-    offsets = lattice_px / 2.0 * np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
-    centres = []
-    for a in _refine(smooth, bright_peaks):
-        for site in a + offsets:
-            inside = half <= site[0] <= h - 1 - half and half <= site[1] <= w - 1 - half
-            if inside and all(np.hypot(*(site - other)) > 1.0 for other in centres):
-                centres.append(site)
+    corners = lattice_px / 2.0 * np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]) @ _rotation(angle).T
+    groups: list[list[np.ndarray]] = []
+    for a in np.asarray(bright, dtype=np.float64).reshape(-1, 2):
+        for site in a + corners:
+            for group in groups:
+                if np.hypot(*(site - group[0])) < lattice_px / 4.0:
+                    group.append(site)
+                    break
+            else:
+                groups.append([site])
+    centres = [np.mean(group, axis=0) for group in groups]
+    centres = [c for c in centres if half <= c[0] <= h - 1 - half and half <= c[1] <= w - 1 - half]
     centres_array = np.array(centres[:max_windows], dtype=np.float64).reshape(-1, 2)
     grid = np.mgrid[:window, :window].reshape(2, -1).astype(np.float64) - half
     windows = np.empty((len(centres_array), window, window), dtype=np.float32)
@@ -137,6 +209,7 @@ def patch_windows(
     sublattice: str = "all",
     centring: str = "peak",
     lattice_px: float | None = None,
+    lattice_angle: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Locate atom columns in ``patch`` and cut a window around each.
 
@@ -160,6 +233,8 @@ def patch_windows(
             on the ideal cell-centre sites of the bright sublattice
             (:func:`lattice_windows`; ``sublattice`` is ignored).
         lattice_px: Cell side of the bright sublattice, pixels (needed for ``"lattice"``).
+        lattice_angle: Rotation of the bright sublattice, radians (``"lattice"``
+            only; estimate it with :func:`bond_angles`).
 
     Returns:
         ``(windows, centres)``: ``float32`` (N, window, window) and ``float64``
@@ -175,15 +250,12 @@ def patch_windows(
         raise ValueError(f"unknown sublattice {sublattice!r}; valid: {', '.join(SUBLATTICES)}")
     if centring not in CENTRINGS:
         raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
-    smooth = ndimage.gaussian_filter(array, sigma) if sigma > 0 else array
     if centring == "lattice":
         if lattice_px is None:
             raise ValueError("centring='lattice' needs lattice_px (the bright sublattice's cell side, pixels)")
-        peaks = find_peaks(array, sigma=sigma, min_distance=min_distance, threshold=threshold, max_peaks=4 * max_windows)
-        if len(peaks):
-            bright = bright_sublattice(smooth[peaks[:, 0].astype(np.int64), peaks[:, 1].astype(np.int64)])
-            peaks = peaks[bright]
-        return lattice_windows(smooth, peaks, window, float(lattice_px), max_windows)
+        smooth, bright, _ = lattice_columns(array, sigma, min_distance, threshold, 4 * max_windows)
+        return lattice_windows(smooth, bright, window, float(lattice_px), max_windows, lattice_angle)
+    smooth = ndimage.gaussian_filter(array, sigma) if sigma > 0 else array
     limit = max_windows if sublattice == "all" else 4 * max_windows
     peaks = find_peaks(array, sigma=sigma, min_distance=min_distance, threshold=threshold, max_peaks=limit)
     if sublattice != "all" and len(peaks):
@@ -229,14 +301,16 @@ def elbo_loss(
         windows: (B, W, W) inputs.
         generator: Source of the reparameterisation noise.
         recon_sigma: Standard deviation of the Gaussian likelihood, in the
-            windows' intensity units (about the shot noise of a smoothed patch).
+            windows' intensity units (about the shot noise of a smoothed patch;
+            of a standardised window when the model standardises, see
+            :meth:`~stemscan.agents.nets.rvae.RVAE.prepare`).
         kl_weight: Multiplier of the KL term (1 = the ELBO; < 1 a beta-VAE).
 
     Returns:
         ``(loss, reconstruction term, KL term)``, each a scalar averaged over the batch.
     """
     recon, mean, log_var = model(windows, generator)
-    reconstruction = ((recon - windows) ** 2).sum(dim=(1, 2)).mean() / (2.0 * recon_sigma**2)
+    reconstruction = ((recon - model.prepare(windows)) ** 2).sum(dim=(1, 2)).mean() / (2.0 * recon_sigma**2)
     scales = model.prior_scales().to(mean.dtype)
     var = torch.exp(log_var)
     kl = (torch.log(scales) - 0.5 * log_var + (var + mean**2) / (2.0 * scales**2) - 0.5).sum(dim=1).mean()
@@ -500,17 +574,54 @@ def load_rvae(path: str | os.PathLike) -> RVAE:
     return model
 
 
-def pretrained_path() -> Path:
-    """Path of the shipped pre-trained weights."""
-    return _WEIGHTS
+def pretrained_path(centring: str = "peak") -> Path:
+    """Path of the shipped pre-trained weights for windows cut with ``centring``.
+
+    ``"peak"``: atom-centred windows of every scene family (16 px, 2 z,
+    translation latent).  ``"lattice"``: windows on the ideal B sites of
+    ``ferroelectric-domains`` (10 px, 1 z, no translation latent, a wide
+    angle prior and standardised windows, so that the angle latent carries
+    the B-site off-centring direction; see :mod:`stemscan.agents.rvae_train`).
+    """
+    if centring not in CENTRINGS:
+        raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
+    return _WEIGHTS[centring]
 
 
-def pretrained() -> RVAE:
-    """The shipped rVAE pre-trained on the synthetic scene families (``stemscan train rvae``)."""
-    return load_rvae(_WEIGHTS)
+def pretrained(centring: str = "peak") -> RVAE:
+    """The shipped rVAE for ``centring`` windows, pre-trained on synthetic scenes (``stemscan train rvae``)."""
+    return load_rvae(pretrained_path(centring))
 
 
 # ----------------------------------------------------------------- pretraining
+def _scene_lattice_windows(
+    measured: np.ndarray,
+    n_patches: int,
+    patch_size: int,
+    window: int,
+    sigma: float,
+    lattice_px: float,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """Lattice-centred windows of ``n_patches`` random patches of one measured field.
+
+    The lattice angle is the median of every patch's :func:`bond_angles`.
+    """
+    size = measured.shape[0]
+    columns = []
+    for _ in range(n_patches):
+        r0, c0 = rng.integers(0, size - patch_size + 1, 2)
+        columns.append(lattice_columns(measured[r0 : r0 + patch_size, c0 : c0 + patch_size], sigma))
+    samples = np.concatenate([bond_angles(bright, dim, lattice_px) for _, bright, dim in columns])
+    angle = float(np.median(samples)) if samples.size else 0.0
+    out = []
+    for smooth, bright, _ in columns:
+        cut, _ = lattice_windows(smooth, bright, window, lattice_px, angle=angle)
+        if len(cut):
+            out.append(cut)
+    return out
+
+
 def windows_from_scenes(
     families: list[str],
     n_scenes: int = 4,
@@ -536,8 +647,10 @@ def windows_from_scenes(
     rVAE sees every orientation it should be invariant to.  ``sublattice``
     selects the columns windows are centred on (see :func:`patch_windows`).
     With ``centring="lattice"`` the windows are cut exactly as the agent cuts
-    them (sub-pixel, on ideal sites) and not rotated (``rotate_deg`` is
-    ignored): a rotation would move the ideal site off the window centre.
+    them (sub-pixel, on ideal sites, the lattice angle pooled over the
+    scene's patches as the agent pools it over an episode) and not rotated
+    (``rotate_deg`` is ignored): a rotation would move the ideal site off
+    the window centre.
 
     Returns:
         ``float32`` (N, window, window) windows.
@@ -567,14 +680,7 @@ def windows_from_scenes(
             padded = np.pad(smooth, big, mode="reflect")
             crops = []
             if centring == "lattice":
-                for _ in range(patches_per_scene):
-                    r0, c0 = rng.integers(0, image_size - patch_size + 1, 2)
-                    cut, _ = patch_windows(
-                        measured[r0 : r0 + patch_size, c0 : c0 + patch_size], window, sigma,
-                        centring="lattice", lattice_px=lattice_px,
-                    )
-                    if len(cut):
-                        out.append(cut)
+                out.extend(_scene_lattice_windows(measured, patches_per_scene, patch_size, window, sigma, lattice_px, rng))
                 continue
             for _ in range(patches_per_scene):
                 r0, c0 = rng.integers(0, image_size - patch_size + 1, 2)

@@ -11,15 +11,34 @@ The seed paper's unsupervised workflow.  Each step:
 3. the rVAE is trained *online* on every window measured so far, a bounded
    ``online_steps`` gradient steps per decision, warm-started from the
    shipped pre-trained weights (or ``weights``);
-4. a *target* latent is chosen: automatically the ``z`` dimension whose
+4. a *target* latent is chosen: automatically the candidate whose
    per-patch mean varies most across the patches measured so far, or by a
-   person: ``target=<z index>``, or ``example=`` a patch (P × P array) or a
-   position ``[row, col]`` (fractions of the field; scanned first) whose
-   latents are what to look for;
+   person: ``target=<z index>`` or ``target="angle"``, or ``example=`` a
+   patch (P × P array) or a position ``[row, col]`` (fractions of the
+   field; scanned first) whose latents are what to look for.  Candidates
+   are the ``z`` dimensions and, with lattice-centred windows, the angle
+   latent (see below); each one's spatial variance is measured in units of
+   its prior (``z``: variance of patch means, prior variance 1; angle: of
+   the patch-mean unit vector ``(cos, sin)``, whose variance is 1 for
+   directions uniform on the circle);
 5. every measured patch gets a scalar descriptor of its windows' target
    latent (see ``descriptor``); all are recomputed with the current model
    and target (the BO core's ``redescribe`` hook) and the shared GP picks
    the next cell.
+
+Ferroelectric domains (``centring="lattice"``): domains differ only in the
+*direction* of the B-site off-centring, and the A-site cage is 4-fold
+symmetric, so a rotation-invariant ``z`` cannot tell a domain from its 90°-
+or 180°-rotated neighbour.  In a window centred on the ideal B site (in the
+crystal's frame: the lattice angle is pooled from bright-to-dim bonds over
+the episode, :func:`~stemscan.agents.rvae.bond_angles`) the off-centred B
+column is a blob displaced along the polarisation; the shipped lattice
+model (translation off, wide angle prior, standardised windows) explains it
+as one canonical displaced blob turned by the angle latent, so the angle
+*is* the polarisation direction, treated circularly.  Walls are where that
+field changes: the ``"contrast"`` descriptor scores each measured patch by
+how much its target latent differs from nearby measured patches (and within
+itself), so the GP heads for the boundaries between domains.
 
 The agent decides from observations only.  All randomness (online training
 batches and reparameterisation noise) flows from the agent's seed through a
@@ -36,19 +55,33 @@ import gymnasium as gym
 import numpy as np
 
 from stemscan.agents.bo import BOAgent
-from stemscan.agents.rvae import CENTRINGS, OnlineTrainer, encode, load_rvae, new_model, patch_windows, pretrained_path
+from stemscan.agents.rvae import (
+    CENTRINGS,
+    OnlineTrainer,
+    bond_angles,
+    encode,
+    lattice_columns,
+    lattice_windows,
+    load_rvae,
+    new_model,
+    patch_windows,
+    pretrained_path,
+)
 from stemscan.agents.survey import survey_gradient_prior
 
-__all__ = ["DESCRIPTORS", "RVAEBOAgent", "SURVEY_PRIORS", "patch_descriptor"]
+__all__ = ["ANGLE", "DESCRIPTORS", "RVAEBOAgent", "SURVEY_PRIORS", "choose_target", "patch_descriptor", "target_values", "wall_contrast"]
 
 #: Per-patch descriptors of the target latent ``v`` over the patch's windows.
-DESCRIPTORS = ("outlier", "deviation", "spread", "mean", "similarity")
+DESCRIPTORS = ("outlier", "deviation", "spread", "mean", "similarity", "contrast")
+
+#: The non-``z`` target: the angle latent, used as the unit vector ``(cos, sin)``.
+ANGLE = "angle"
 
 #: Survey statistics offered as the BO prior (see :meth:`RVAEBOAgent.prior`).
 SURVEY_PRIORS = ("gradient",)
 
 
-def patch_descriptor(kind: str, values: np.ndarray, reference: float) -> float | None:
+def patch_descriptor(kind: str, values: np.ndarray, reference: Any) -> float | None:
     """One patch's descriptor from its windows' target-latent values.
 
     Args:
@@ -58,28 +91,100 @@ def patch_descriptor(kind: str, values: np.ndarray, reference: float) -> float |
             reference|: how unusual the patch is as a whole; reference =
             median over measured patches), ``"spread"`` (standard
             deviation within the patch: high where different structures meet,
-            e.g. a domain wall), ``"mean"``, or ``"similarity"`` (−|mean −
-            reference|: close to an example's latent).
-        values: Target-latent value of each window in the patch.
-        reference: The reference value (median over patches, or the example's).
+            e.g. a domain wall), ``"mean"`` (for the angle target: the
+            circular mean, radians), ``"similarity"`` (−|mean − reference|:
+            close to an example's latent), or ``"contrast"`` (this patch's part
+            of :func:`wall_contrast`: its spread).
+        values: Target-latent value of each window in the patch, (N,) or
+            (N, d) (d = 2 for the angle target's ``(cos, sin)``); distances
+            are Euclidean over the d components.
+        reference: The reference value (median over patches, or the
+            example's), a number or a (d,) vector.
 
     Returns:
         The descriptor, or None when the patch has no window.
     """
-    if values.size == 0:
+    array = np.asarray(values, dtype=np.float64)
+    array = array.reshape(len(array), -1) if array.size else array.reshape(0, 1)
+    if kind not in DESCRIPTORS:
+        raise ValueError(f"unknown descriptor {kind!r}; valid: {', '.join(DESCRIPTORS)}")
+    if len(array) == 0:
         return None
-    mean = float(values.mean())
+    ref = np.broadcast_to(np.asarray(reference, dtype=np.float64).reshape(-1), array.shape[1:])
+    mean = array.mean(axis=0)
     if kind == "outlier":
-        return float(np.abs(values - reference).max())
+        return float(np.linalg.norm(array - ref, axis=1).max())
     if kind == "deviation":
-        return abs(mean - reference)
-    if kind == "spread":
-        return float(values.std())
+        return float(np.linalg.norm(mean - ref))
+    if kind in ("spread", "contrast"):
+        return float(np.sqrt(array.var(axis=0).sum()))
     if kind == "mean":
-        return mean
-    if kind == "similarity":
-        return -abs(mean - reference)
-    raise ValueError(f"unknown descriptor {kind!r}; valid: {', '.join(DESCRIPTORS)}")
+        return float(mean[0]) if len(mean) == 1 else float(np.arctan2(mean[1], mean[0]))
+    return -float(np.linalg.norm(mean - ref))  # similarity
+
+
+def target_values(latents: np.ndarray, target: int | str) -> np.ndarray:
+    """(N, d) values of ``target`` for encoded windows (N, 3 + latent_dim).
+
+    A ``z`` index gives (N, 1) ``z[target]``; :data:`ANGLE` gives the (N, 2)
+    unit vector ``(cos, sin)`` of the angle latent (a circular quantity: an
+    angle of π and −π are the same direction).
+    """
+    latents = np.asarray(latents, dtype=np.float64).reshape(-1, np.shape(latents)[-1])
+    if target == ANGLE:
+        return np.stack([np.cos(latents[:, 0]), np.sin(latents[:, 0])], axis=1)
+    return latents[:, 3 + int(target)][:, None]
+
+
+def choose_target(patch_latents: list[np.ndarray], candidates: list[int | str]) -> int | str:
+    """The candidate target whose per-patch mean varies most across patches, in units of its prior.
+
+    ``z`` latents have a unit-variance prior, and the angle's unit vector
+    ``(cos, sin)`` has variance 1 (summed over both components) for
+    directions uniform on the circle, so the summed variance of the patch
+    means compares them on one scale: the share of the prior's spread that
+    is spatial.  Ties (and fewer than two patches with windows) go to the
+    first candidate.
+
+    Args:
+        patch_latents: Encoded windows (N_i, 3 + latent_dim) of each patch.
+        candidates: Targets to choose from (``z`` indices and/or :data:`ANGLE`).
+    """
+    filled = [z for z in patch_latents if len(z)]
+    if len(filled) < 2:
+        return candidates[0]
+    spatial = [
+        float(np.stack([target_values(z, c).mean(axis=0) for z in filled]).var(axis=0).sum()) for c in candidates
+    ]
+    return candidates[int(np.argmax(spatial))]
+
+
+def wall_contrast(means: np.ndarray, spreads: np.ndarray, positions: np.ndarray, radius: float) -> np.ndarray:
+    """Per patch: how much its target latent differs from nearby patches and within itself.
+
+    ``contrast_i = max(spread_i, max_j exp(−d_ij² / (2 radius²)) · |m_i − m_j|)``
+    over the other patches ``j``, with ``m`` the patch means (d-vectors),
+    ``d_ij`` the distance between patch centres: high on both sides of a
+    boundary between regions of different latent (a domain wall), low inside
+    a uniform region.
+
+    Args:
+        means: (n, d) patch means of the target latent.
+        spreads: (n,) within-patch spreads (:func:`patch_descriptor` ``"spread"``).
+        positions: (n, 2) patch centres, in the units of ``radius``.
+        radius: Length over which neighbours count, same units (> 0).
+
+    Returns:
+        ``float64`` (n,) contrasts.
+    """
+    means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    distance = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
+    weight = np.exp(-(distance**2) / (2.0 * radius**2))
+    np.fill_diagonal(weight, 0.0)
+    change = np.linalg.norm(means[:, None] - means[None], axis=-1)
+    neighbour = (weight * change).max(axis=1) if len(means) > 1 else np.zeros(len(means))
+    return np.maximum(np.asarray(spreads, dtype=np.float64), neighbour)
 
 
 class RVAEBOAgent(BOAgent):
@@ -94,15 +199,20 @@ class RVAEBOAgent(BOAgent):
             (``survey_prior``).  Chosen on development seeds 100-109 (budget
             0.1): IQM gain on phase-separated 1.02 -> 2.46, lattice-defects
             1.03 -> 1.00, ferroelectric-domains 0.66 -> 0.41 (wide CIs).
-        target: Index into ``z`` (0 .. latent_dim − 1) of the latent to use;
-            ``None`` chooses automatically (largest variance across patches).
+        target: Index into ``z`` (0 .. latent_dim − 1) of the latent to use,
+            or ``"angle"`` (the angle latent as a direction); ``None`` chooses
+            automatically (:func:`choose_target`; the angle is a candidate
+            with lattice-centred windows only, where the window frame is the
+            crystal's and the angle is structure, not the nuisance rotation
+            of a motif).
         example: What a person wants more of: a (P, P) patch (array or nested
             list) or a position ``[row, col]`` in [0, 1]² (its grid cell is
             scanned first and becomes the example).  Implies the
             ``"similarity"`` descriptor.
         descriptor: One of :data:`DESCRIPTORS` (ignored with ``example``).
         weights: Path of rVAE weights (``.safetensors`` + ``.json``) to start
-            from; ``None`` uses the shipped pre-trained weights.
+            from; ``None`` uses the shipped pre-trained weights for
+            ``centring`` (:func:`~stemscan.agents.rvae.pretrained_path`).
         pretrained: Start from ``weights``/the shipped weights (True) or from
             a freshly initialised model (False).
         online_steps: Gradient steps on the replay buffer per decision (>= 0;
@@ -125,6 +235,11 @@ class RVAEBOAgent(BOAgent):
             cannot resolve atoms, but its gradient marks where regions meet).
         lattice_px: Cell side of the bright sublattice, pixels (a person's
             knowledge of the material and sampling; needed for ``"lattice"``).
+            The lattice's rotation is estimated from the measured patches
+            (median of :func:`~stemscan.agents.rvae.bond_angles` over the
+            episode) and every patch's windows are re-cut when it changes.
+        contrast_cells: Neighbour distance of the ``"contrast"`` descriptor
+            (:func:`wall_contrast`), grid cells (> 0).
     """
 
     name = "rvae-bo"
@@ -154,6 +269,7 @@ class RVAEBOAgent(BOAgent):
         centring: str = "peak",
         lattice_px: float | None = None,
         survey_prior: str = "gradient",
+        contrast_cells: float = 2.0,
     ) -> None:
         if descriptor not in DESCRIPTORS:
             raise ValueError(f"unknown descriptor {descriptor!r}; valid: {', '.join(DESCRIPTORS)}")
@@ -171,6 +287,10 @@ class RVAEBOAgent(BOAgent):
         if survey_prior not in SURVEY_PRIORS:
             raise ValueError(f"unknown survey_prior {survey_prior!r}; valid: {', '.join(SURVEY_PRIORS)}")
         self.survey_prior = survey_prior
+        bad = isinstance(contrast_cells, bool) or not isinstance(contrast_cells, (int, float))
+        if bad or not np.isfinite(contrast_cells) or contrast_cells <= 0:
+            raise ValueError(f"contrast_cells must be a positive number of grid cells, got {contrast_cells!r}")
+        self.contrast_cells = float(contrast_cells)
         if centring not in CENTRINGS:
             raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
         if centring == "lattice":
@@ -179,20 +299,21 @@ class RVAEBOAgent(BOAgent):
                 raise ValueError(f"centring='lattice' needs lattice_px > 0 (cell side, pixels), got {lattice_px!r}")
         self.centring = centring
         self.lattice_px = None if lattice_px is None else float(lattice_px)
+        self.lattice_angle = 0.0  # lattice mode: pooled estimate of the lattice rotation, radians
         if weights is not None and not isinstance(weights, str):
             raise TypeError(f"weights must be a path string or None, got {type(weights).__name__}")
         self.model_path = weights
         self.pretrained = bool(pretrained)
-        base = load_rvae(weights if weights is not None else pretrained_path())
+        base = load_rvae(weights if weights is not None else pretrained_path(centring))
         if not self.pretrained:
             base = new_model(base.config, 0 if seed is None else int(seed))
         self._initial_state = copy.deepcopy(base.state_dict())
         self.model = base
         latent_dim = base.config.latent_dim
         valid_target = isinstance(target, (int, np.integer)) and not isinstance(target, bool) and 0 <= target < latent_dim
-        if target is not None and not valid_target:
-            raise ValueError(f"target must be a z index in 0..{latent_dim - 1} or None, got {target!r}")
-        self.target = None if target is None else int(target)
+        if target is not None and target != ANGLE and not valid_target:
+            raise ValueError(f"target must be a z index in 0..{latent_dim - 1}, {ANGLE!r} or None, got {target!r}")
+        self.target: int | str | None = target if target in (None, ANGLE) else int(target)
         self.descriptor_kind = "similarity" if example is not None else descriptor
         self.online_steps = int(online_steps)
         self.batch_size = int(batch_size)
@@ -250,6 +371,7 @@ class RVAEBOAgent(BOAgent):
             "centring": self.centring,
             "lattice_px": self.lattice_px,
             "survey_prior": self.survey_prior,
+            "contrast_cells": self.contrast_cells,
         }
 
     # ------------------------------------------------------------ episode
@@ -262,13 +384,17 @@ class RVAEBOAgent(BOAgent):
         seed = 0 if self.seed is None else int(self.seed)
         self.trainer = OnlineTrainer(self.model, seed, self.buffer_size, self.batch_size, self.lr)
         self._windows: list[np.ndarray] = []
+        self._columns: list[tuple[np.ndarray, np.ndarray]] = []  # lattice mode: (smooth patch, bright columns)
+        self._bonds: list[np.ndarray] = []  # lattice mode: bond-angle samples per patch
+        self.lattice_angle = 0.0
+        self._positions: list[np.ndarray] = []
         self._example_windows: np.ndarray | None = None
         if getattr(self, "_example_patch", None) is not None:
             self._example_windows = self.windows(self._example_patch)
             if len(self._example_windows) == 0:
                 raise ValueError("no atom columns found in the example patch; choose another example")
         self._descriptors: list[float] = []
-        self.chosen_target: int | None = self.target
+        self.chosen_target: int | str | None = self.target
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-cell survey gradient (:func:`~stemscan.agents.survey.survey_gradient_prior`), used when ``use_prior``."""
@@ -279,16 +405,42 @@ class RVAEBOAgent(BOAgent):
 
     # --------------------------------------------------------- descriptor
     def windows(self, patch: np.ndarray) -> np.ndarray:
-        """The atom-centred windows of one patch, (N, window, window)."""
+        """The windows of one patch, (N, window, window) (lattice mode: at the current lattice angle)."""
         windows, _ = patch_windows(
             patch, self.model.config.window, self.smoothing, self.min_distance, self.threshold, self.max_windows,
-            centring=self.centring, lattice_px=self.lattice_px,
+            centring=self.centring, lattice_px=self.lattice_px, lattice_angle=self.lattice_angle,
         )
         return windows
 
+    def _lattice_windows(self, patch: np.ndarray) -> np.ndarray:
+        """Lattice mode: locate the patch's columns, pool its bonds into the lattice angle, cut its windows.
+
+        When the pooled angle moves, every earlier patch's windows are re-cut
+        at the new angle (cheap: the columns are kept).
+        """
+        smooth, bright, dim = lattice_columns(patch, self.smoothing, self.min_distance, self.threshold,
+                                              4 * self.max_windows)
+        self._columns.append((smooth, bright))
+        self._bonds.append(bond_angles(bright, dim, self.lattice_px))
+        samples = np.concatenate(self._bonds)
+        angle = float(np.median(samples)) if samples.size else 0.0
+        w = self.model.config.window
+
+        def cut(columns: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+            return lattice_windows(columns[0], columns[1], w, self.lattice_px, self.max_windows, angle)[0]
+
+        if angle != self.lattice_angle:
+            self.lattice_angle = angle
+            self._windows = [cut(columns) for columns in self._columns[:-1]]
+        return cut(self._columns[-1])
+
     def descriptor(self, observation: dict[str, np.ndarray]) -> float:
-        windows = self.windows(observation["patch"])
+        if self.centring == "lattice":
+            windows = self._lattice_windows(observation["patch"])
+        else:
+            windows = self.windows(observation["patch"])
         self._windows.append(windows)
+        self._positions.append(np.asarray(observation["position"], dtype=np.float64))
         if self._example_cell is not None and self._example_windows is None:
             cell = self.field.cell_of_position(np.asarray(observation["position"], dtype=np.float64))
             if cell == self._example_cell and len(windows):
@@ -301,39 +453,69 @@ class RVAEBOAgent(BOAgent):
     def redescribe(self) -> list[float] | None:
         return list(self._descriptors)
 
+    def target_candidates(self) -> list[int | str]:
+        """What the automatic rule chooses from: every ``z`` index, plus the angle in lattice mode."""
+        z = list(range(self.model.config.latent_dim))
+        return z + [ANGLE] if self.centring == "lattice" else z
+
     def _describe_all(self) -> list[float]:
         """Descriptors of every patch so far under the current model and target."""
-        z_index = slice(3, None)
-        empty = np.zeros((0, self.model.config.latent_dim))
-        latents = [encode(self.model, w)[:, z_index] if len(w) else empty for w in self._windows]
+        latents = [encode(self.model, w) for w in self._windows]
         example = None
         if self._example_windows is not None:
-            example = encode(self.model, self._example_windows)[:, z_index].mean(axis=0)
-        means = np.array([z.mean(axis=0) for z in latents if len(z)])
+            example = encode(self.model, self._example_windows)
         if self.target is not None:
             target = self.target
-        elif example is not None and len(means):
-            # the z direction in which the example stands out most from what has been measured
-            target = int(np.argmax(np.abs(example - np.median(means, axis=0)) / (means.std(axis=0) + 1e-6)))
-        elif len(means) >= 2:
-            target = int(np.argmax(means.var(axis=0)))
+        elif example is not None and any(len(z) for z in latents):
+            target = self._example_target(latents, example)
         else:
-            target = 0
+            target = choose_target(latents, self.target_candidates())
         self.chosen_target = target
+        values = [target_values(z, target) for z in latents]
+        kind = self.descriptor_kind
         if example is not None:
-            reference = float(example[target])
-        elif self.descriptor_kind == "outlier":
-            every = np.concatenate([z[:, target] for z in latents])
-            reference = float(np.median(every)) if every.size else 0.0
+            reference = target_values(example, target).mean(axis=0)
+        elif kind == "outlier":
+            every = np.concatenate(values)
+            reference = np.median(every, axis=0) if len(every) else 0.0
         else:
-            reference = float(np.median(means[:, target])) if len(means) else 0.0
-        values = [patch_descriptor(self.descriptor_kind, z[:, target], reference) for z in latents]
-        known = [v for v in values if v is not None]
+            means = [v.mean(axis=0) for v in values if len(v)]
+            reference = np.median(np.stack(means), axis=0) if means else 0.0
+        described = [patch_descriptor(kind, v, reference) for v in values]
+        if kind == "contrast":
+            described = self._contrast(values, described)
+        known = [v for v in described if v is not None]
         fill = float(np.min(known)) if known else 0.0  # a patch without atoms is uninteresting
-        return [fill if v is None else v for v in values]
+        return [fill if v is None else v for v in described]
+
+    def _example_target(self, latents: list[np.ndarray], example: np.ndarray) -> int | str:
+        """The candidate in which the example stands out most from the measured patches (in their spreads)."""
+        scores = []
+        for candidate in self.target_candidates():
+            means = np.stack([target_values(z, candidate).mean(axis=0) for z in latents if len(z)])
+            own = target_values(example, candidate).mean(axis=0)
+            scores.append(float(np.linalg.norm((own - np.median(means, axis=0)) / (means.std(axis=0) + 1e-6))))
+        return self.target_candidates()[int(np.argmax(scores))]
+
+    def _contrast(self, values: list[np.ndarray], spreads: list[float | None]) -> list[float | None]:
+        """:func:`wall_contrast` over the patches that have windows (others stay None)."""
+        have = [i for i, v in enumerate(values) if len(v)]
+        if not have:
+            return spreads
+        means = np.stack([values[i].mean(axis=0) for i in have])
+        g = self.field.geometry
+        cells = np.array([self._positions[i] for i in have]) * np.array([g.n_rows, g.n_cols])  # in grid cells
+        contrast = wall_contrast(means, np.array([spreads[i] for i in have]), cells, self.contrast_cells)
+        out: list[float | None] = [None] * len(values)
+        for i, c in zip(have, contrast):
+            out[i] = float(c)
+        return out
 
     def target_latents(self) -> list[np.ndarray]:
-        """Per measured patch, its windows' values of the chosen target latent (for inspection)."""
+        """Per measured patch, its windows' values of the chosen target (for inspection): (N,) or (N, 2) for the angle."""
         target = 0 if self.chosen_target is None else self.chosen_target
-        return [encode(self.model, w)[:, 3 + target] if len(w) else np.zeros(0) for w in self._windows]
-
+        out = []
+        for w in self._windows:
+            v = target_values(encode(self.model, w), target) if len(w) else np.zeros((0, 1))
+            out.append(v[:, 0] if v.shape[1] == 1 else v)
+        return out

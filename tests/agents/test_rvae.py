@@ -274,11 +274,13 @@ def test_save_rejects_other_suffix(tmp_path, toy_model: RVAE) -> None:
         save_rvae(toy_model, tmp_path / "m.pt")
 
 
-def test_shipped_weights_load_and_match_their_config() -> None:
-    model = pretrained()
-    document = json.loads(pretrained_path().with_suffix(".json").read_text())
+@pytest.mark.parametrize("centring", ["peak", "lattice"])
+def test_shipped_weights_load_and_match_their_config(centring: str) -> None:
+    model = pretrained(centring)
+    document = json.loads(pretrained_path(centring).with_suffix(".json").read_text())
     assert model.config.to_dict() == document["config"]
     assert document["metadata"]["n_windows"] > 1000
+    assert document["metadata"]["centring"] == centring
 
 
 def test_windows_from_scenes_shape_and_errors() -> None:

@@ -25,7 +25,12 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["RVAE", "RVAEConfig"]
+__all__ = ["RVAE", "RVAEConfig", "STANDARD_SCALE"]
+
+#: Standard deviation of a window after :meth:`RVAE.prepare` standardises it
+#: (about the intensity spread of a raw normalised window, so one likelihood
+#: width suits both).
+STANDARD_SCALE = 0.1
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,11 @@ class RVAEConfig:
             off-centring of a column relative to its neighbours (e.g. a
             ferroelectric B-site displacement) then has to be explained by
             ``z`` or the angle instead of being absorbed as a shift.
+        standardise: Standardise each window before encoding and as the
+            reconstruction target (:meth:`RVAE.prepare`: zero mean, standard
+            deviation :data:`STANDARD_SCALE`), so that dose, thickness and
+            background changes do not dominate the latents and the *position*
+            of a column inside the window is what is left to explain.
     """
 
     window: int = 16
@@ -55,6 +65,7 @@ class RVAEConfig:
     angle_prior: float = math.pi / 4
     shift_prior: float = 0.25
     translation: bool = True
+    standardise: bool = False
 
     def __post_init__(self) -> None:
         for name, low in (("window", 4), ("latent_dim", 1), ("hidden", 2), ("decoder_hidden", 2)):
@@ -66,8 +77,9 @@ class RVAEConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
                 raise ValueError(f"RVAEConfig.{name} must be a positive finite number, got {value!r}")
 
-        if not isinstance(self.translation, bool):
-            raise ValueError(f"RVAEConfig.translation must be a bool, got {self.translation!r}")
+        for name in ("translation", "standardise"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"RVAEConfig.{name} must be a bool, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,11 +88,12 @@ class RVAEConfig:
     def from_dict(cls, data: Any) -> RVAEConfig:
         """Build from a JSON mapping; unknown or missing keys raise ``ValueError``.
 
-        ``translation`` may be absent (configs written before it existed): True.
+        ``translation`` and ``standardise`` may be absent (configs written
+        before they existed): True and False.
         """
         if not isinstance(data, dict):
             raise ValueError(f"an rVAE config must be a JSON object, got {type(data).__name__}")
-        data = {"translation": True, **data}
+        data = {"translation": True, "standardise": False, **data}
         expected = set(cls.__dataclass_fields__)
         unknown = set(data) - expected
         if unknown:
@@ -130,12 +143,24 @@ class RVAE(nn.Module):
         """Length of the full latent vector: angle, dy, dx, z_1..z_k."""
         return 3 + self.config.latent_dim
 
+    def prepare(self, windows: torch.Tensor) -> torch.Tensor:
+        """The windows as the model sees them: standardised per window when ``config.standardise``, else as given.
+
+        Standardised windows have zero mean and standard deviation
+        :data:`STANDARD_SCALE` (a flat window stays flat at 0).
+        """
+        if not self.config.standardise:
+            return windows
+        centred = windows - windows.mean(dim=(1, 2), keepdim=True)
+        spread = centred.std(dim=(1, 2), keepdim=True)
+        return centred * (STANDARD_SCALE / (spread + 1e-6))
+
     def encode(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance, each (B, 3 + latent_dim), for (B, window, window) inputs."""
         w = self.config.window
         if windows.ndim != 3 or windows.shape[1:] != (w, w):
             raise ValueError(f"rVAE expects windows of shape (B, {w}, {w}), got {tuple(windows.shape)}")
-        out = self.encoder(windows)
+        out = self.encoder(self.prepare(windows))
         mean, log_var = out.chunk(2, dim=1)
         log_var = log_var.clamp(-12.0, 6.0)
         if not self.config.translation:  # no translation latent: exactly 0, with the prior's variance (KL = 0)
@@ -171,7 +196,8 @@ class RVAE(nn.Module):
         """Reconstruct with one reparameterised posterior sample.
 
         Returns:
-            ``(reconstruction, mean, log_var)``.
+            ``(reconstruction, mean, log_var)``; the reconstruction is of
+            :meth:`prepare` (``windows``).
         """
         mean, log_var = self.encode(windows)
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
