@@ -14,6 +14,13 @@ Usage::
     python benchmarks/rvae_bo_gain.py --agents rvae-bo --agent-kwargs '{"pretrained": false}'
     python benchmarks/rvae_bo_gain.py --agents rvae-bo --agent-kwargs \
         '{"weights": "lat.safetensors", "centring": "lattice", "lattice_px": 26.33}'
+
+The perovskite workflow on ``ferroelectric-domains`` (windows on the ideal B
+sites, shipped lattice weights, the angle latent as the automatic target,
+the wall-contrast descriptor)::
+
+    python benchmarks/rvae_bo_gain.py --seeds 0 1 2 3 4 5 6 7 8 9 --agent-kwargs \
+        '{"centring": "lattice", "lattice_px": 26.333, "descriptor": "contrast"}'
 """
 
 from __future__ import annotations

@@ -10,11 +10,14 @@ patch's windows, one online gradient step, and re-describing every patch.
 Usage::
 
     python benchmarks/rvae_latency.py --episodes 3 --scene ferroelectric-domains
+    python benchmarks/rvae_latency.py --agent-kwargs \
+        '{"centring": "lattice", "lattice_px": 26.333, "descriptor": "contrast"}'
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import gymnasium as gym
@@ -26,10 +29,12 @@ from stemscan import agents as zoo
 from stemscan.agents.rvae import encode, patch_windows
 
 
-def episode_latencies(scene: str, seed: int, online_steps: int) -> tuple[list[float], dict[str, list[float]]]:
+def episode_latencies(
+    scene: str, seed: int, online_steps: int, agent_kwargs: dict | None = None
+) -> tuple[list[float], dict[str, list[float]]]:
     """``predict`` wall times (s) of one episode and the agent's per-part timings (s)."""
     env = gym.make("STEMScan-v0", scene=scene)
-    agent = zoo.make("rvae-bo", env, seed=seed, online_steps=online_steps)
+    agent = zoo.make("rvae-bo", env, seed=seed, online_steps=online_steps, **(agent_kwargs or {}))
     obs, _ = env.reset(seed=seed)
     agent.reset(seed)
     parts: dict[str, list[float]] = {"windows": [], "encode": [], "train_step": [], "describe_all": []}
@@ -71,8 +76,11 @@ def main() -> None:
     parser.add_argument("--scene", default="ferroelectric-domains")
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--online-steps", nargs="+", type=int, default=[0, 1, 2, 4])
+    parser.add_argument("--agent-kwargs", default="{}", help="JSON keywords for rvae-bo (besides online_steps)")
     args = parser.parse_args()
+    kwargs = json.loads(args.agent_kwargs)
     torch.set_num_threads(1)
+    print(f"rvae-bo kwargs: {kwargs}")
     print(f"scene {args.scene}, {args.episodes} episode(s) per setting, torch threads = {torch.get_num_threads()}")
     print("| online_steps | decisions | median ms | p90 ms | max ms |")
     print("|---|---|---|---|---|")
@@ -80,7 +88,7 @@ def main() -> None:
     for steps in args.online_steps:
         latencies: list[float] = []
         for seed in range(args.episodes):
-            lat, parts = episode_latencies(args.scene, seed, steps)
+            lat, parts = episode_latencies(args.scene, seed, steps, kwargs)
             latencies += lat[1:]  # the first decision only reads the survey
             for key, values in parts.items():
                 all_parts.setdefault(key, []).extend(values)

@@ -376,3 +376,53 @@ def test_lattice_centring_errors() -> None:
         patch_windows(patch, 10, centring="middle")
     with pytest.raises(ValueError, match="unknown sublattice"):
         patch_windows(patch, 10, sublattice="medium")
+
+
+# ------------------------------------- sub-pixel columns, lattice angle, standardised windows
+def test_refine_peaks_finds_sub_pixel_centres_and_interior_drops_border_peaks() -> None:
+    from stemscan.agents.peaks import interior_peaks, refine_peaks
+
+    y, x = np.mgrid[:24, :24].astype(np.float64)
+    truth = np.array([[8.3, 10.6], [15.8, 4.45]])
+    image = sum(np.exp(-((y - r) ** 2 + (x - c) ** 2) / (2 * 2.0**2)) for r, c in truth)
+    refined = refine_peaks(image, np.rint(truth))
+    np.testing.assert_allclose(refined, truth, atol=0.02)
+    assert interior_peaks(np.array([[0.0, 5.0], [5.0, 23.0], [1.0, 22.0]]), (24, 24)).tolist() == [False, False, True]
+
+
+def test_bond_angles_recover_the_lattice_rotation() -> None:
+    from stemscan.agents.rvae import _rotation, bond_angles
+
+    a_px, angle = 26.0, np.deg2rad(2.5)
+    cells = np.array([[i, j] for i in range(3) for j in range(3)], dtype=np.float64) * a_px
+    bright = cells @ _rotation(angle).T
+    dim = (np.array([[0, 0], [0, 1], [1, 0], [1, 1]]) * a_px + a_px / 2) @ _rotation(angle).T  # the 4 cell centres
+    samples = bond_angles(bright, dim, a_px)
+    assert len(samples) == 16  # four bonds per cell centre
+    np.testing.assert_allclose(samples, angle, atol=1e-9)
+    assert bond_angles(bright, np.zeros((0, 2)), a_px).shape == (0,)
+
+
+def test_lattice_windows_follow_the_lattice_angle() -> None:
+    """With the lattice's rotation given, the window is centred on the rotated ideal site."""
+    from stemscan.agents.rvae import _rotation, lattice_windows
+
+    a_px, angle = 20.0, np.deg2rad(4.0)
+    a_site = np.array([6.0, 6.0])
+    _, centres = lattice_windows(np.zeros((32, 32)), a_site[None], 10, a_px, angle=angle)
+    expected = a_site + _rotation(angle) @ np.array([a_px / 2, a_px / 2])
+    np.testing.assert_allclose(centres[0], expected, atol=1e-9)
+    with pytest.raises(ValueError, match="lattice angle"):
+        lattice_windows(np.zeros((32, 32)), a_site[None], 10, a_px, angle=float("nan"))
+
+
+def test_standardised_model_sees_windows_up_to_offset_and_scale() -> None:
+    model = RVAE(RVAEConfig(window=8, standardise=True))
+    windows = torch.rand(3, 8, 8)
+    prepared = model.prepare(windows)
+    assert torch.allclose(prepared.mean(dim=(1, 2)), torch.zeros(3), atol=1e-6)
+    np.testing.assert_allclose(encode(model, windows.numpy()), encode(model, (3.0 * windows + 0.5).numpy()), atol=1e-4)
+    loss, _, _ = elbo_loss(model, windows, torch.Generator().manual_seed(0))
+    assert torch.isfinite(loss)
+    with pytest.raises(ValueError, match="standardise"):
+        RVAEConfig(standardise=1)

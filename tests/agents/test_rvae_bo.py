@@ -1,4 +1,4 @@
-"""The ``rvae-bo`` agent: episodes, determinism, human target selection, config, errors; slow: domains and gain."""
+"""The ``rvae-bo`` agent: episodes, determinism, human target selection, config, errors, ferroelectric domains."""
 
 from __future__ import annotations
 
@@ -159,47 +159,80 @@ def test_patch_descriptor_kinds() -> None:
         patch_descriptor("fancy", values, 0.0)
 
 
-# -------------------------------------------------------------------- slow
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation of the shipped, peak-centred model: a 16 px window centred on a B column is centred "
-    "on the *displaced* column (the polarisation is removed by the centring), one on an A column holds no B "
-    "column (the perovskite cell is 26 px), and the translation latent absorbs what is left. Lattice-centred "
-    "windows with the translation latent off do separate domains: "
-    "test_lattice_centred_latent_differs_across_ferroelectric_domains.",
-)
+# ------------------------------------------------------ ferroelectric domains
+#: The perovskite workflow a person configures for ``ferroelectric-domains``: windows on the ideal B
+#: sites of the A lattice (3.95 Å at 0.15 Å/px) and the shipped lattice-centred weights.
+LATTICE = {"centring": "lattice", "lattice_px": 3.95 / 0.15}
+
+
+def welch_t(a: np.ndarray, b: np.ndarray) -> float:
+    """|mean a − mean b| over its standard error, for (n, d) samples (d = 1: Welch's t; d = 2: summed variances)."""
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    error = np.sqrt(a.var(axis=0).sum() / len(a) + b.var(axis=0).sum() / len(b))
+    return float(np.linalg.norm(a.mean(axis=0) - b.mean(axis=0)) / error)
+
+
 @pytest.mark.parametrize("displacement", [15.0, 60.0])
 def test_chosen_latent_differs_across_ferroelectric_domains(displacement: float) -> None:
     """On ``ferroelectric-domains`` windows of B-site columns in different domains encode differently.
 
-    Ground truth (atom positions, evaluation only) gives each B column's
-    polarisation quadrant; the automatically chosen latent's mean must differ
-    between the two largest domains by several standard errors.
+    The perovskite workflow (:data:`LATTICE`); the target is chosen automatically, as the agent
+    chooses it.  Ground truth (atom positions, evaluation only) gives each B column's polarisation
+    quadrant; the chosen target's mean must differ between the two largest domains by several
+    standard errors.
     """
     from stemscan.agents.rvae import pretrained
 
-    latents, domains, target = domain_latents(pretrained(), 2, displacement=displacement, noise_seed=0)
+    values, domains, target = domain_latents(pretrained("lattice"), 2, displacement=displacement, noise_seed=0,
+                                             **LATTICE)
     first, second = np.argsort(-np.bincount(domains, minlength=4))[:2]
-    a, b = latents[domains == first, target], latents[domains == second, target]
-    t = abs(a.mean() - b.mean()) / np.sqrt(a.var() / len(a) + b.var() / len(b))
-    assert t > 3.0, f"target latent z{target - 3}: means {a.mean():.3f} vs {b.mean():.3f} (t = {t:.2f})"
+    t = welch_t(values[domains == first], values[domains == second])
+    assert t > 3.0, f"target {target!r}: t = {t:.2f}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation of the generic peak-centred workflow (the default): a 16 px window centred on a B "
+    "column is centred on the *displaced* column (the polarisation is removed by the centring), one on an A "
+    "column holds no B column (the perovskite cell is 26 px), the translation latent absorbs what is left, and "
+    "its rotation-invariant z cannot tell a domain from its rotated neighbour. The perovskite workflow "
+    "(centring='lattice') separates domains: test_chosen_latent_differs_across_ferroelectric_domains.",
+)
+def test_peak_centred_latent_differs_across_ferroelectric_domains() -> None:
+    from stemscan.agents.rvae import pretrained
+
+    values, domains, target = domain_latents(pretrained(), 2, noise_seed=0)
+    first, second = np.argsort(-np.bincount(domains, minlength=4))[:2]
+    t = welch_t(values[domains == first], values[domains == second])
+    assert t > 3.0, f"target {target!r}: t = {t:.2f}"
 
 
 def domain_latents(
-    model, scene_seed: int, displacement: float | None = None, noise_seed: int | None = None, **window_kwargs
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Latents of B-site windows of a measured ``ferroelectric-domains`` scene, their domain, the chosen z.
+    model,
+    scene_seed: int,
+    displacement: float | None = None,
+    noise_seed: int | None = None,
+    centring: str = "peak",
+    lattice_px: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, int | str]:
+    """Target values of B-site windows of a measured ``ferroelectric-domains`` scene, their domain, the target.
 
-    Ground truth (atom positions, evaluation only) gives each B column's
-    polarisation quadrant; the target is chosen as the agent does (largest
-    variance of per-patch means of z).  ``displacement`` (pm) overrides the
-    scene's default; the shot noise is seeded by ``noise_seed`` (default: the
-    scene seed).
+    The scene (512 px) is measured at the env's dose and cut into the env's 32 px grid patches;
+    windows are cut as the agent cuts them (lattice mode: the lattice angle pooled over all patches'
+    bonds) and the target is chosen as the agent chooses it
+    (:func:`~stemscan.agents.rvae_bo.choose_target` over the agent's candidates).  Ground truth
+    (atom positions, evaluation only) gives each B column's polarisation quadrant.
+    ``displacement`` (pm) overrides the scene's default; the shot noise is seeded by ``noise_seed``
+    (default: the scene seed).
+
+    Returns:
+        ``(values, domains, target)``: (N, d) target values of the windows on a B site, their
+        quadrant (N,), the chosen target.
     """
     from scipy.spatial import cKDTree
 
-    from stemscan.agents.rvae import encode, patch_windows
+    from stemscan.agents.rvae import bond_angles, encode, lattice_columns, lattice_windows, patch_windows
+    from stemscan.agents.rvae_bo import ANGLE, choose_target, target_values
     from stemscan.envs.microscope import Microscope
     from stemscan.scenes import make
 
@@ -213,56 +246,105 @@ def domain_latents(
     _, nearest_a = cKDTree(a_sites).query(b_sites, 4)
     polarisation = b_sites - a_sites[nearest_a].mean(axis=1)
     quadrant = np.round(np.arctan2(polarisation[:, 0], polarisation[:, 1]) / (np.pi / 2)).astype(int) % 4
+    corners = [(r, c) for r in range(0, 512, 32) for c in range(0, 512, 32)]
+    window = model.config.window
+    if centring == "lattice":
+        columns = [lattice_columns(measured[r : r + 32, c : c + 32]) for r, c in corners]
+        angle = float(np.median(np.concatenate([bond_angles(bright, dim, lattice_px) for _, bright, dim in columns])))
+        cuts = [lattice_windows(smooth, bright, window, lattice_px, angle=angle) for smooth, bright, _ in columns]
+        candidates = list(range(model.config.latent_dim)) + [ANGLE]
+    else:
+        cuts = [patch_windows(measured[r : r + 32, c : c + 32], window) for r, c in corners]
+        candidates = list(range(model.config.latent_dim))
     b_tree = cKDTree(b_sites)
-    latents, domains, patch_means = [], [], []
-    for r in range(0, 512, 32):
-        for c in range(0, 512, 32):
-            windows, centres = patch_windows(measured[r : r + 32, c : c + 32], model.config.window, **window_kwargs)
-            if not len(windows):
-                continue
-            z = encode(model, windows)
-            patch_means.append(z[:, 3:].mean(axis=0))
-            distance, index = b_tree.query(centres + [r, c])
-            on_b = distance < 4
-            latents.extend(z[on_b])
-            domains.extend(quadrant[index[on_b]])
-    target = 3 + int(np.argmax(np.var(patch_means, axis=0)))
-    return np.array(latents), np.array(domains), target
+    patch_latents, on_b_latents, domains = [], [], []
+    for (r, c), (windows, centres) in zip(corners, cuts):
+        z = encode(model, windows)
+        patch_latents.append(z)
+        if not len(windows):
+            continue
+        distance, index = b_tree.query(centres + [r, c])
+        on_b = distance < 4
+        on_b_latents.append(z[on_b])
+        domains.extend(quadrant[index[on_b]])
+    target = choose_target(patch_latents, candidates)
+    return target_values(np.concatenate(on_b_latents), target), np.array(domains), target
 
 
-@pytest.mark.slow
-def test_lattice_centred_latent_differs_across_ferroelectric_domains() -> None:
-    """Windows on the ideal B sites of the A lattice, translation latent off: a z latent separates domains.
+@pytest.mark.parametrize("scene_seed", [1000, 1001])
+def test_lattice_target_separates_domains_on_held_out_scenes(scene_seed: int) -> None:
+    """Shipped lattice weights, automatic target, held-out scenes: the target separates the two largest domains.
 
-    The model is trained here as ``stemscan train rvae --scenes ferroelectric-domains --n-scenes 4
-    --patches 400 --window 12 --centring lattice --lattice-px 26.33 --no-translation --epochs 15``
-    (training scenes from seed 0; evaluated on held-out scene seeds 1000, 1001).  The *automatically*
-    chosen latent (largest variance of patch means) is not always this one: measured, it picked the
-    weaker z on both held-out scenes, so this test asserts the best z, the same one on both scenes
-    (measured: AUC 0.92 and 0.70, Welch t 2.9 on scene 1001, hence t > 2.5).
+    AUC of the windows' target projected on the direction between the two domains' mean target values
+    (one fitted direction for hundreds of windows), and the Welch statistic of :func:`welch_t`.
     """
     from sklearn.metrics import roc_auc_score
 
-    from stemscan.agents.nets.rvae import RVAEConfig
-    from stemscan.agents.rvae import train_rvae, windows_from_scenes
+    from stemscan.agents.rvae import pretrained
 
-    lattice = {"centring": "lattice", "lattice_px": 3.95 / 0.15}
-    windows = windows_from_scenes(["ferroelectric-domains"], n_scenes=4, patches_per_scene=400, window=12, seed=0,
-                                  **lattice)
-    model = train_rvae(windows, config=RVAEConfig(window=12, translation=False), epochs=15, batch_size=64, seed=0).model
-    best = []
-    for scene_seed in (1000, 1001):
-        latents, domains, _ = domain_latents(model, scene_seed, **lattice)
-        first, second = np.argsort(-np.bincount(domains, minlength=4))[:2]
-        pair = np.isin(domains, [first, second])
-        scores = {}
-        for k in range(3, latents.shape[1]):
-            a, b = latents[domains == first, k], latents[domains == second, k]
-            t = abs(a.mean() - b.mean()) / np.sqrt(a.var() / len(a) + b.var() / len(b))
-            auc = roc_auc_score(domains[pair] == first, latents[pair, k])
-            scores[k - 3] = (t, max(auc, 1 - auc))
-        k_best = max(scores, key=lambda k: scores[k][1])
-        best.append(k_best)
-        t, auc = scores[k_best]
-        assert t > 2.5 and auc > 0.65, f"scene {scene_seed}: per-latent (t, AUC) {scores}"
-    assert best[0] == best[1], f"different latents separate domains on the two scenes: {best}"
+    values, domains, target = domain_latents(pretrained("lattice"), scene_seed, **LATTICE)
+    first, second = np.argsort(-np.bincount(domains, minlength=4))[:2]
+    a, b = values[domains == first], values[domains == second]
+    pair = np.isin(domains, [first, second])
+    score = values[pair] @ (a.mean(axis=0) - b.mean(axis=0))
+    auc = roc_auc_score(domains[pair] == first, score)
+    assert auc > 0.8 and welch_t(a, b) > 3.0, f"target {target!r}: AUC {auc:.2f}, t {welch_t(a, b):.2f}"
+
+
+# ---------------------------------------------------- angle target, contrast, lattice mode
+def test_target_values_treat_the_angle_circularly() -> None:
+    from stemscan.agents.rvae_bo import ANGLE, target_values
+
+    latents = np.array([[np.pi, 0, 0, 0.5], [-np.pi, 0, 0, 0.7]])
+    angle = target_values(latents, ANGLE)
+    np.testing.assert_allclose(angle[0], angle[1], atol=1e-12)  # π and −π are one direction
+    assert target_values(latents, 0).tolist() == [[0.5], [0.7]]
+
+
+def test_choose_target_picks_the_latent_that_varies_across_patches() -> None:
+    from stemscan.agents.rvae_bo import ANGLE, choose_target
+
+    rng = np.random.default_rng(0)
+    # z varies a little between patches, the angle turns by 90° from patch to patch
+    patches = [np.column_stack([np.full(3, k * np.pi / 2), np.zeros((3, 2)), 0.1 * k + rng.normal(0, 0.01, 3)])
+               for k in range(4)]
+    assert choose_target(patches, [0, ANGLE]) == ANGLE
+    assert choose_target(patches, [0]) == 0
+    assert choose_target(patches[:1], [0, ANGLE]) == 0  # one patch: no spatial variance yet
+
+
+def test_wall_contrast_is_high_on_both_sides_of_a_boundary() -> None:
+    from stemscan.agents.rvae_bo import wall_contrast
+
+    positions = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [0.0, 9.0]])
+    means = np.array([[0.0], [0.0], [1.0], [1.0], [1.0]])  # a boundary between cells 1 and 2
+    contrast = wall_contrast(means, np.zeros(5), positions, radius=1.0)
+    assert contrast[1] == contrast[2] == contrast.max()
+    assert contrast[0] < contrast[1] and contrast[4] < 1e-6
+    assert wall_contrast(means[:1], np.array([0.3]), positions[:1], 1.0).tolist() == [0.3]
+
+
+def test_lattice_mode_episode_on_ferroelectric_domains() -> None:
+    """The perovskite workflow runs, estimates the lattice angle, chooses a target and is reproducible."""
+    kwargs = {**LATTICE, "descriptor": "contrast"}
+    env_a, env_b = small_env("ferroelectric-domains"), small_env("ferroelectric-domains")
+    a = registry.make("rvae-bo", env_a, seed=1, **kwargs)
+    b = registry.make("rvae-bo", env_b, seed=1, **kwargs)
+    actions = rollout(a, env_a, seed=7)
+    assert actions == rollout(b, env_b, seed=7)
+    assert a.model.config.window == 10 and not a.model.config.translation  # the shipped lattice weights
+    assert abs(a.lattice_angle) < np.deg2rad(6) and a.lattice_angle != 0.0
+    assert a.chosen_target in [0, "angle"] and np.isfinite(a._values).all()
+    assert len(a._windows) == len(a._values)
+
+
+def test_human_angle_target_and_bad_contrast_cells() -> None:
+    env = small_env("ferroelectric-domains")
+    agent = registry.make("rvae-bo", env, seed=0, target="angle", **LATTICE)
+    rollout(agent, env, seed=1)
+    assert agent.chosen_target == "angle"
+    assert all(v.ndim == 2 and v.shape[1] == 2 for v in agent.target_latents() if len(v))
+    with pytest.raises(ValueError, match="contrast_cells"):
+        registry.make("rvae-bo", small_env(), contrast_cells=0.0)
+    with pytest.raises(ValueError, match="target"):
+        registry.make("rvae-bo", small_env(), target="rotation")
