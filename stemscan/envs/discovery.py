@@ -13,6 +13,7 @@ __all__ = ["DiscoveryTracker"]
 
 _NONE = np.empty(0, dtype=np.int64)
 _NONE.flags.writeable = False
+_NEVER = np.iinfo(np.int64).max
 
 
 class DiscoveryTracker:
@@ -32,9 +33,11 @@ class DiscoveryTracker:
         self.n_labels = len(self.weights)
         area = np.bincount(labels.ravel(), minlength=self.n_labels)[: self.n_labels]
         self.needed = np.maximum(np.ceil(threshold * area), 1).astype(np.int64)
-        self.needed[0] = np.iinfo(np.int64).max  # label 0 is never a feature
+        self.needed[0] = _NEVER  # label 0 is never a feature
         self.scanned = np.zeros(self.n_labels, dtype=np.int64)
         self.found = np.zeros(self.n_labels, dtype=bool)
+        # ``needed`` with undiscoverable entries (label 0, features already found) at +inf
+        self._pending = self.needed.copy()
         self.n_found = 0
         self.weight_found = 0.0
         self.total = self.n_labels - 1
@@ -49,18 +52,15 @@ class DiscoveryTracker:
         if self.total == 0:
             return _NONE
         fresh = patch_labels if newly_scanned.all() else patch_labels[newly_scanned]
-        counts = np.bincount(fresh.ravel(), minlength=self.n_labels)
-        counts[0] = 0
-        touched = np.flatnonzero(counts)
-        if touched.size == 0:
-            return _NONE
-        self.scanned[touched] += counts[touched]
-        new = touched[(self.scanned[touched] >= self.needed[touched]) & ~self.found[touched]]
+        # dense over the (few) labels: a handful of whole-array operations beats fancy indexing
+        self.scanned += np.bincount(fresh.ravel(), minlength=self.n_labels)[: self.n_labels]
+        new = np.flatnonzero(self.scanned >= self._pending)
         if new.size:
+            self._pending[new] = _NEVER
             self.found[new] = True
             self.n_found += int(new.size)
             self.weight_found += float(self.weights[new].sum())
-        return new.astype(np.int64)
+        return new
 
     @property
     def all_found(self) -> bool:

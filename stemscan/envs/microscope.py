@@ -72,10 +72,6 @@ class Microscope:
         """Mean detector counts ``signal * electrons + background`` (``float64``)."""
         return signal.astype(np.float64) * electrons + self.background_counts
 
-    def sample_counts(self, expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Poisson counts around ``expected`` (from :meth:`expected_counts`)."""
-        return rng.poisson(expected)
-
     def normalise(self, counts: np.ndarray, electrons: float, full_scale: float) -> np.ndarray:
         """Background-subtracted counts as a fraction of the detector's full scale.
 
@@ -87,6 +83,16 @@ class Microscope:
         out *= np.float32(1.0 / (electrons * full_scale))
         np.maximum(out, 0.0, out=out)  # ufuncs directly: np.clip's wrapper costs more than the work
         return np.minimum(out, 1.0, out=out)
+
+    def normalisation_table(self, electrons: float, full_scale: float) -> np.ndarray:
+        """:meth:`normalise` of every count ``0 … K + 1`` as a ``float32`` look-up table.
+
+        ``K = ceil(electrons × full_scale + background)``: every count above
+        ``K`` normalises to 1, so ``table[min(counts, K + 1)]`` equals
+        ``normalise(counts, electrons, full_scale)`` element for element.
+        """
+        top = int(np.ceil(electrons * full_scale + self.background_counts)) + 1
+        return self.normalise(np.arange(top + 1), electrons, full_scale)
 
     def subscan_time_s(self, rows: int, cols: int) -> float:
         """Time to acquire a ``rows`` × ``cols`` sub-scan at imaging dwell, s."""

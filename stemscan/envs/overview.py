@@ -31,9 +31,10 @@ class CoarseGrid:
         self.col_cell = np.repeat(np.arange(size), np.diff(self.col_edges))
         self.area = np.outer(np.diff(self.row_edges), np.diff(self.col_edges)).astype(np.float64)
         self.scale_255 = 255.0 / self.area
-        # 0/1 matrices summing pixel rows (columns) into cell rows (columns)
-        self._rows_to_cells = (self.row_cell[None, :] == np.arange(size)[:, None]).astype(np.float64)
-        self._cols_to_cells = (self.col_cell[:, None] == np.arange(size)[None, :]).astype(np.float64)
+        #: 0/1 matrices summing pixel rows (columns) into cell rows (columns):
+        #: ``rows_to_cells[g0:g1, r0:r1] @ values @ cols_to_cells[c0:c1, h0:h1]``.
+        self.rows_to_cells = (self.row_cell[None, :] == np.arange(size)[:, None]).astype(np.float64)
+        self.cols_to_cells = (self.col_cell[:, None] == np.arange(size)[None, :]).astype(np.float64)
         self.centres = (
             (self.row_edges[:-1] + self.row_edges[1:] - 1) / 2.0,
             (self.col_edges[:-1] + self.col_edges[1:] - 1) / 2.0,
@@ -52,23 +53,6 @@ class CoarseGrid:
             region = region.astype(np.float64)
         rows = np.add.reduceat(region, self.row_edges[g0:g1] - r0, axis=0)
         return np.add.reduceat(rows, self.col_edges[h0:h1] - c0, axis=1)
-
-    def block_sum_pair(
-        self, first: np.ndarray, second: np.ndarray, g0: int, g1: int, h0: int, h1: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`block_sum` of two full-resolution arrays, as two small matrix products.
-
-        ``rows_to_cells @ region @ cols_to_cells`` with 0/1 aggregation
-        matrices; exact in float64 for the float32 and boolean arrays the env
-        sums (at most a few hundred terms of 24-bit mantissas).
-        """
-        r0, r1 = self.row_edges[g0], self.row_edges[g1]
-        c0, c1 = self.col_edges[h0], self.col_edges[h1]
-        both = np.empty((2, r1 - r0, c1 - c0), dtype=np.float64)
-        both[0] = first[r0:r1, c0:c1]
-        both[1] = second[r0:r1, c0:c1]
-        sums = self._rows_to_cells[g0:g1, r0:r1] @ both @ self._cols_to_cells[c0:c1, h0:h1]
-        return sums[0], sums[1]
 
     def block_mean(self, values: np.ndarray) -> np.ndarray:
         """Mean of a full-resolution array over every cell, ``float64`` (size, size)."""

@@ -205,6 +205,7 @@ class STEMScanEnv(gym.Env):
         )
         self.scene: Scene | None = None
         self._done = True
+        self._patch_change = np.empty((2, p, p), dtype=np.float64)  # scratch of _update_overview
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -232,9 +233,13 @@ class STEMScanEnv(gym.Env):
         self.tracker = DiscoveryTracker(scene.labels, scene.feature_weights(), self.discovery_threshold)
         self._n_scanned = 0
         self._n_pixels = self.shape[0] * self.shape[1]
-        self._survey = np.zeros((self.grid.size, self.grid.size), dtype=np.float64)
-        self._overview_u8 = np.zeros((1, self.grid.size, self.grid.size), dtype=np.uint8)
-        self._visited_u8 = np.zeros((1, self.grid.size, self.grid.size), dtype=np.uint8)
+        g = self.grid.size
+        self._survey = np.zeros((g, g), dtype=np.float64)
+        # Per coarse cell: [0] sum of the overview's pixel values (scanned pixels' measurements,
+        # the survey value for the rest), [1] pixels scanned; and the uint8 observation of both.
+        self._coarse_sums = np.zeros((2, g, g), dtype=np.float64)
+        self._coarse_u8 = np.zeros((2, g, g), dtype=np.uint8)
+        self._counts_to_patch = self.microscope.normalisation_table(self.microscope.electrons_per_pixel, self._full_scale)
         self._boxes: list[tuple[int, int]] = []
         self.dose_used = 0.0
         self.scan_time_s = 0.0
@@ -254,7 +259,8 @@ class STEMScanEnv(gym.Env):
         mean_signal = grid.block_mean(self._signal)
         counts = self.microscope.counts(mean_signal, electrons, self.np_random)
         self._survey = self.microscope.normalise(counts, electrons, self._full_scale).astype(np.float64)
-        self._overview_u8[0] = np.rint(self._survey * 255.0)
+        self._coarse_sums[0] = self._survey * grid.area
+        self._coarse_u8[0] = np.rint(self._survey * 255.0)
         self.dose_used += self.survey_cost
         self.scan_time_s += self.microscope.survey_time_s(grid.size, grid.size)
 
@@ -270,16 +276,17 @@ class STEMScanEnv(gym.Env):
         r1, c1 = r0 + p, c0 + p
         mic = self.microscope
         epp = mic.electrons_per_pixel
-        counts = mic.sample_counts(self._expected[r0:r1, c0:c1], self.np_random)
-        patch = mic.normalise(counts, epp, self._full_scale)
+        counts = self.np_random.poisson(self._expected[r0:r1, c0:c1])
+        patch = self._counts_to_patch.take(np.minimum(counts, self._counts_to_patch.size - 1, out=counts))
         scanned = self._scanned[r0:r1, c0:c1]
         newly = ~scanned
         n_new = int(np.count_nonzero(newly))
         self._n_scanned += n_new
         new_ids = self.tracker.update(self._labels[r0:r1, c0:c1], newly) if n_new else _NO_IDS
+        measured = self._measured[r0:r1, c0:c1]
+        self._update_overview(r0, r1, c0, c1, patch, measured, newly)
         scanned.fill(True)
-        self._measured[r0:r1, c0:c1] = patch
-        self._update_overview(r0, r1, c0, c1)
+        measured[...] = patch
         self._boxes.append((r0, c0))
         self.dose_used += self.patch_dose
         self.scan_time_s += mic.subscan_time_s(p, p)
@@ -293,18 +300,26 @@ class STEMScanEnv(gym.Env):
         self._done = terminated or truncated
         return self._observation(), reward, terminated, truncated, self._info()
 
-    def _update_overview(self, r0: int, r1: int, c0: int, c1: int) -> None:
-        """Refresh the coarse cells a sub-scan touched: scanned pixels replace the survey."""
+    def _update_overview(
+        self, r0: int, r1: int, c0: int, c1: int, patch: np.ndarray, previous: np.ndarray, newly: np.ndarray
+    ) -> None:
+        """Refresh the coarse cells a sub-scan touched: scanned pixels replace the survey.
+
+        Incremental: the patch changes a cell's pixel sum by ``patch − previous``
+        where scanned before and by ``patch − survey`` where new.  Every term
+        is a multiple of 2⁻³⁴ below 2⁷, so the float64 sums are exact.
+        """
         grid = self.grid
         g0, g1, h0, h1 = grid.cell_range(r0, r1, c0, c1)
-        n_scanned, measured_sum = grid.block_sum_pair(self._scanned, self._measured, g0, g1, h0, h1)
-        scale = grid.scale_255[g0:g1, h0:h1]  # 255 / cell area
-        # measured pixels, plus the survey value for the cell's unscanned ones
-        overview = measured_sum + self._survey[g0:g1, h0:h1] * (grid.area[g0:g1, h0:h1] - n_scanned)
-        np.rint(overview * scale, out=overview)
-        self._overview_u8[0, g0:g1, h0:h1] = overview
-        np.rint(n_scanned * scale, out=n_scanned)
-        self._visited_u8[0, g0:g1, h0:h1] = n_scanned
+        change = self._patch_change
+        np.subtract(patch, previous, out=change[0], dtype=np.float64)  # previous is 0 where unscanned
+        change[1] = newly
+        sums = grid.rows_to_cells[g0:g1, r0:r1] @ change @ grid.cols_to_cells[c0:c1, h0:h1]
+        sums[0] -= self._survey[g0:g1, h0:h1] * sums[1]
+        cells = self._coarse_sums[:, g0:g1, h0:h1]
+        cells += sums
+        np.multiply(cells, grid.scale_255[g0:g1, h0:h1], out=sums)
+        self._coarse_u8[:, g0:g1, h0:h1] = np.rint(sums, out=sums)
 
     # ------------------------------------------------------------- obs & info
     def _observation(self) -> dict[str, np.ndarray]:
@@ -313,8 +328,8 @@ class STEMScanEnv(gym.Env):
             "patch": self._last_patch.copy(),
             "position": self._last_position.copy(),
             "dose": np.full(1, budget_fraction, dtype=np.float32),
-            "overview": self._overview_u8.copy(),
-            "visited": self._visited_u8.copy(),
+            "overview": self._coarse_u8[0:1].copy(),
+            "visited": self._coarse_u8[1:2].copy(),
         }
 
     def _info(self) -> dict[str, Any]:
