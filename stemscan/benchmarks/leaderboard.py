@@ -82,10 +82,11 @@ def rank(
     for family in sorted(groups):
         entries = []
         for label, members in groups[family].items():
+            # strata and their seeds in a fixed order: the CI must not depend on the order rows were stored in
             strata: dict[str, list[float]] = defaultdict(list)
-            for row in members:
+            for row in sorted(members, key=lambda r: (r["env_kwargs"], int(r["seed"]))):
                 strata[row["env_kwargs"]].append(float(row["gain"]))
-            estimate, low, high = stratified_bootstrap_ci(list(strata.values()), reps=reps, seed=seed)
+            estimate, low, high = stratified_bootstrap_ci([strata[k] for k in sorted(strata)], reps=reps, seed=seed)
             latencies = [r["latency_ms_median"] for r in members if r["latency_ms_median"] is not None]
             entries.append(
                 Entry(

@@ -7,6 +7,7 @@ import io
 import json
 import re
 
+import numpy as np
 import pytest
 
 from stemscan.benchmarks import leaderboard, run_grid
@@ -39,6 +40,20 @@ def test_rank_orders_by_iqm_gain_and_normalises():
     assert good.oracle_normalised_iqm == pytest.approx((3 / 6 + 4 / 7) / 2)
     assert good.latency_ms_median == 1.0 and good.episodes == 4
     assert rank(_rows(), budget=0.05) == {}
+
+
+def test_ranking_does_not_depend_on_row_order():
+    rows = []
+    for seed in range(10):
+        for budget in (0.05, 0.1):  # two strata
+            rows.append({
+                "agent": "good", "agent_kwargs": "{}", "scene": "lattice-defects",
+                "env_kwargs": json.dumps({"dose_budget": budget}), "seed": seed, "dose_budget": budget,
+                "gain": 1.0 + 0.37 * seed**1.5 + budget, "score": 1.0, "auc": 0.1,
+                "curve": json.dumps([[0.01, 0.0], [budget, 0.1]]), "latency_ms_median": 1.0,
+            })
+    shuffled = [rows[i] for i in np.random.default_rng(3).permutation(len(rows))]
+    assert rank(rows, reps=300) == rank(shuffled, reps=300)
 
 
 def test_markdown_and_csv():
