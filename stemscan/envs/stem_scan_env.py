@@ -275,7 +275,6 @@ class STEMScanEnv(gym.Env):
         p = self.patch_size
         r1, c1 = r0 + p, c0 + p
         mic = self.microscope
-        epp = mic.electrons_per_pixel
         counts = self.np_random.poisson(self._expected[r0:r1, c0:c1])
         patch = self._counts_to_patch.take(np.minimum(counts, self._counts_to_patch.size - 1, out=counts))
         scanned = self._scanned[r0:r1, c0:c1]
@@ -306,8 +305,11 @@ class STEMScanEnv(gym.Env):
         """Refresh the coarse cells a sub-scan touched: scanned pixels replace the survey.
 
         Incremental: the patch changes a cell's pixel sum by ``patch − previous``
-        where scanned before and by ``patch − survey`` where new.  Every term
-        is a multiple of 2⁻³⁴ below 2⁷, so the float64 sums are exact.
+        where scanned before and by ``patch − survey`` where new.  Patch values
+        are float32 multiples of ``1 / (electrons × full_scale)`` rounded to 24
+        bits, so below ~2²⁰ e⁻ of full scale every sum fits float64's 53 bits
+        and equals a fresh block sum exactly (tested); beyond, they differ by
+        float64 rounding only.
         """
         grid = self.grid
         g0, g1, h0, h1 = grid.cell_range(r0, r1, c0, c1)

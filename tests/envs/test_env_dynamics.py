@@ -211,3 +211,33 @@ def test_bad_constructor_arguments(kwargs, match):
 def test_unknown_scene_through_gym_make():
     with pytest.raises(ValueError, match="valid names"):
         gym.make(ENV_ID, scene="nope")
+
+
+@pytest.mark.parametrize("mode", ["continuous", "grid"])
+@pytest.mark.parametrize("survey", [True, False])
+def test_overview_and_visited_match_a_fresh_block_sum(mode, survey):
+    """The incrementally kept coarse maps equal a from-scratch block sum after every step, re-scans included."""
+    env = gym.make(ENV_ID, scene="nanoparticles", action_mode=mode, survey=survey, dose_budget=1.0).unwrapped
+    env.action_space.seed(5)
+    env.reset(seed=4)
+    grid = env.grid
+    for _ in range(150):  # 150 patches on a 16 × 16 grid of cells: many overlaps
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        scanned, _ = env.discovery_state()
+        n_scanned = grid.block_sum(scanned, 0, grid.size, 0, grid.size)
+        measured = grid.block_sum(env._measured, 0, grid.size, 0, grid.size)
+        overview = np.rint((measured + env._survey * (grid.area - n_scanned)) * grid.scale_255)
+        assert np.array_equal(obs["overview"][0], overview)
+        assert np.array_equal(obs["visited"][0], np.rint(n_scanned * grid.scale_255))
+        assert not (terminated or truncated)
+
+
+@pytest.mark.parametrize("electrons, full_scale", [(500.0, 0.25), (500.0, 1.0), (20.0, 0.013), (5e4, 0.6)])
+def test_normalisation_table_equals_normalise(electrons, full_scale):
+    from stemscan.envs.microscope import Microscope
+
+    microscope = Microscope()
+    table = microscope.normalisation_table(electrons, full_scale)
+    counts = np.arange(int(3 * electrons * full_scale) + 50)
+    assert table.dtype == np.float32 and table[-1] == 1.0
+    assert np.array_equal(table.take(np.minimum(counts, table.size - 1)), microscope.normalise(counts, electrons, full_scale))
