@@ -403,6 +403,17 @@ class BOAgent(Agent):
         """
         return None
 
+    def choose_cell(self, allowed: np.ndarray) -> int | None:
+        """Optional: the workflow's own choice of the next cell once the initial design is scanned.
+
+        ``allowed`` (n_cells,) bool marks the unscanned cells.  Return one of
+        them (row-major index) to override the core's GP acquisition on the
+        scalar descriptor, e.g. a workflow whose quantity of interest is not
+        a maximum but a boundary; the default ``None`` keeps the core's
+        choice (so agents that do not override it are unaffected).
+        """
+        return None
+
     @property
     def observed_cells(self) -> list[int]:
         """Grid cells of this episode's observations, in acquisition order (repeats possible)."""
@@ -511,6 +522,15 @@ class BOAgent(Agent):
             cell = self._initial.pop(0)
             if allowed[cell]:
                 return cell
+        chosen = self.choose_cell(allowed)
+        if chosen is not None:
+            chosen = int(chosen)
+            if not (0 <= chosen < self.n_cells and allowed[chosen]):
+                raise ValueError(
+                    f"{type(self).__name__}.choose_cell() returned {chosen}, which is not an unscanned cell "
+                    f"in 0..{self.n_cells - 1}"
+                )
+            return chosen
         if len(self._values) < 2 or np.ptp(self._values) == 0:
             return self._farthest_cell(allowed)
         candidates, bounds, prior_columns = self._inputs()

@@ -143,6 +143,7 @@ def lattice_windows(
     lattice_px: float,
     max_windows: int = 64,
     angle: float = 0.0,
+    edge_px: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows centred on the *ideal* cell-centre sites of a square lattice of bright columns.
 
@@ -168,6 +169,12 @@ def lattice_windows(
         lattice_px: Side of the bright sublattice's square cell, pixels (> 0).
         max_windows: At most this many windows.
         angle: Lattice rotation, radians (scenes' convention; :func:`bond_angles`).
+        edge_px: How far a window may reach beyond the patch border, pixels
+            (>= 0; default 0: whole windows only).  The part outside is
+            filled with the smoothed patch's median (background), so a site
+            near the border still gives a window: with a 26-px cell in a
+            32-px patch, about 30% of patches hold no whole 10-px window
+            around a cell centre, and ~2% with ``edge_px=2``.
 
     Returns:
         ``(windows, centres)``: ``float32`` (M, window, window) and ``float64``
@@ -177,6 +184,9 @@ def lattice_windows(
         raise ValueError(f"lattice_px must be a positive number of pixels, got {lattice_px!r}")
     if not np.isfinite(angle):
         raise ValueError(f"the lattice angle must be a finite number of radians, got {angle!r}")
+    bad = isinstance(edge_px, bool) or not isinstance(edge_px, (int, float, np.floating)) or not np.isfinite(edge_px)
+    if bad or edge_px < 0 or edge_px > (window - 1) / 2.0:
+        raise ValueError(f"edge_px must be a number of pixels in [0, {(window - 1) / 2.0}], got {edge_px!r}")
     h, w = smooth.shape
     half = (window - 1) / 2.0
     corners = lattice_px / 2.0 * np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]) @ _rotation(angle).T
@@ -190,10 +200,18 @@ def lattice_windows(
             else:
                 groups.append([site])
     centres = [np.mean(group, axis=0) for group in groups]
-    centres = [c for c in centres if half <= c[0] <= h - 1 - half and half <= c[1] <= w - 1 - half]
+    low = half - float(edge_px)
+    centres = [c for c in centres if low <= c[0] <= h - 1 - low and low <= c[1] <= w - 1 - low]
     centres_array = np.array(centres[:max_windows], dtype=np.float64).reshape(-1, 2)
     grid = np.mgrid[:window, :window].reshape(2, -1).astype(np.float64) - half
     windows = np.empty((len(centres_array), window, window), dtype=np.float32)
+    if edge_px > 0:
+        background = float(np.median(smooth))
+        for i, centre in enumerate(centres_array):
+            windows[i] = ndimage.map_coordinates(
+                smooth, grid + centre[:, None], order=1, mode="constant", cval=background
+            ).reshape(window, window)
+        return windows, centres_array
     for i, centre in enumerate(centres_array):
         windows[i] = ndimage.map_coordinates(smooth, grid + centre[:, None], order=1).reshape(window, window)
     return windows, centres_array

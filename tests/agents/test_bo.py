@@ -242,3 +242,25 @@ def test_bad_lengthscale_raises() -> None:
 
     with pytest.raises(ValueError, match="lengthscale_cells"):
         run_toy(BadLength(env, n_initial=1), env, 4)
+
+
+def test_choose_cell_hook_overrides_the_gp_and_is_checked() -> None:
+    """A workflow's ``choose_cell`` picks the cells after the initial design; a bad choice is named."""
+    env = make_env(action_mode="grid")
+
+    class Ordered(ToyBO):
+        def choose_cell(self, allowed: np.ndarray) -> int | None:
+            return int(np.flatnonzero(allowed)[-1])  # the last unscanned cell
+
+    agent = Ordered(env, seed=0, n_initial=2)
+    cells = run_toy(agent, env, 6)
+    assert cells[2:] == sorted(set(range(agent.n_cells)) - set(cells[:2]), reverse=True)[:4]
+
+    class Scanned(ToyBO):
+        def choose_cell(self, allowed: np.ndarray) -> int | None:
+            return int(np.flatnonzero(~allowed)[0]) if (~allowed).any() else None
+
+    with pytest.raises(ValueError, match="choose_cell"):
+        run_toy(Scanned(env, seed=0, n_initial=1), env, 3)
+    # the default (None) leaves the core's choice unchanged
+    assert run_toy(ToyBO(env, seed=0), env, 8) == run_toy(ToyBO(env, seed=0), env, 8)

@@ -11,7 +11,15 @@ import torch
 
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import registry
-from stemscan.agents.rvae_bo import DESCRIPTORS, RVAEBOAgent, patch_descriptor
+from stemscan.agents.rvae_bo import (
+    BOUNDARIES,
+    DESCRIPTORS,
+    RVAEBOAgent,
+    boundary_straddle,
+    expected_change,
+    patch_descriptor,
+    polar_offset,
+)
 
 torch.set_num_threads(1)
 
@@ -348,3 +356,82 @@ def test_human_angle_target_and_bad_contrast_cells() -> None:
         registry.make("rvae-bo", small_env(), contrast_cells=0.0)
     with pytest.raises(ValueError, match="target"):
         registry.make("rvae-bo", small_env(), target="rotation")
+
+
+# ------------------------------------------------------- boundary search
+def test_expected_change_peaks_at_a_boundary_not_in_unexplored_corners() -> None:
+    """A step in the posterior mean scores above a flat but uncertain region."""
+    n_rows, n_cols = 4, 6
+    mean = np.zeros((n_rows * n_cols, 2))
+    mean.reshape(n_rows, n_cols, 2)[:, 3:, 0] = 1.0  # two domains split between columns 2 and 3
+    rows, cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
+    distance = np.hypot(rows[:, None] - rows[None], cols[:, None] - cols[None])
+    covariance = np.stack([0.05 * np.exp(-0.5 * distance**2 / 3.0**2)] * 2)  # smooth: neighbours correlated
+    score = expected_change(mean, covariance, n_rows, n_cols).reshape(n_rows, n_cols)
+    assert np.allclose(score[:, 2], score.max()) and np.allclose(score[:, 3], score.max())
+    assert score[:, [0, 1, 4, 5]].max() < 0.1 * score.max()
+    uncertain = np.stack([np.eye(n_rows * n_cols)] * 2)  # independent cells: every change is uncertain
+    assert expected_change(np.zeros_like(mean), uncertain, n_rows, n_cols).min() == pytest.approx(4.0)
+
+
+def test_boundary_straddle_and_polar_offset() -> None:
+    # scalar: 1.96 σ − |μ|
+    score = boundary_straddle(np.array([[0.0], [1.0]]), np.array([[1.0], [1.0]]), 4, 1.96)
+    assert score.tolist() == pytest.approx([1.96, 0.96])
+    # vector with 4 classes at 0°, 90°, 180°, 270°: a mean at a class centre has margin |μ| sin 45°,
+    # one on the 45° line between two classes has margin 0
+    mean = np.array([[1.0, 0.0], [np.sqrt(0.5), np.sqrt(0.5)]])
+    score = boundary_straddle(mean, np.zeros((2, 2)), 4, 1.96)
+    assert score.tolist() == pytest.approx([-np.sqrt(0.5), 0.0], abs=1e-12)
+    with pytest.raises(ValueError, match="mean and variance"):
+        boundary_straddle(np.zeros(3), np.zeros(3), 4, 1.0)
+    angles = np.deg2rad([10.0, 100.0, 190.0, 280.0, 12.0])
+    assert np.rad2deg(polar_offset(angles, 4)) == pytest.approx(10.4, abs=0.5)
+    assert polar_offset(np.zeros(0), 4) == 0.0
+
+
+def test_lattice_windows_reach_past_the_border_with_edge_px() -> None:
+    """``edge_px`` keeps sites near the border (padded with the background); 0 is the old behaviour."""
+    from stemscan.agents.rvae import lattice_windows
+
+    smooth = np.full((32, 32), 0.1)
+    bright = np.array([[2.0, 2.0]])  # its cell-centre sites sit at 2 ± 13 px: (15, 15) inside, others outside
+    near = np.array([[-9.5, 16.0]])  # a site at row 3.5: a 10-px window reaches 1 px past the border
+    whole, centres = lattice_windows(smooth, np.concatenate([bright, near]), 10, 26.0)
+    padded, centres_padded = lattice_windows(smooth, np.concatenate([bright, near]), 10, 26.0, edge_px=2.0)
+    assert len(padded) == len(whole) + 1 and np.allclose(padded, 0.1)
+    assert any(np.allclose(c, [3.5, 3.0]) for c in centres_padded)
+    with pytest.raises(ValueError, match="edge_px"):
+        lattice_windows(smooth, bright, 10, 26.0, edge_px=5.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"boundary": "walls"}, "boundary"),
+        ({"boundary": True}, "boundary"),
+        ({"boundary_kappa": -1.0}, "boundary_kappa"),
+        ({"polar_fold": 1}, "polar_fold"),
+        ({"edge_px": -1.0}, "edge_px"),
+        ({"edge_px": float("nan")}, "edge_px"),
+        ({**LATTICE, "edge_px": 6.0}, "edge_px"),
+    ],
+)
+def test_bad_boundary_options_raise(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        registry.make("rvae-bo", small_env(), **kwargs)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_boundary_search_episode_is_deterministic(boundary: str) -> None:
+    """The wall search runs, is reproducible given the seed, and follows its own GP after the initial cells."""
+    kwargs = {**LATTICE, "boundary": boundary, "edge_px": 2.0, "n_initial": 2}
+    env_a, env_b = small_env("ferroelectric-domains"), small_env("ferroelectric-domains")
+    a = registry.make("rvae-bo", env_a, seed=2, **kwargs)
+    b = registry.make("rvae-bo", env_b, seed=2, **kwargs)
+    actions = rollout(a, env_a, seed=3)
+    assert actions == rollout(b, env_b, seed=3) == rollout(a, env_a, seed=3)
+    assert len(set(map(tuple, actions))) == len(actions)
+    cells, values = a.boundary_field()
+    assert values.shape == (len(cells), 2) and np.allclose(np.hypot(values[:, 0], values[:, 1]) <= 1 + 1e-9, True)
+    assert a.config()["boundary"] == boundary and a.config()["edge_px"] == 2.0
