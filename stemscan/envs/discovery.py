@@ -54,6 +54,15 @@ class DiscoveryTracker:
         fresh = patch_labels if newly_scanned.all() else patch_labels[newly_scanned]
         # dense over the (few) labels: a handful of whole-array operations beats fancy indexing
         self.scanned += np.bincount(fresh.ravel(), minlength=self.n_labels)[: self.n_labels]
+        return self.collect()
+
+    def collect(self) -> np.ndarray:
+        """Mark and return the ids whose ``scanned`` count reached the threshold since the last call.
+
+        For callers that add to :attr:`scanned` themselves (the env's compiled step).
+        """
+        if self.total == 0:
+            return _NONE
         new = np.flatnonzero(self.scanned >= self._pending)
         if new.size:
             self._pending[new] = _NEVER

@@ -56,7 +56,11 @@ class Microscope:
         return self.electrons_per_pixel / (self.dwell_time_us * ELECTRONS_PER_PA_US)
 
     def counts(self, signal: np.ndarray, electrons: float, rng: np.random.Generator) -> np.ndarray:
-        """Poisson detector counts for ``electrons`` incident per sample.
+        """Poisson detector counts for ``electrons`` incident per sample (``Generator.poisson``).
+
+        The env draws the survey with this; sub-scans, whose means are fixed
+        for the episode, come from :class:`stemscan.envs.shot_noise.ShotNoiseMap`
+        over :meth:`expected_counts` (the same distribution, faster).
 
         Args:
             signal: Scattered fraction at each sample (dimensionless).

@@ -12,7 +12,9 @@ from stemscan.envs.discovery import DiscoveryTracker
 from stemscan.envs.geometry import PatchGeometry
 from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
+from stemscan.envs.record import record_patch
 from stemscan.envs.render import render_frame
+from stemscan.envs.shot_noise import ShotNoiseMap
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
 from stemscan.scenes import names as scene_names
@@ -32,7 +34,8 @@ class STEMScanEnv(gym.Env):
     particle junctions) sits under a STEM probe.  Each step the agent places a
     square sub-scan of ``patch_size`` × ``patch_size`` pixels.  The microscope
     acquires it at the imaging dose ``electrons_per_pixel`` with Poisson shot
-    noise, and the electrons are charged against a dose budget.  The agent is
+    noise (:mod:`stemscan.envs.shot_noise`, an exact sampler compiled with
+    numba), and the electrons are charged against a dose budget.  The agent is
     rewarded for ground-truth features it newly discovers.  An optional
     initial *survey* — a fast, low-dose, coarse overview of the whole field —
     gives it a first look, too coarse and noisy to discover point features.
@@ -115,7 +118,9 @@ class STEMScanEnv(gym.Env):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version.  Since stemscan 0.1.0's compiled step, sub-scan
+      noise comes from an exact sampler of its own: the same Poisson
+      distribution, other draws for a given seed than ``Generator.poisson``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -205,7 +210,7 @@ class STEMScanEnv(gym.Env):
         )
         self.scene: Scene | None = None
         self._done = True
-        self._patch_change = np.empty((2, p, p), dtype=np.float64)  # scratch of _update_overview
+        self._subscan_time_s = self.microscope.subscan_time_s(self.patch_size, self.patch_size)
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -222,7 +227,7 @@ class STEMScanEnv(gym.Env):
         self._labels = scene.labels
         self._full_scale = max(float(scene.image.max()), 1e-6)
         # Mean counts per pixel at imaging dose, computed once per sample.
-        self._expected = self.microscope.expected_counts(scene.image, self.microscope.electrons_per_pixel)
+        self._noise = ShotNoiseMap(self.microscope.expected_counts(scene.image, self.microscope.electrons_per_pixel))
         # Episode buffers are reused across resets: no new pages to fault in on the hot path.
         if getattr(self, "_scanned", None) is None or self._scanned.shape != self.shape:
             self._scanned = np.zeros(self.shape, dtype=bool)
@@ -231,6 +236,8 @@ class STEMScanEnv(gym.Env):
             self._scanned.fill(False)
             self._measured.fill(0.0)
         self.tracker = DiscoveryTracker(scene.labels, scene.feature_weights(), self.discovery_threshold)
+        if scene.labels.size and int(scene.labels.max()) >= self.tracker.n_labels:  # the compiled step indexes by label
+            raise ValueError(f"scene labels go up to {int(scene.labels.max())} but the scene has {scene.n_features} features")
         self._n_scanned = 0
         self._n_pixels = self.shape[0] * self.shape[1]
         g = self.grid.size
@@ -273,22 +280,19 @@ class STEMScanEnv(gym.Env):
         else:
             r0, c0 = self.geometry.from_cell(action)
         p = self.patch_size
-        r1, c1 = r0 + p, c0 + p
-        mic = self.microscope
-        counts = self.np_random.poisson(self._expected[r0:r1, c0:c1])
-        patch = self._counts_to_patch.take(np.minimum(counts, self._counts_to_patch.size - 1, out=counts))
-        scanned = self._scanned[r0:r1, c0:c1]
-        newly = ~scanned
-        n_new = int(np.count_nonzero(newly))
+        grid = self.grid
+        counts = self._noise.sample(self.np_random, r0, c0, p, p)
+        patch = np.empty((p, p), dtype=np.float32)
+        n_new = record_patch(
+            counts, self._counts_to_patch, r0, c0, patch, self._scanned, self._measured, self._labels,
+            self.tracker.scanned, self._survey, grid.row_cell, grid.col_cell, grid.scale_255,
+            self._coarse_sums, self._coarse_u8,
+        )  # fmt: skip
         self._n_scanned += n_new
-        new_ids = self.tracker.update(self._labels[r0:r1, c0:c1], newly) if n_new else _NO_IDS
-        measured = self._measured[r0:r1, c0:c1]
-        self._update_overview(r0, r1, c0, c1, patch, measured, newly)
-        scanned.fill(True)
-        measured[...] = patch
+        new_ids = self.tracker.collect() if n_new else _NO_IDS
         self._boxes.append((r0, c0))
         self.dose_used += self.patch_dose
-        self.scan_time_s += mic.subscan_time_s(p, p)
+        self.scan_time_s += self._subscan_time_s
         self.steps += 1
         self._last_patch = patch
         self._last_position = self.geometry.centre_fraction(r0, c0)
@@ -298,30 +302,6 @@ class STEMScanEnv(gym.Env):
         truncated = (not terminated) and self.dose_used + self.patch_dose > self.budget * (1 + 1e-12)
         self._done = terminated or truncated
         return self._observation(), reward, terminated, truncated, self._info()
-
-    def _update_overview(
-        self, r0: int, r1: int, c0: int, c1: int, patch: np.ndarray, previous: np.ndarray, newly: np.ndarray
-    ) -> None:
-        """Refresh the coarse cells a sub-scan touched: scanned pixels replace the survey.
-
-        Incremental: the patch changes a cell's pixel sum by ``patch − previous``
-        where scanned before and by ``patch − survey`` where new.  Patch values
-        are float32 multiples of ``1 / (electrons × full_scale)`` rounded to 24
-        bits, so below ~2²⁰ e⁻ of full scale every sum fits float64's 53 bits
-        and equals a fresh block sum exactly (tested); beyond, they differ by
-        float64 rounding only.
-        """
-        grid = self.grid
-        g0, g1, h0, h1 = grid.cell_range(r0, r1, c0, c1)
-        change = self._patch_change
-        np.subtract(patch, previous, out=change[0], dtype=np.float64)  # previous is 0 where unscanned
-        change[1] = newly
-        sums = grid.rows_to_cells[g0:g1, r0:r1] @ change @ grid.cols_to_cells[c0:c1, h0:h1]
-        sums[0] -= self._survey[g0:g1, h0:h1] * sums[1]
-        cells = self._coarse_sums[:, g0:g1, h0:h1]
-        cells += sums
-        np.multiply(cells, grid.scale_255[g0:g1, h0:h1], out=sums)
-        self._coarse_u8[:, g0:g1, h0:h1] = np.rint(sums, out=sums)
 
     # ------------------------------------------------------------- obs & info
     def _observation(self) -> dict[str, np.ndarray]:

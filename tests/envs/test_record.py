@@ -1,0 +1,45 @@
+"""The compiled step bookkeeping against a plain numpy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stemscan.envs.microscope import Microscope
+from stemscan.envs.overview import CoarseGrid
+from stemscan.envs.record import record_patch
+
+
+def test_record_patch_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    shape, size, p = (96, 80), 12, 16  # cells of 8 × 6.67 pixels: uneven edges
+    grid = CoarseGrid(shape, size)
+    table = Microscope().normalisation_table(500.0, 0.4)
+    labels = rng.integers(0, 6, size=shape).astype(np.int32)
+    survey = rng.random((size, size)).astype(np.float32).astype(np.float64)
+    scanned = np.zeros(shape, dtype=bool)
+    measured = np.zeros(shape, dtype=np.float32)
+    label_scanned = np.zeros(6, dtype=np.int64)
+    sums = np.zeros((2, size, size))
+    sums[0] = survey * grid.area
+    u8 = np.zeros((2, size, size), dtype=np.uint8)
+    for _ in range(40):  # overlapping patches: new and re-scanned pixels
+        r0, c0 = int(rng.integers(0, shape[0] - p + 1)), int(rng.integers(0, shape[1] - p + 1))
+        counts = rng.poisson(150.0, size=(p, p)) * (rng.random((p, p)) < 0.9)
+        expected_patch = table[np.minimum(counts, table.size - 1)]
+        new_before = ~scanned[r0 : r0 + p, c0 : c0 + p]
+        expected_new = int(new_before.sum())
+        expected_labels = label_scanned + np.bincount(labels[r0 : r0 + p, c0 : c0 + p][new_before], minlength=6)
+        patch = np.empty((p, p), dtype=np.float32)
+        n_new = record_patch(counts, table, r0, c0, patch, scanned, measured, labels, label_scanned, survey,
+                             grid.row_cell, grid.col_cell, grid.scale_255, sums, u8)  # fmt: skip
+        assert n_new == expected_new
+        assert np.array_equal(patch, expected_patch)
+        assert np.array_equal(label_scanned, expected_labels)
+        assert np.array_equal(measured[r0 : r0 + p, c0 : c0 + p], expected_patch) and scanned[r0 : r0 + p, c0 : c0 + p].all()
+        n_scanned = grid.block_sum(scanned, 0, size, 0, size)
+        overview = grid.block_sum(measured, 0, size, 0, size) + survey * (grid.area - n_scanned)
+        assert np.array_equal(sums[0], overview) and np.array_equal(sums[1], n_scanned)
+        touched = np.zeros((size, size), dtype=bool)
+        touched[grid.row_cell[r0] : grid.row_cell[r0 + p - 1] + 1, grid.col_cell[c0] : grid.col_cell[c0 + p - 1] + 1] = True
+        fresh = np.rint(sums * grid.scale_255)
+        assert np.array_equal(u8[:, touched], fresh[:, touched])

@@ -1,0 +1,122 @@
+"""The env's Poisson sampler: exact distribution, determinism, resumption, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from scipy import stats
+
+from stemscan.envs import ENV_ID
+from stemscan.envs.shot_noise import GRID_STEP, PTRS_ROW, TABLE_MAX_MEAN, ShotNoiseMap, alias_tables, poisson_fill
+from stemscan.scenes import Scene
+
+
+def _randomised_pit(counts: np.ndarray, means: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``F(x − 1) + V · P(x)``: exactly uniform on [0, 1] when each ``x ~ Poisson(mean)``."""
+    return stats.poisson.cdf(counts - 1, means) + rng.random(counts.shape) * stats.poisson.pmf(counts, means)
+
+
+def test_alias_rows_reproduce_the_poisson_pmf():
+    keep, alias, log_factorial = alias_tables()
+    rows, outcomes = keep.shape
+    assert rows * GRID_STEP == TABLE_MAX_MEAN
+    for q in range(rows):
+        implied = keep[q].copy()
+        np.add.at(implied, alias[q], 1.0 - keep[q])
+        implied /= outcomes
+        expected = stats.poisson.pmf(np.arange(outcomes), q * GRID_STEP) if q else (np.arange(outcomes) == 0) * 1.0
+        np.testing.assert_allclose(implied, expected, rtol=1e-9, atol=1e-15, err_msg=f"row {q}")
+    np.testing.assert_allclose(log_factorial[:200], [math.lgamma(k + 1.0) for k in range(200)], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("mean", [0.0, 0.03, 0.2, 1.0, 5.5, 9.99, 10.0, 10.01, 37.3, 500.0, 1e5])
+def test_counts_are_poisson_at_fixed_mean(mean):
+    counts = ShotNoiseMap(np.full((200, 250), mean)).sample(np.random.default_rng(1), 0, 0, 200, 250).ravel()
+    if mean == 0.0:
+        assert not counts.any()
+        return
+    pit = _randomised_pit(counts, mean, np.random.default_rng(2))
+    assert stats.kstest(pit, "uniform").pvalue > 1e-3
+    assert abs(counts.mean() - mean) < 5 * math.sqrt(mean / counts.size)
+
+
+def test_counts_are_poisson_on_a_mixed_map():
+    """Means spread over both samplers, pixel by pixel, as in a HAADF image."""
+    rng = np.random.default_rng(3)
+    means = rng.exponential(8.0, size=(300, 300)) + rng.random((300, 300)) * 40.0 * (rng.random((300, 300)) < 0.2)
+    noise = ShotNoiseMap(means)
+    assert (noise.row == PTRS_ROW).any() and (noise.row >= 0).any()
+    counts = noise.sample(rng, 0, 0, 300, 300)
+    assert stats.kstest(_randomised_pit(counts, means, rng).ravel(), "uniform").pvalue > 1e-3
+    # a sub-region draws from the matching means
+    region = noise.sample(rng, 120, 30, 64, 100)
+    assert stats.kstest(_randomised_pit(region, means[120:184, 30:130], rng).ravel(), "uniform").pvalue > 1e-3
+
+
+def test_same_generator_state_same_counts():
+    means = np.random.default_rng(4).exponential(12.0, size=(64, 64))
+    a = ShotNoiseMap(means).sample(np.random.default_rng(9), 8, 8, 32, 32)
+    b = ShotNoiseMap(means).sample(np.random.default_rng(9), 8, 8, 32, 32)
+    c = ShotNoiseMap(means).sample(np.random.default_rng(10), 8, 8, 32, 32)
+    assert a.dtype == np.int64 and np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_fill_resumes_where_the_uniforms_ran_out():
+    noise = ShotNoiseMap(np.random.default_rng(5).random((16, 16)) * 9.0)  # tabled: exactly 2 uniforms a pixel
+    uniforms = np.random.default_rng(6).random(2 * 256)
+    args = (noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial)
+    whole = np.empty((16, 16), dtype=np.int64)
+    assert poisson_fill(*args, uniforms, 0, 0, whole, 0) == 256
+    pieces = np.empty((16, 16), dtype=np.int64)
+    done = 0
+    for chunk in np.split(uniforms, 8):  # 32 pixels per chunk
+        stopped = poisson_fill(*args, chunk, 0, 0, pieces, done)
+        assert stopped == done + 32
+        done = stopped
+    assert np.array_equal(whole, pieces)
+    # PTRS pixels with too few uniforms stop without writing, and report where
+    ptrs = ShotNoiseMap(np.full((4, 4), 50.0))
+    out = np.full((4, 4), -7, dtype=np.int64)
+    stopped = poisson_fill(ptrs.mean, ptrs.row, ptrs.aux, ptrs.keep, ptrs.alias, ptrs.log_factorial, uniforms[:1], 0, 0, out, 0)
+    assert stopped == 0 and (out == -7).all()
+
+
+@pytest.mark.parametrize(
+    "mean, match",
+    [(np.full((4, 4), np.nan), "finite"), (np.full((4, 4), -1.0), "non-negative"), (np.ones(8), "2-D")],
+)
+def test_bad_means(mean, match):
+    with pytest.raises(ValueError, match=match):
+        ShotNoiseMap(mean)
+
+
+@pytest.mark.parametrize("region", [(-1, 0, 4, 4), (0, 0, 9, 4), (5, 5, 4, 4)])
+def test_region_outside_the_map(region):
+    with pytest.raises(ValueError, match="outside"):
+        ShotNoiseMap(np.ones((8, 8))).sample(np.random.default_rng(0), *region)
+
+
+def test_env_patches_carry_poisson_noise():
+    """End to end: on a uniform sample the patch values are Poisson counts at the imaging dose, normalised."""
+    size, signal = 128, 0.01  # 5 e⁻ per pixel at 500 e⁻/pixel: the tabled sampler
+    scene = Scene(
+        image=np.full((size, size), signal, dtype=np.float32),
+        labels=np.zeros((size, size), dtype=np.int32),
+        features=[],
+        pixel_size=0.2,
+        family="file",
+        scored=False,
+    )
+    env = gym.make(ENV_ID, scene=scene, patch_size=16, dose_budget=1.0, survey=False).unwrapped
+    env.reset(seed=0)
+    counts = []
+    for cell in range(60):
+        obs, *_ = env.step(np.array([(cell % 8 + 0.5) / 8, (cell // 8 % 8 + 0.5) / 8], dtype=np.float32))
+        counts.append(np.rint(obs["patch"] * 500.0 * signal + env.microscope.background_counts))
+    counts = np.concatenate(counts).ravel()  # (values clipped at full scale: at most P(X ≥ 5.2 + …) mass, kept below)
+    mean = 500.0 * signal + env.microscope.background_counts
+    low = counts[counts < 5]
+    assert stats.chisquare(np.bincount(low.astype(int), minlength=5), stats.poisson.pmf(np.arange(5), mean) / stats.poisson.cdf(4, mean) * low.size).pvalue > 1e-3
