@@ -435,3 +435,30 @@ def test_boundary_search_episode_is_deterministic(boundary: str) -> None:
     cells, values = a.boundary_field()
     assert values.shape == (len(cells), 2) and np.allclose(np.hypot(values[:, 0], values[:, 1]) <= 1 + 1e-9, True)
     assert a.config()["boundary"] == boundary and a.config()["edge_px"] == 2.0
+
+
+#: The perovskite workflow with the wall search, as chosen on development seeds 100-115.
+WALL_SEARCH = {"centring": "lattice", "lattice_px": 26.333, "descriptor": "contrast", "boundary": "change", "edge_px": 2}
+
+
+@pytest.mark.slow
+def test_wall_search_beats_linear_bo_random_and_raster_on_ferroelectric_domains() -> None:
+    """Issue 7's claim, on reporting seeds 0-9 at the env defaults (benchmarks/rvae_bo_gain.py measured 0-19).
+
+    Measured once after development on seeds 100-115: interquartile mean gain
+    over seeds 0-19 of 1.49 [1.06, 1.92] against linear-bo 0.61, random 0.75
+    and raster 0.53; here the IQM over seeds 0-9 must lead every baseline.
+    """
+    from stemscan.benchmarks.aggregate import iqm
+    from stemscan.benchmarks.episode import run_episode
+
+    seeds = range(10)
+
+    def gains(name: str, kwargs: dict | None = None) -> np.ndarray:
+        return np.array([run_episode(name, "ferroelectric-domains", s, agent_kwargs=kwargs)["gain"] for s in seeds])
+
+    ours = gains("rvae-bo", WALL_SEARCH)
+    for baseline in ("linear-bo", "random", "raster"):
+        other = gains(baseline)
+        assert iqm(ours) > iqm(other), f"rvae-bo {iqm(ours):.2f} <= {baseline} {iqm(other):.2f}"
+    assert iqm(ours) > 1.0  # better than uniform scanning
