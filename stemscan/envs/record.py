@@ -71,7 +71,7 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
             c = c0 + j
             h = col_cell[c]
             n = counts[i, j]
-            value = counts_to_patch[n if n < top else top]
+            value = counts_to_patch[min(max(n, 0), top)]
             patch[i, j] = value
             if scanned[r, c]:
                 coarse_sums[0, g, h] += np.float64(value) - np.float64(measured[r, c])

@@ -101,11 +101,12 @@ class ShotNoiseMap:
         if not np.isfinite(mean).all() or mean.min(initial=0.0) < 0.0:
             raise ValueError("mean counts must be finite and non-negative")
         self.mean = np.ascontiguousarray(mean)
-        tabled = self.mean < TABLE_MAX_MEAN
-        q = np.floor(self.mean / GRID_STEP, where=tabled, out=np.zeros_like(self.mean))
-        self.row = np.where(tabled, q, PTRS_ROW).astype(np.int16)
-        self.aux = np.exp(-(self.mean - q * GRID_STEP), where=tabled, out=np.zeros_like(self.mean))
-        np.log(self.mean, where=~tabled, out=self.aux)
+        q = np.minimum(np.floor(self.mean * (1.0 / GRID_STEP)), _ROWS)  # _ROWS: at or above TABLE_MAX_MEAN
+        drawn_by_ptrs = q == _ROWS
+        self.row = q.astype(np.int16)
+        self.row[drawn_by_ptrs] = PTRS_ROW
+        self.aux = np.exp(q * GRID_STEP - self.mean)  # e^{-δ}; whole-array ufuncs (SIMD), PTRS pixels replaced next
+        self.aux[drawn_by_ptrs] = np.log(self.mean[drawn_by_ptrs])
         self.keep, self.alias, self.log_factorial = alias_tables()
 
     def sample(self, rng: np.random.Generator, r0: int, c0: int, rows: int, cols: int) -> np.ndarray:
