@@ -44,21 +44,27 @@ without ``edge_px``, 0.56-0.79 with ``edge_px=2`` (``boundary_kappa``
 0.25-1.96); ``boundary="change"`` 2.09 [1.25, 2.44].  100-115: ``"change"`` 2.05 [1.49, 2.39] (mean 1.84;
 ``edge_px=3`` 1.86, ``n_initial=6`` 1.74, ``use_prior=false`` 2.02),
 linear-bo 0.77 [0.59, 1.08], random 0.74 [0.54, 0.97], raster 0.59 [0.44,
-0.82].  Reporting seeds 0-19, measured once with the command above:
+0.82] (all on the env before the numba shot-noise sampler, commit
+d1166e5).  Reporting seeds 0-19 with the command above, the agent frozen:
+once on that env (commit 5931599) and once after the env's new shot-noise
+sampler was merged (c389eea; new noise draws, same scenes):
 
-| agent | gain mean | gain IQM [95% CI] |
-|---|---|---|
-| rvae-bo (wall search) | 1.50 | 1.49 [1.06, 1.92] |
-| linear-bo | 0.68 | 0.61 [0.41, 0.89] |
-| random | 0.74 | 0.75 [0.61, 0.89] |
-| raster | 0.54 | 0.53 [0.37, 0.69] |
+| agent | gain mean | gain IQM [95% CI], env 5931599 | gain mean | gain IQM [95% CI], env c389eea |
+|---|---|---|---|---|
+| rvae-bo (wall search) | 1.50 | 1.49 [1.06, 1.92] | 1.64 | 1.73 [1.20, 2.22] |
+| linear-bo | 0.68 | 0.61 [0.41, 0.89] | 0.62 | 0.58 [0.36, 0.81] |
+| random | 0.74 | 0.75 [0.61, 0.89] | 0.74 | 0.75 [0.61, 0.89] |
+| raster | 0.54 | 0.53 [0.37, 0.69] | 0.54 | 0.53 [0.37, 0.69] |
 
-Per seed, rvae-bo: 0:2.71, 1:0.29, 2:1.84, 3:0.79, 4:1.52, 5:1.03, 6:1.43,
-7:2.17, 8:2.31, 9:1.38, 10:0.87, 11:0.59, 12:1.71, 13:2.42, 14:1.47, 15:0.53,
-16:1.95, 17:0.29, 18:1.67, 19:3.08 (above random on 14 seeds, equal on 2,
-below on 4).  The interval is disjoint from every baseline's.  Median
-decision latency 21.8 ms (p90 218 ms: the decisions that refit the two GPs'
-hyperparameters), ``benchmarks/rvae_latency.py --agent-kwargs`` as above.
+Per seed, rvae-bo (c389eea): 0:2.17, 1:0.57, 2:1.58, 3:1.32, 4:2.73, 5:2.82,
+6:0.57, 7:2.17, 8:1.80, 9:0.00, 10:1.09, 11:2.65, 12:1.95, 13:2.76, 14:1.47,
+15:0.00, 16:2.50, 17:0.86, 18:1.43, 19:2.31; (5931599): 0:2.71, 1:0.29,
+2:1.84, 3:0.79, 4:1.52, 5:1.03, 6:1.43, 7:2.17, 8:2.31, 9:1.38, 10:0.87,
+11:0.59, 12:1.71, 13:2.42, 14:1.47, 15:0.53, 16:1.95, 17:0.29, 18:1.67,
+19:3.08.  Both times the interval is disjoint from every baseline's.  Median
+decision latency 21.8 ms before and 23.3 ms after the merge (p90 218 /
+222 ms: the decisions that refit the two GPs' hyperparameters),
+``benchmarks/rvae_latency.py --agent-kwargs`` as above.
 """
 
 from __future__ import annotations
