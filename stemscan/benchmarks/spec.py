@@ -159,6 +159,7 @@ def expand_grid(
     budgets: Sequence[float] | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
     agent_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+    scene_agent_kwargs: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> list[EpisodeSpec]:
     """Every (agent, scene, budget, seed) episode, validated.
 
@@ -170,6 +171,9 @@ def expand_grid(
             ``env_kwargs``' (or the env's default).
         env_kwargs: Shared env keywords.
         agent_kwargs: Per-agent keywords, ``{agent name: {kw: value}}``.
+        scene_agent_kwargs: Per-scene overrides, ``{scene: {agent name: {kw:
+            value}}}``, merged over ``agent_kwargs`` for that scene's
+            episodes (a workflow configured for one kind of sample).
 
     Raises:
         ValueError: Unknown agent/scene names (listing the valid ones), bad
@@ -191,6 +195,22 @@ def expand_grid(
         if "seed" in kwargs:
             raise ValueError(f"agent_kwargs[{name!r}] sets 'seed'; the agent seed derives from the episode seed")
         canonical_json(kwargs)
+    per_scene: dict[str, dict[str, dict[str, Any]]] = {}
+    for scene, table in (scene_agent_kwargs or {}).items():
+        if scene not in scenes:
+            raise ValueError(f"scene_agent_kwargs given for scene {scene!r}, which is not in the grid's scenes {scenes}")
+        if not isinstance(table, Mapping):
+            raise ValueError(f"scene_agent_kwargs[{scene!r}] must map agent names to keywords, got {type(table).__name__}")
+        for name, kwargs in table.items():
+            where = f"scene_agent_kwargs[{scene!r}][{name!r}]"
+            if name not in agents:
+                raise ValueError(f"{where}: agent {name!r} is not in the grid's agents {agents}")
+            if not isinstance(kwargs, Mapping):
+                raise ValueError(f"{where} must be a mapping, got {type(kwargs).__name__}")
+            if "seed" in kwargs:
+                raise ValueError(f"{where} sets 'seed'; the agent seed derives from the episode seed")
+            canonical_json(kwargs)
+            per_scene.setdefault(scene, {})[name] = {**per_agent.get(name, {}), **kwargs}
     if budgets is None:
         budget_list: list[float | None] = [None]
     else:
@@ -211,5 +231,6 @@ def expand_grid(
                 env["dose_budget"] = budget
             for agent in agents:
                 for seed in seed_list:
-                    specs.append(EpisodeSpec(agent, scene, seed, dict(env), dict(per_agent.get(agent, {}))))
+                    kwargs = per_scene.get(scene, {}).get(agent, per_agent.get(agent, {}))
+                    specs.append(EpisodeSpec(agent, scene, seed, dict(env), dict(kwargs)))
     return specs

@@ -12,6 +12,8 @@ optional)::
     image_size = 256
     [agent_kwargs.raster]                       # per-agent keywords
     serpentine = true
+    [scene_agent_kwargs.lattice-defects.raster] # per-scene overrides, merged over [agent_kwargs.raster]
+    serpentine = false
 
 Built-in suites (package data) are named ``smoke`` and ``paper``; see
 :func:`builtin_suites`.
@@ -36,7 +38,7 @@ else:  # pragma: no cover
 __all__ = ["SUITE_KEYS", "Suite", "builtin_suites", "load_suite", "parse_suite"]
 
 #: Keys a suite file may contain.
-SUITE_KEYS = ("description", "agents", "scenes", "seeds", "budgets", "env", "agent_kwargs")
+SUITE_KEYS = ("description", "agents", "scenes", "seeds", "budgets", "env", "agent_kwargs", "scene_agent_kwargs")
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,13 @@ class Suite:
     env: dict[str, Any] = field(default_factory=dict)
     agent_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
+    scene_agent_kwargs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def episodes(self) -> list[EpisodeSpec]:
         """The grid's episodes."""
-        return expand_grid(self.agents, self.scenes, self.seeds, self.budgets, self.env, self.agent_kwargs)
+        return expand_grid(
+            self.agents, self.scenes, self.seeds, self.budgets, self.env, self.agent_kwargs, self.scene_agent_kwargs
+        )
 
 
 def builtin_suites() -> list[str]:
@@ -97,10 +102,20 @@ def parse_suite(data: dict[str, Any], name: str = "suite") -> Suite:
     agent_kwargs = data.get("agent_kwargs", {})
     if not isinstance(agent_kwargs, dict) or not all(isinstance(v, dict) for v in agent_kwargs.values()):
         raise ValueError(f"{name}: [agent_kwargs.<agent>] must be tables of keywords, got {agent_kwargs!r}")
+    scene_agent_kwargs = data.get("scene_agent_kwargs", {})
+    if not isinstance(scene_agent_kwargs, dict) or not all(
+        isinstance(table, dict) and all(isinstance(v, dict) for v in table.values()) for table in scene_agent_kwargs.values()
+    ):
+        raise ValueError(
+            f"{name}: [scene_agent_kwargs.<scene>.<agent>] must be tables of keywords, got {scene_agent_kwargs!r}"
+        )
     description = data.get("description", "")
     if not isinstance(description, str):
         raise ValueError(f"{name}: 'description' must be a string")
-    suite = Suite(name, agents, scenes, seeds, budgets, dict(env), {k: dict(v) for k, v in agent_kwargs.items()}, description)
+    suite = Suite(
+        name, agents, scenes, seeds, budgets, dict(env), {k: dict(v) for k, v in agent_kwargs.items()}, description,
+        {scene: {agent: dict(kw) for agent, kw in table.items()} for scene, table in scene_agent_kwargs.items()},
+    )  # fmt: skip
     try:
         suite.episodes()  # validates names, seeds, budgets and kwargs
     except ValueError as error:

@@ -40,6 +40,10 @@ def test_expand_grid_counts_and_keys():
         ({"env_kwargs": {"imagesize": 64}}, "unknown env kwarg 'imagesize'; valid: .*image_size"),
         ({"env_kwargs": {"scene": "x"}}, "set by the benchmark"),
         ({"agent_kwargs": {"random": {"seed": 3}}}, "derives from the episode seed"),
+        ({"scene_agent_kwargs": {"nanoparticles": {"random": {}}}}, "scene 'nanoparticles', which is not in the grid"),
+        ({"scene_agent_kwargs": {"lattice-defects": {"raster": {}}}}, "agent 'raster' is not in the grid"),
+        ({"scene_agent_kwargs": {"lattice-defects": {"random": {"seed": 1}}}}, "derives from the episode seed"),
+        ({"scene_agent_kwargs": {"lattice-defects": ["random"]}}, "must map agent names to keywords"),
     ],
 )
 def test_expand_grid_errors_name_the_problem(kwargs, message):
@@ -65,6 +69,17 @@ def test_suite_file(tmp_path):
     specs = suite.episodes()
     assert [s.seed for s in specs] == [4, 9]
     assert specs[0].agent_kwargs == {"serpentine": True} and specs[0].env_kwargs == {"image_size": 64}
+
+
+def test_scene_agent_kwargs_override_per_scene(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('agents = ["raster", "random"]\nscenes = ["lattice-defects", "nanoparticles"]\n'
+                    "[agent_kwargs.raster]\nserpentine = true\n"
+                    "[scene_agent_kwargs.nanoparticles.raster]\nserpentine = false\n")  # fmt: skip
+    kwargs = {(s.scene, s.agent): s.agent_kwargs for s in load_suite(path).episodes()}
+    assert kwargs[("lattice-defects", "raster")] == {"serpentine": True}
+    assert kwargs[("nanoparticles", "raster")] == {"serpentine": False}
+    assert kwargs[("nanoparticles", "random")] == {}
 
 
 @pytest.mark.parametrize(
