@@ -152,6 +152,17 @@ def _check_names(kind: str, given: Iterable[str], valid: Sequence[str]) -> list[
     return given
 
 
+def _check_agent_kwargs(where: str, name: str, kwargs: Any, agents: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming ``where`` unless ``kwargs`` are JSON keywords for a grid agent."""
+    if name not in agents:
+        raise ValueError(f"{where}: agent {name!r} is not in the grid's agents {list(agents)}")
+    if not isinstance(kwargs, Mapping):
+        raise ValueError(f"{where} must be a mapping, got {type(kwargs).__name__}")
+    if "seed" in kwargs:
+        raise ValueError(f"{where} sets 'seed'; the agent seed derives from the episode seed")
+    canonical_json(kwargs)
+
+
 def expand_grid(
     agents: Sequence[str],
     scenes: Sequence[str],
@@ -188,13 +199,7 @@ def expand_grid(
     base_env = check_env_kwargs(env_kwargs or {})
     per_agent = dict(agent_kwargs or {})
     for name, kwargs in per_agent.items():
-        if name not in agents:
-            raise ValueError(f"agent_kwargs given for {name!r}, which is not in the grid's agents {agents}")
-        if not isinstance(kwargs, Mapping):
-            raise ValueError(f"agent_kwargs[{name!r}] must be a mapping, got {type(kwargs).__name__}")
-        if "seed" in kwargs:
-            raise ValueError(f"agent_kwargs[{name!r}] sets 'seed'; the agent seed derives from the episode seed")
-        canonical_json(kwargs)
+        _check_agent_kwargs(f"agent_kwargs[{name!r}]", name, kwargs, agents)
     per_scene: dict[str, dict[str, dict[str, Any]]] = {}
     for scene, table in (scene_agent_kwargs or {}).items():
         if scene not in scenes:
@@ -202,14 +207,7 @@ def expand_grid(
         if not isinstance(table, Mapping):
             raise ValueError(f"scene_agent_kwargs[{scene!r}] must map agent names to keywords, got {type(table).__name__}")
         for name, kwargs in table.items():
-            where = f"scene_agent_kwargs[{scene!r}][{name!r}]"
-            if name not in agents:
-                raise ValueError(f"{where}: agent {name!r} is not in the grid's agents {agents}")
-            if not isinstance(kwargs, Mapping):
-                raise ValueError(f"{where} must be a mapping, got {type(kwargs).__name__}")
-            if "seed" in kwargs:
-                raise ValueError(f"{where} sets 'seed'; the agent seed derives from the episode seed")
-            canonical_json(kwargs)
+            _check_agent_kwargs(f"scene_agent_kwargs[{scene!r}][{name!r}]", name, kwargs, agents)
             per_scene.setdefault(scene, {})[name] = {**per_agent.get(name, {}), **kwargs}
     if budgets is None:
         budget_list: list[float | None] = [None]
