@@ -31,7 +31,9 @@ class DiscoveryTracker:
         self.labels = labels
         self.weights = np.asarray(weights, dtype=np.float64)
         self.n_labels = len(self.weights)
-        area = np.bincount(labels.ravel(), minlength=self.n_labels)[: self.n_labels]
+        area = np.bincount(labels.ravel(), minlength=self.n_labels)
+        if area.size > self.n_labels:  # the env's compiled step indexes ``scanned`` by label
+            raise ValueError(f"labels go up to {area.size - 1} but there are weights for {self.n_labels - 1} features")
         self.needed = np.maximum(np.ceil(threshold * area), 1).astype(np.int64)
         self.needed[0] = _NEVER  # label 0 is never a feature
         self.scanned = np.zeros(self.n_labels, dtype=np.int64)
@@ -53,7 +55,7 @@ class DiscoveryTracker:
             return _NONE
         fresh = patch_labels if newly_scanned.all() else patch_labels[newly_scanned]
         # dense over the (few) labels: a handful of whole-array operations beats fancy indexing
-        self.scanned += np.bincount(fresh.ravel(), minlength=self.n_labels)[: self.n_labels]
+        self.scanned += np.bincount(fresh.ravel(), minlength=self.n_labels)
         return self.collect()
 
     def collect(self) -> np.ndarray:

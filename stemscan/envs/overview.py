@@ -31,18 +31,10 @@ class CoarseGrid:
         self.col_cell = np.repeat(np.arange(size), np.diff(self.col_edges))
         self.area = np.outer(np.diff(self.row_edges), np.diff(self.col_edges)).astype(np.float64)
         self.scale_255 = 255.0 / self.area
-        #: 0/1 matrices summing pixel rows (columns) into cell rows (columns):
-        #: ``rows_to_cells[g0:g1, r0:r1] @ values @ cols_to_cells[c0:c1, h0:h1]``.
-        self.rows_to_cells = (self.row_cell[None, :] == np.arange(size)[:, None]).astype(np.float64)
-        self.cols_to_cells = (self.col_cell[:, None] == np.arange(size)[None, :]).astype(np.float64)
         self.centres = (
             (self.row_edges[:-1] + self.row_edges[1:] - 1) / 2.0,
             (self.col_edges[:-1] + self.col_edges[1:] - 1) / 2.0,
         )
-
-    def cell_range(self, r0: int, r1: int, c0: int, c1: int) -> tuple[int, int, int, int]:
-        """Cells ``[g0, g1) × [h0, h1)`` touched by pixels ``[r0, r1) × [c0, c1)``."""
-        return int(self.row_cell[r0]), int(self.row_cell[r1 - 1]) + 1, int(self.col_cell[c0]), int(self.col_cell[c1 - 1]) + 1
 
     def block_sum(self, values: np.ndarray, g0: int, g1: int, h0: int, h1: int) -> np.ndarray:
         """Sum of ``values`` (full-resolution) over cells ``[g0, g1) × [h0, h1)``."""

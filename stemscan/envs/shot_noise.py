@@ -11,7 +11,7 @@ with numba):
 * ``λ < 10`` (:data:`TABLE_MAX_MEAN`): ``λ = λ_q + δ`` with ``λ_q = q / 16``
   the grid point below and ``0 ≤ δ < 1/16``.  Poisson variables add, so the
   count is ``Poisson(λ_q) + Poisson(δ)``: the first by Walker's alias method
-  from one uniform (a row of 64 outcomes per grid point, 160 rows, 90 kB);
+  from one uniform (a row of 64 outcomes per grid point, 160 rows, 160 kB);
   the second by inversion from a second uniform — ``0`` when
   ``v < e^{-δ}`` (probability above 0.94), else continuing the CDF.
 * ``λ ≥ 10``: the transformed-rejection sampler PTRS (W. Hörmann, *The
@@ -77,6 +77,8 @@ def alias_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             (small if scaled[g] < 1.0 else large).append(g)
         for j in small + large:  # left over by rounding: keep with probability 1
             keep[q, j] = 1.0
+    for table in (keep, alias, log_factorial):
+        table.flags.writeable = False  # shared by every map in the process
     return keep, alias, log_factorial
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from stemscan.envs.discovery import DiscoveryTracker
 from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
 from stemscan.envs.record import record_patch
@@ -43,3 +45,17 @@ def test_record_patch_matches_numpy_reference():
         touched[grid.row_cell[r0] : grid.row_cell[r0 + p - 1] + 1, grid.col_cell[c0] : grid.col_cell[c0 + p - 1] + 1] = True
         fresh = np.rint(sums * grid.scale_255)
         assert np.array_equal(u8[:, touched], fresh[:, touched])
+
+
+def test_tracker_update_and_collect_report_each_feature_once():
+    labels = np.zeros((4, 6), dtype=np.int32)
+    labels[:, :2], labels[:, 4:] = 1, 2  # two features of 8 pixels each
+    tracker = DiscoveryTracker(labels, np.array([0.0, 1.0, 2.0]), threshold=0.5)
+    left = np.zeros((4, 6), dtype=bool)
+    left[:2, :3] = True  # 4 pixels of feature 1: half of it
+    assert tracker.update(labels[left], np.ones(int(left.sum()), dtype=bool)).tolist() == [1]
+    assert tracker.update(labels[left], np.ones(int(left.sum()), dtype=bool)).size == 0  # never twice
+    tracker.scanned[2] += 4  # as the env's compiled step does
+    assert tracker.collect().tolist() == [2] and tracker.all_found and tracker.weight_found == 3.0
+    with pytest.raises(ValueError, match="labels go up to 2 but there are weights for 1 features"):
+        DiscoveryTracker(labels, np.array([0.0, 1.0]))
