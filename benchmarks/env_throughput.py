@@ -23,6 +23,8 @@ def steps_per_second(env: gym.Env, n_steps: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     actions = rng.random((n_steps, 2), dtype=np.float32)
     env.reset(seed=seed)
+    env.step(actions[0])  # untimed: loads (or, on a fresh checkout, compiles) the numba kernels
+    env.reset(seed=seed)
     elapsed = 0.0
     for action in actions:
         start = time.perf_counter()
