@@ -58,6 +58,7 @@ from gpytorch.priors import GammaPrior
 from threadpoolctl import ThreadpoolController
 
 from stemscan.agents.base import Agent
+from stemscan.validation import check_int, check_positive
 
 __all__ = [
     "ACQUISITIONS",
@@ -263,9 +264,7 @@ def select_cell_botorch(acquisition: AcquisitionFunction, candidates: torch.Tens
 
 def check_lengthscale(value: Any) -> float:
     """``value`` as a positive finite float; ``ValueError`` naming ``lengthscale_cells`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"lengthscale_cells must be a positive finite number of grid cells, got {value!r}")
-    return float(value)
+    return check_positive("lengthscale_cells", value)
 
 
 # -------------------------------------------------------------- initial design
@@ -326,13 +325,10 @@ class BOAgent(Agent):
             from the survey prior when :meth:`prior` returns one, otherwise
             a seeded Latin hypercube over the grid.
         use_prior: Use :meth:`prior` (the survey) at all.
-
-    Attributes:
         lengthscale_cells: Prior mode of the GP lengthscale, in grid cells
-            (class default 2.0): the expected size of regions of similar
-            descriptor; the fitted lengthscale moves from it as data demand.
-            A workflow may override it (class attribute, or an explicit
-            keyword of its own that it adds to :meth:`config`).
+            (> 0): the expected size of regions of similar descriptor; the
+            fitted lengthscale moves from it as data demand.  ``None`` keeps
+            the class attribute (2.0 unless a workflow overrides it).
 
     Subclasses implement :meth:`descriptor` and optionally :meth:`prior`,
     add their own explicit keywords and extend :meth:`config`.
@@ -349,20 +345,18 @@ class BOAgent(Agent):
         refit_every: int = 4,
         n_initial: int = 4,
         use_prior: bool = True,
+        lengthscale_cells: float | None = None,
     ) -> None:
         super().__init__(env, seed)
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"unknown acquisition {acquisition!r}; valid: {', '.join(ACQUISITIONS)}")
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not np.isfinite(beta) or beta <= 0:
-            raise ValueError(f"beta must be a positive finite number, got {beta!r}")
-        for name, value in (("refit_every", refit_every), ("n_initial", n_initial)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         self.acquisition = acquisition
-        self.beta = float(beta)
-        self.refit_every = int(refit_every)
-        self.n_initial = int(n_initial)
+        self.beta = check_positive("beta", beta)
+        self.refit_every = check_int("refit_every", refit_every, 1)
+        self.n_initial = check_int("n_initial", n_initial, 1)
         self.use_prior = bool(use_prior)
+        if lengthscale_cells is not None:
+            self.lengthscale_cells = check_lengthscale(lengthscale_cells)
         geometry = self.field.geometry
         self.n_cells = geometry.n_cells
         self._centres = torch.as_tensor(self.field.cell_centres, dtype=_DTYPE)
@@ -398,8 +392,8 @@ class BOAgent(Agent):
 
         Called after each :meth:`descriptor`.  A workflow whose descriptor is
         refitted on the data (e.g. a PCA of all patches so far) returns the
-        new values of all observations, in the order of
-        :attr:`observed_cells`; the default ``None`` keeps the stored values.
+        new values of all observations, in acquisition order; the default
+        ``None`` keeps the stored values.
         """
         return None
 
@@ -413,11 +407,6 @@ class BOAgent(Agent):
         choice (so agents that do not override it are unaffected).
         """
         return None
-
-    @property
-    def observed_cells(self) -> list[int]:
-        """Grid cells of this episode's observations, in acquisition order (repeats possible)."""
-        return list(self._cells)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -439,7 +428,6 @@ class BOAgent(Agent):
         self._n_at_last_fit = 0
         self._initial: list[int] = []
         self._first = True
-        self.last_fit_ok: bool | None = None
         self.n_fits = 0  # hyperparameter fits this episode
 
     def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
@@ -550,7 +538,7 @@ class BOAgent(Agent):
         n = len(self._values)
         if self._hyperparameters is None or n - self._n_at_last_fit >= self.refit_every:
             model.train()
-            self.last_fit_ok = fit_gp(model)
+            fit_gp(model)
             self.n_fits += 1
             self._hyperparameters = gp_hyperparameters(model)
             self._n_at_last_fit = n

@@ -30,6 +30,7 @@ from scipy import ndimage
 
 from stemscan.agents.nets.unet import UNet
 from stemscan.atomic import write_bytes_atomic
+from stemscan.validation import check_int
 
 __all__ = [
     "CLASS_NAMES",
@@ -327,8 +328,7 @@ class AtomFinder:
         """
         if not (isinstance(threshold, (int, float)) and 0.0 < threshold < 1.0):
             raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
-        if isinstance(min_area, bool) or not isinstance(min_area, (int, np.integer)) or min_area < 1:
-            raise ValueError(f"min_area must be an integer >= 1 pixel, got {min_area!r}")
+        check_int("min_area", min_area, 1)
         names = [classes] if isinstance(classes, str) else list(classes)
         indices = [self.class_index(name) for name in names]
         probs = self.probabilities(image)[indices].sum(axis=0)

@@ -125,11 +125,11 @@ class DCNNBOAgent(BOAgent):
         descriptor: str = "instances",
         boundary_weight: float = 0.0,
     ) -> None:
-        core: dict[str, Any] = {} if lengthscale_cells is None else {"lengthscale_cells": lengthscale_cells}
         super().__init__(
             env, seed, acquisition=acquisition, beta=beta, refit_every=refit_every, n_initial=n_initial,
-            use_prior=use_prior, **core,
+            use_prior=use_prior, lengthscale_cells=lengthscale_cells,
         )
+        self._lengthscale_given = lengthscale_cells is not None
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
         if weights is not None and not isinstance(weights, (str, Path)):
@@ -161,6 +161,8 @@ class DCNNBOAgent(BOAgent):
             "survey_gradient": self.survey_gradient,
             "weights": self.weights,
             "device": self.device,
+            # Only when set, so that rows of the default configuration stay as they were.
+            **({"lengthscale_cells": self.lengthscale_cells} if self._lengthscale_given else {}),
         }
 
     def segment(self, patch: np.ndarray) -> np.ndarray:

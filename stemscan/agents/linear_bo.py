@@ -43,6 +43,7 @@ from stemscan.agents.descriptors import LinearDecomposition, sliding_fft_feature
 from stemscan.agents.descriptors.decomposition import METHODS
 from stemscan.agents.descriptors.sliding_fft import WINDOWS
 from stemscan.agents.survey import survey_cell_statistics, survey_gradient_prior
+from stemscan.validation import check_int
 
 __all__ = ["LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
 
@@ -107,16 +108,13 @@ class LinearBOAgent(BOAgent):
         super().__init__(env, seed, acquisition, beta, refit_every, n_initial, use_prior)
         self.lengthscale_cells = check_lengthscale(lengthscale_cells)
         p = self.field.patch_size
-        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or not 4 <= window <= p:
-            raise ValueError(f"window must be an integer in 4..{p} (the patch size), got {window!r}")
-        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or not 1 <= stride <= window:
-            raise ValueError(f"stride must be an integer in 1..window ({window}), got {stride!r}")
+        check_int("window", window, 4, p)
+        check_int("stride", stride, 1, window)
         if apodisation not in WINDOWS:
             raise ValueError(f"unknown apodisation {apodisation!r}; valid: {', '.join(WINDOWS)}")
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
-        if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 1:
-            raise ValueError(f"n_components must be an integer >= 1, got {n_components!r}")
+        check_int("n_components", n_components, 1)
         if survey_prior not in SURVEY_PRIORS:
             raise ValueError(f"unknown survey_prior {survey_prior!r}; valid: {', '.join(SURVEY_PRIORS)}")
         if statistic not in STATISTICS:

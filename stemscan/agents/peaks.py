@@ -14,6 +14,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.feature import peak_local_max
 
+from stemscan.validation import check_int
+
 __all__ = ["SUBLATTICES", "bright_sublattice", "find_peaks", "interior_peaks", "refine_peaks", "window_corners"]
 
 #: Which columns :func:`bright_sublattice` callers keep: every column, the bright or the dim ones.
@@ -54,12 +56,10 @@ def find_peaks(
         raise ValueError("find_peaks needs a finite real-valued image (found NaN, infinity or a non-numeric dtype)")
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a non-negative number of pixels, got {sigma!r}")
-    if isinstance(min_distance, bool) or not isinstance(min_distance, (int, np.integer)) or min_distance < 1:
-        raise ValueError(f"min_distance must be an integer >= 1 pixel, got {min_distance!r}")
+    check_int("min_distance", min_distance, 1)
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number of noise standard deviations, got {threshold!r}")
-    if isinstance(max_peaks, bool) or not isinstance(max_peaks, (int, np.integer)) or max_peaks < 1:
-        raise ValueError(f"max_peaks must be an integer >= 1, got {max_peaks!r}")
+    check_int("max_peaks", max_peaks, 1)
     raw = array.astype(np.float64)
     smooth = ndimage.gaussian_filter(raw, sigma) if sigma > 0 else raw
     median = float(np.median(smooth))

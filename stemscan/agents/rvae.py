@@ -39,6 +39,7 @@ from stemscan.agents.peaks import (
     refine_peaks,
     window_corners,
 )
+from stemscan.validation import check_int, check_number, check_positive
 
 __all__ = [
     "OnlineTrainer",
@@ -184,9 +185,7 @@ def lattice_windows(
         raise ValueError(f"lattice_px must be a positive number of pixels, got {lattice_px!r}")
     if not np.isfinite(angle):
         raise ValueError(f"the lattice angle must be a finite number of radians, got {angle!r}")
-    bad = isinstance(edge_px, bool) or not isinstance(edge_px, (int, float, np.floating)) or not np.isfinite(edge_px)
-    if bad or edge_px < 0 or edge_px > (window - 1) / 2.0:
-        raise ValueError(f"edge_px must be a number of pixels in [0, {(window - 1) / 2.0}], got {edge_px!r}")
+    check_number("edge_px", edge_px, 0.0, (window - 1) / 2.0)
     h, w = smooth.shape
     half = (window - 1) / 2.0
     corners = lattice_px / 2.0 * np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]) @ _rotation(angle).T
@@ -385,11 +384,9 @@ def train_rvae(
     Returns:
         :class:`TrainResult` with the model in eval mode.
     """
-    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    check_int("epochs", epochs, 1)
+    check_int("batch_size", batch_size, 1)
+    check_positive("lr", lr)
     if model is None:
         first = _check_windows(windows)
         config = config or RVAEConfig(window=int(first.shape[1]))

@@ -78,6 +78,7 @@ from stemscan.agents.rvae import (
     pretrained_path,
 )
 from stemscan.agents.survey import survey_gradient_prior
+from stemscan.validation import check_int, check_number, check_positive
 
 __all__ = [
     "ANGLE",
@@ -416,31 +417,19 @@ class RVAEBOAgent(BOAgent):
             ("online_steps", online_steps, 0), ("batch_size", batch_size, 1), ("buffer_size", buffer_size, 1),
             ("min_distance", min_distance, 1), ("max_windows", max_windows, 1),
         ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        for name, value in (("lr", lr), ("smoothing", smoothing), ("threshold", threshold)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if lr <= 0 or smoothing < 0:
-            raise ValueError(f"lr must be > 0 and smoothing >= 0, got lr={lr!r}, smoothing={smoothing!r}")
+            check_int(name, value, low)
+        check_positive("lr", lr)
+        check_number("smoothing", smoothing, 0.0)
+        check_number("threshold", threshold)
         if survey_prior not in SURVEY_PRIORS:
             raise ValueError(f"unknown survey_prior {survey_prior!r}; valid: {', '.join(SURVEY_PRIORS)}")
         self.survey_prior = survey_prior
-        bad = isinstance(contrast_cells, bool) or not isinstance(contrast_cells, (int, float))
-        if bad or not np.isfinite(contrast_cells) or contrast_cells <= 0:
-            raise ValueError(f"contrast_cells must be a positive number of grid cells, got {contrast_cells!r}")
-        self.contrast_cells = float(contrast_cells)
+        self.contrast_cells = check_positive("contrast_cells", contrast_cells)
         if boundary is not None and boundary not in BOUNDARIES:
             raise ValueError(f"unknown boundary {boundary!r}; valid: None, {', '.join(map(repr, BOUNDARIES))}")
-        bad = isinstance(boundary_kappa, bool) or not isinstance(boundary_kappa, (int, float))
-        if bad or not np.isfinite(boundary_kappa) or boundary_kappa < 0:
-            raise ValueError(f"boundary_kappa must be a finite number >= 0, got {boundary_kappa!r}")
-        if isinstance(polar_fold, bool) or not isinstance(polar_fold, (int, np.integer)) or polar_fold < 2:
-            raise ValueError(f"polar_fold must be an integer >= 2 (number of polarisation directions), got {polar_fold!r}")
-        bad = isinstance(edge_px, bool) or not isinstance(edge_px, (int, float)) or not np.isfinite(edge_px)
-        if bad or edge_px < 0:
-            raise ValueError(f"edge_px must be a finite number of pixels >= 0, got {edge_px!r}")
-        self.edge_px = float(edge_px)
+        check_number("boundary_kappa", boundary_kappa, 0.0)
+        check_int("polar_fold", polar_fold, 2)
+        self.edge_px = check_number("edge_px", edge_px, 0.0)
         self.boundary: str | None = boundary
         self.boundary_kappa = float(boundary_kappa)
         self.polar_fold = int(polar_fold)

@@ -15,40 +15,17 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from stemscan.benchmarks.aggregate import add_relative_metrics, iqm, stratified_bootstrap_ci
+from stemscan.benchmarks.entry import Entry, agent_label
 
 __all__ = ["FORMATS", "Entry", "agent_label", "format_csv", "format_markdown", "leaderboard", "rank"]
 
 FORMATS = ("md", "html", "csv")
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One agent's line in a family's table (see the module docstring)."""
-
-    family: str
-    rank: int
-    agent: str
-    episodes: int
-    gain_iqm: float
-    gain_ci_low: float
-    gain_ci_high: float
-    score_iqm: float
-    auc_iqm: float
-    oracle_fraction_iqm: float
-    oracle_normalised_iqm: float
-    latency_ms_median: float
-
-
-def agent_label(row: Mapping[str, Any]) -> str:
-    """``agent`` or ``agent {kwargs}`` when the agent ran with options."""
-    kwargs = row.get("agent_kwargs") or "{}"
-    return row["agent"] if kwargs == "{}" else f"{row['agent']} {kwargs}"
 
 
 def _finite_iqm(values: Iterable[float | None]) -> float:

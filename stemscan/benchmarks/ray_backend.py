@@ -30,11 +30,10 @@ def import_ray() -> Any:
 
 
 def _episode_task(spec: EpisodeSpec) -> tuple[EpisodeSpec, dict[str, Any] | None, str | None]:
-    from stemscan.benchmarks.runner import _guarded
-    from stemscan.benchmarks.worker import init_worker
+    from stemscan.benchmarks.worker import init_worker, run_guarded
 
     init_worker()
-    return _guarded(spec)
+    return run_guarded(spec)
 
 
 def run_ray(specs: Sequence[EpisodeSpec], workers: int, address: str | None = None) -> Iterator[tuple[EpisodeSpec, dict[str, Any] | None, str | None]]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from stemscan.atomic import atomic_path
 from stemscan.benchmarks.spec import EpisodeSpec, agent_seed, expand_grid
+from stemscan.validation import check_int
 
 __all__ = ["Recording", "compose_frame", "record_episode", "record_spec", "write_gif"]
 
@@ -100,8 +101,7 @@ def record_episode(
     agent_kwargs: dict[str, Any] | None = None,
 ) -> Recording:
     """Record one episode (names and kwargs validated, ``ValueError`` listing valid names)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    check_int("seed", seed)
     (spec,) = expand_grid([agent], [scene], [int(seed)], env_kwargs=env_kwargs, agent_kwargs={agent: agent_kwargs} if agent_kwargs else None)
     return record_spec(spec)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from stemscan.benchmarks.leaderboard import Entry, agent_label
+from stemscan.benchmarks.entry import Entry, agent_label
 from stemscan.benchmarks.metrics import curve_at
 
 __all__ = ["discovery_curves_png", "render_html", "scan_paths_png"]

@@ -25,10 +25,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any
 
-from stemscan.benchmarks.episode import run_spec
 from stemscan.benchmarks.spec import EpisodeSpec
 from stemscan.benchmarks.store import ResultsStore
-from stemscan.benchmarks.worker import init_worker
+from stemscan.benchmarks.worker import init_worker, run_guarded
 
 __all__ = ["BACKENDS", "RunSummary", "default_workers", "pending", "run_grid"]
 
@@ -81,18 +80,10 @@ def pending(specs: Sequence[EpisodeSpec], store: ResultsStore) -> list[EpisodeSp
     return out
 
 
-def _guarded(spec: EpisodeSpec) -> Outcome:
-    """Run one episode in a worker; exceptions come back as text, never kill the pool."""
-    try:
-        return spec, run_spec(spec), None
-    except Exception as error:  # reported by the driver, not stored
-        return spec, None, f"{type(error).__name__}: {error}"
-
-
 def _local_in_process(specs: Sequence[EpisodeSpec]) -> Iterator[Outcome]:
     init_worker()
     for spec in specs:
-        yield _guarded(spec)
+        yield run_guarded(spec)
 
 
 def _local_pool(specs: Sequence[EpisodeSpec], workers: int) -> Iterator[Outcome]:
@@ -105,7 +96,7 @@ def _local_pool(specs: Sequence[EpisodeSpec], workers: int) -> Iterator[Outcome]
         # Keep at most 2 episodes per worker in flight, so Ctrl-C has little to cancel.
         while queue or running:
             while queue and len(running) < 2 * workers:
-                running.add(executor.submit(_guarded, queue.pop()))
+                running.add(executor.submit(run_guarded, queue.pop()))
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 yield future.result()

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from stemscan.validation import check_int, check_number
+
 __all__ = [
     "AGENT_STREAM",
     "EpisodeSpec",
@@ -111,8 +113,7 @@ def parse_seeds(seeds: int | str | Sequence[int]) -> list[int]:
     if not values:
         raise ValueError("seeds must not be empty")
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"seeds must be non-negative integers, got {value!r}")
+        check_int("seeds", value, 0)
     if len(set(values)) != len(values):
         raise ValueError(f"seeds contain duplicates: {values}")
     return [int(v) for v in values]
@@ -214,9 +215,7 @@ def expand_grid(
     else:
         budget_list = []
         for budget in budgets:
-            if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < float(budget) <= 1:
-                raise ValueError(f"dose budgets must be numbers in (0, 1] (fraction of a full frame), got {budget!r}")
-            budget_list.append(float(budget))
+            budget_list.append(check_number("dose budgets (fraction of a full frame)", budget, 0.0, 1.0, low_open=True))
         if not budget_list:
             raise ValueError("budgets must not be empty")
         if "dose_budget" in base_env:

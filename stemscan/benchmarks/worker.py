@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from typing import Any
 
-__all__ = ["THREAD_ENV", "init_worker"]
+from stemscan.benchmarks.spec import EpisodeSpec
+
+__all__ = ["THREAD_ENV", "init_worker", "run_guarded"]
 
 #: Environment variables that cap native thread pools at one thread.
 THREAD_ENV = {
@@ -39,3 +42,13 @@ def init_worker() -> None:
 
     stemscan.register_envs()
     _initialised = True
+
+
+def run_guarded(spec: EpisodeSpec) -> tuple[EpisodeSpec, dict[str, Any] | None, str | None]:
+    """Run one episode in a worker: ``(spec, row, None)``, or ``(spec, None, error text)``; never raises."""
+    from stemscan.benchmarks.episode import run_spec
+
+    try:
+        return spec, run_spec(spec), None
+    except Exception as error:  # reported by the driver, not stored
+        return spec, None, f"{type(error).__name__}: {error}"

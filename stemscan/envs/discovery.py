@@ -76,9 +76,3 @@ class DiscoveryTracker:
     @property
     def all_found(self) -> bool:
         return self.total > 0 and self.n_found == self.total
-
-    def progress(self) -> np.ndarray:
-        """Fraction of the needed pixels scanned, per label (index 0 is 0)."""
-        out = np.minimum(self.scanned / self.needed, 1.0)
-        out[0] = 0.0
-        return out

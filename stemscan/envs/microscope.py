@@ -50,11 +50,6 @@ class Microscope:
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
 
-    @property
-    def probe_current_pa(self) -> float:
-        """Probe current implied by dose and dwell, pA."""
-        return self.electrons_per_pixel / (self.dwell_time_us * ELECTRONS_PER_PA_US)
-
     def counts(self, signal: np.ndarray, electrons: float, rng: np.random.Generator) -> np.ndarray:
         """Poisson detector counts for ``electrons`` incident per sample (``Generator.poisson``).
 

@@ -31,10 +31,6 @@ class CoarseGrid:
         self.col_cell = np.repeat(np.arange(size), np.diff(self.col_edges))
         self.area = np.outer(np.diff(self.row_edges), np.diff(self.col_edges)).astype(np.float64)
         self.scale_255 = 255.0 / self.area
-        self.centres = (
-            (self.row_edges[:-1] + self.row_edges[1:] - 1) / 2.0,
-            (self.col_edges[:-1] + self.col_edges[1:] - 1) / 2.0,
-        )
 
     def block_sum(self, values: np.ndarray, g0: int, g1: int, h0: int, h1: int) -> np.ndarray:
         """Sum of ``values`` (full-resolution) over cells ``[g0, g1) × [h0, h1)``."""

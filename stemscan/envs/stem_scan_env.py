@@ -18,6 +18,7 @@ from stemscan.envs.shot_noise import ShotNoiseMap
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
 from stemscan.scenes import names as scene_names
+from stemscan.validation import check_int
 
 __all__ = ["STEMScanEnv"]
 
@@ -150,14 +151,14 @@ class STEMScanEnv(gym.Env):
                 raise ValueError(f"unknown scene {scene!r}; valid names: {', '.join(scene_names())}")
             self._fixed_scene = None
             self.family = scene
-            _check_int("image_size", image_size, 32)
+            check_int("image_size", image_size, 32)
             shape = (int(image_size), int(image_size))
         else:
             raise TypeError(f"scene must be a family name or a stemscan.scenes.Scene, got {type(scene).__name__}")
         if scene_kwargs is not None and not isinstance(scene_kwargs, dict):
             raise TypeError(f"scene_kwargs must be a dict, got {type(scene_kwargs).__name__}")
-        _check_int("patch_size", patch_size, 4)
-        _check_int("overview_size", overview_size, 4)
+        check_int("patch_size", patch_size, 4)
+        check_int("overview_size", overview_size, 4)
         if patch_size > min(shape):
             raise ValueError(f"patch_size {patch_size} is larger than the image {shape[0]}×{shape[1]} pixels")
         for name, value in (("dose_budget", dose_budget), ("survey_dose", survey_dose)):
@@ -355,7 +356,3 @@ class STEMScanEnv(gym.Env):
         """
         return self._scanned.copy(), self.tracker.found.copy()
 
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

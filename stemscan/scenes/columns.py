@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["z_contrast", "render_columns", "disk_labels"]
+__all__ = ["z_contrast", "render_columns"]
 
 
 def z_contrast(atomic_number: float | np.ndarray, exponent: float = 1.7) -> np.ndarray:
@@ -53,29 +53,3 @@ def render_columns(
     canvas = np.bincount(flat.ravel(), weights=values.ravel(), minlength=(height + 2 * pad) * padded_width)
     canvas = canvas[: (height + 2 * pad) * padded_width].reshape(height + 2 * pad, padded_width)
     return canvas[pad : pad + height, pad : pad + width].astype(np.float32)
-
-
-def disk_labels(
-    shape: tuple[int, int], centres: np.ndarray, radius: float, labels: np.ndarray | None = None
-) -> np.ndarray:
-    """Paint disks of ``radius`` pixels with ids ``1..N`` (later ids win overlaps).
-
-    Args:
-        shape: (H, W) of the label image.
-        centres: (N, 2) ``(row, col)`` disk centres in pixels.
-        radius: Disk radius in pixels.
-        labels: Optional existing ``int32`` label image to paint into; ids
-            continue from its maximum.
-    """
-    out = np.zeros(shape, dtype=np.int32) if labels is None else labels
-    start = int(out.max()) if out.size else 0
-    r = int(np.ceil(radius))
-    dr, dc = np.mgrid[-r : r + 1, -r : r + 1]
-    inside = dr**2 + dc**2 <= radius**2
-    dr, dc = dr[inside], dc[inside]
-    for index, (row, col) in enumerate(np.asarray(centres, dtype=np.float64).reshape(-1, 2), start=1):
-        rr = np.rint(row).astype(int) + dr
-        cc = np.rint(col).astype(int) + dc
-        keep = (rr >= 0) & (rr < shape[0]) & (cc >= 0) & (cc < shape[1])
-        out[rr[keep], cc[keep]] = start + index
-    return out

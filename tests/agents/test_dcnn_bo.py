@@ -104,6 +104,18 @@ def test_bad_options_give_clear_errors(env: gym.Env, tmp_path) -> None:
         agent.predict(obs)
 
 
+def test_lengthscale_cells_reaches_the_bo_core(env: gym.Env) -> None:
+    """The documented ``lengthscale_cells`` is accepted, recorded in the config and checked (it used to raise TypeError)."""
+    agent = make_agent("dcnn-bo", env, device="cpu", lengthscale_cells=4.0)
+    assert agent.lengthscale_cells == 4.0
+    config = agent.config()
+    assert config["lengthscale_cells"] == 4.0
+    assert make_agent("dcnn-bo", env, **config).config() == config
+    assert "lengthscale_cells" not in make_agent("dcnn-bo", env, device="cpu").config()
+    with pytest.raises(ValueError, match="lengthscale_cells"):
+        make_agent("dcnn-bo", env, lengthscale_cells=0.0)
+
+
 def test_survey_prior_has_one_value_per_cell(env: gym.Env) -> None:
     agent = make_agent("dcnn-bo", env, device="cpu")
     obs, _ = env.reset(seed=2)

@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from stemscan.validation import check_int
+
 __all__ = ["METHODS", "LinearDecomposition"]
 
 #: Decomposition methods accepted by :class:`LinearDecomposition`.
@@ -29,8 +31,7 @@ class LinearDecomposition:
     def __init__(self, method: str = "pca", n_components: int = 4) -> None:
         if method not in METHODS:
             raise ValueError(f"unknown decomposition {method!r}; valid: {', '.join(METHODS)}")
-        if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 1:
-            raise ValueError(f"n_components must be an integer >= 1, got {n_components!r}")
+        check_int("n_components", n_components, 1)
         self.method = method
         self.n_components = int(n_components)
         self.components_: np.ndarray | None = None

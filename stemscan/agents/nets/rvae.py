@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from stemscan.validation import check_bool, check_int, check_positive
+
 __all__ = ["RVAE", "RVAEConfig", "STANDARD_SCALE"]
 
 #: Standard deviation of a window after :meth:`RVAE.prepare` standardises it
@@ -69,17 +71,11 @@ class RVAEConfig:
 
     def __post_init__(self) -> None:
         for name, low in (("window", 4), ("latent_dim", 1), ("hidden", 2), ("decoder_hidden", 2)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"RVAEConfig.{name} must be an integer >= {low}, got {value!r}")
+            check_int(f"RVAEConfig.{name}", getattr(self, name), low)
         for name in ("angle_prior", "shift_prior"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-                raise ValueError(f"RVAEConfig.{name} must be a positive finite number, got {value!r}")
-
+            check_positive(f"RVAEConfig.{name}", getattr(self, name))
         for name in ("translation", "standardise"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"RVAEConfig.{name} must be a bool, got {getattr(self, name)!r}")
+            check_bool(f"RVAEConfig.{name}", getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from stemscan.validation import check_int
+
 __all__ = ["UNet"]
 
 
@@ -39,12 +41,9 @@ class UNet(nn.Module):
 
     def __init__(self, n_classes: int = 5, base_channels: int = 16, levels: int = 3) -> None:
         super().__init__()
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-        if isinstance(base_channels, bool) or not isinstance(base_channels, int) or not 1 <= base_channels <= 256:
-            raise ValueError(f"base_channels must be an integer in [1, 256], got {base_channels!r}")
-        if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= 4:
-            raise ValueError(f"levels must be an integer in [1, 4], got {levels!r}")
+        check_int("n_classes", n_classes, 2)
+        check_int("base_channels", base_channels, 1, 256)
+        check_int("levels", levels, 1, 4)
         self.n_classes = n_classes
         self.base_channels = base_channels
         self.levels = levels
