@@ -35,7 +35,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
-from stemscan.agents.dcnn import AtomFinder, match_points
+from stemscan.agents.dcnn import AtomFinder
+from stemscan.agents.features.lattice import match_points
 
 _MEMBER = "atomap/tests/datasets/test_ADF_cropped.hdf5"
 _DATASET = "Experiments/__unnamed__/data"

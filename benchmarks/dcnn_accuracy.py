@@ -6,7 +6,7 @@ whole image; scored by :func:`stemscan.agents.dcnn_train.evaluate_scene`
 (atoms match within 0.3 × the median nearest-neighbour distance; a vacancy
 or dopant counts as recalled when a region of its class lies within 1.5 ×
 that radius).  Also reports the vacancy recall of the geometric detector
-(:func:`~stemscan.agents.dcnn.honeycomb_missing_sites` on the found atoms),
+(:func:`~stemscan.agents.features.lattice.honeycomb_missing_sites` on the found atoms),
 which ``dcnn-bo`` counts.
 
 Usage::
@@ -22,7 +22,8 @@ import argparse
 import numpy as np
 import torch
 
-from stemscan.agents.dcnn import AtomFinder, bond_length, honeycomb_missing_sites, match_points
+from stemscan.agents.dcnn import AtomFinder
+from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, match_points
 from stemscan.agents.dcnn_train import atom_radius, evaluate_scene, measure
 from stemscan.scenes import make as make_scene
 

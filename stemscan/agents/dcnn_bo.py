@@ -13,14 +13,14 @@ Decision step, each time a sub-scan arrives:
    * dopants: connected regions of the ``dopant`` class, each weighted by
      its peak probability;
    * vacancies: honeycomb sites with no column, found geometrically
-     (:func:`~stemscan.agents.dcnn.honeycomb_missing_sites`: a column with
+     (:func:`~stemscan.agents.features.lattice.honeycomb_missing_sites`: a column with
      two neighbours predicts its third), plus ``vacancy``-class regions
      not already counted;
    * extended defects (grain boundaries, Stone-Wales): ``extended-defect``
      regions, plus (optional, ``boundary_weight``, off by default) a
      multiple of the fraction of columns that do not sit on the patch's
      dominant lattice
-     (:func:`~stemscan.agents.dcnn.lattice_consistency`: where a grain
+     (:func:`~stemscan.agents.features.lattice.lattice_consistency`: where a grain
      boundary crosses the patch, the columns of the second grain).
 
    The geometric terms apply when the columns form a honeycomb (median
@@ -48,17 +48,15 @@ import gymnasium as gym
 import numpy as np
 
 from stemscan.agents.bo import BOAgent
-from stemscan.agents.dcnn import (
-    ATOM_CLASSES,
-    DEFECT_CLASSES,
-    WEIGHTS_PATH,
-    AtomFinder,
+from stemscan.agents.dcnn import ATOM_CLASSES, DEFECT_CLASSES, WEIGHTS_PATH, AtomFinder
+from stemscan.agents.features.lattice import (
     bond_length,
     honeycomb_missing_sites,
+    is_honeycomb,
     lattice_consistency,
     region_peaks,
 )
-from stemscan.agents.survey import cell_of_overview_pixel, survey_gradient_prior
+from stemscan.agents.features.survey import cell_of_overview_pixel, survey_gradient_prior
 
 __all__ = ["DCNNBOAgent", "DESCRIPTORS", "TARGETS"]
 
@@ -88,7 +86,7 @@ class DCNNBOAgent(BOAgent):
         survey_prior: Use the fraction of bright-outlier survey pixels per
             cell as a BO prior column (ignored when ``use_prior`` is False).
         survey_gradient: Add the survey gradient
-            (:func:`~stemscan.agents.survey.survey_gradient_prior`: where the
+            (:func:`~stemscan.agents.features.survey.survey_gradient_prior`: where the
             mesoscale contrast changes) as a further prior column.
         weights: Path of a weights file written by ``stemscan train dcnn``;
             ``None`` uses the shipped weights.
@@ -206,7 +204,7 @@ class DCNNBOAgent(BOAgent):
         _, extended_peaks = region_peaks(probs[finder.class_index("extended-defect")])
         vacancies = float(vacancy_peaks.sum())
         extended = float(extended_peaks.sum())
-        if bond is not None and _is_honeycomb(atoms, shape, bond):
+        if bond is not None and is_honeycomb(atoms, shape, bond):
             sites, _ = honeycomb_missing_sites(atoms, shape, bond)
             if len(sites) and len(vacancy_regions):
                 far = np.min(np.hypot(*(vacancy_regions[:, None, :] - sites[None, :, :]).transpose(2, 0, 1)), axis=1) > bond
@@ -224,7 +222,7 @@ class DCNNBOAgent(BOAgent):
         survey pixels brighter than median + 3 robust sigmas (heavy atoms,
         disorder; ``survey_prior``), and the Sobel gradient magnitude of the
         per-cell survey mean (interfaces between regions; ``survey_gradient``,
-        :func:`~stemscan.agents.survey.survey_gradient_prior`).  With both,
+        :func:`~stemscan.agents.features.survey.survey_gradient_prior`).  With both,
         the GP's linear mean learns how much each predicts the descriptor.
         """
         columns = []
@@ -254,24 +252,3 @@ class DCNNBOAgent(BOAgent):
             return None  # overview coarser than the grid: no per-cell estimate
         fraction = np.bincount(cells.ravel(), weights=outliers.ravel(), minlength=self.n_cells) / counts
         return fraction if fraction.std() > 0 else None
-
-
-def _is_honeycomb(atoms: np.ndarray, shape: tuple[int, ...], bond: float) -> bool:
-    """Whether the columns away from the image edge have at most three neighbours (median, within 1.3 bonds).
-
-    A honeycomb has three; square (perovskite) or hexagonal lattices have
-    four or six.  Vacancies only lower the count, so "at most" is robust to
-    them on small patches.
-    """
-    from scipy.spatial import cKDTree
-
-    if len(atoms) < 5:
-        return False
-    margin = 1.3 * bond
-    height, width = shape
-    inner = ((atoms[:, 0] >= margin) & (atoms[:, 0] <= height - 1 - margin)
-             & (atoms[:, 1] >= margin) & (atoms[:, 1] <= width - 1 - margin))
-    if not inner.any():
-        return True  # too few inner columns to tell: assume the geometry of the scene family (honeycomb)
-    counts = np.array([len(n) - 1 for n in cKDTree(atoms).query_ball_point(atoms[inner], margin)])
-    return bool(np.median(counts) <= 3)

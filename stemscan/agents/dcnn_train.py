@@ -425,7 +425,7 @@ def evaluate_scene(finder: Any, scene: Scene, electrons_per_pixel: float, rng: n
         ``atom_precision``, ``atom_recall``, ``n_atoms`` and, for each of
         ``vacancy`` / ``dopant`` present, ``<kind>_recall`` and ``n_<kind>``.
     """
-    from stemscan.agents.dcnn import match_points
+    from stemscan.agents.features.lattice import match_points
 
     image = measure(scene, electrons_per_pixel, rng)
     height, width = scene.shape

@@ -4,9 +4,9 @@ Decision step, each time a sub-scan arrives:
 
 1. Cut the patch into ``window``×``window`` tiles every ``stride`` pixels,
    apodise (Hann or Hamming) and take the log-magnitude of their FFT
-   (:func:`~stemscan.agents.descriptors.sliding_fft_features`).
+   (:func:`~stemscan.agents.features.sliding_fft.sliding_fft_features`).
 2. Refit a PCA (or NMF) on the tiles of every patch measured so far
-   (:class:`~stemscan.agents.descriptors.LinearDecomposition`).
+   (:class:`~stemscan.agents.features.decomposition.LinearDecomposition`).
 3. Score every measured patch again (the decomposition moved):
 
    * automatic (default): the loading of the component whose per-patch mean
@@ -39,10 +39,11 @@ import gymnasium as gym
 import numpy as np
 
 from stemscan.agents.bo import BOAgent, check_lengthscale
-from stemscan.agents.descriptors import LinearDecomposition, sliding_fft_features, window_function
-from stemscan.agents.descriptors.decomposition import METHODS
-from stemscan.agents.descriptors.sliding_fft import WINDOWS
-from stemscan.agents.survey import survey_cell_statistics, survey_gradient_prior
+from stemscan.agents.features.decomposition import LinearDecomposition
+from stemscan.agents.features.sliding_fft import sliding_fft_features, window_function
+from stemscan.agents.features.decomposition import METHODS
+from stemscan.agents.features.sliding_fft import WINDOWS
+from stemscan.agents.features.survey import survey_cell_statistics, survey_gradient_prior
 from stemscan.validation import check_int
 
 __all__ = ["LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
@@ -253,8 +254,8 @@ class LinearBOAgent(BOAgent):
         changes: boundaries between regions), ``"pca"`` the first principal
         component of (cell mean, within-cell spread, gradient), ``"stats"``
         the three statistics as separate GP inputs
-        (:func:`~stemscan.agents.survey.survey_cell_statistics`; ``"gradient"``
-        is :func:`~stemscan.agents.survey.survey_gradient_prior`).
+        (:func:`~stemscan.agents.features.survey.survey_cell_statistics`; ``"gradient"``
+        is :func:`~stemscan.agents.features.survey.survey_gradient_prior`).
         """
         if self.survey_prior == "gradient":
             return survey_gradient_prior(observation["overview"], self.field)

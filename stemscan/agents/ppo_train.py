@@ -211,7 +211,8 @@ def train_ppo(
     from stable_baselines3.common.callbacks import EvalCallback
 
     from stemscan import __version__
-    from stemscan.agents.ppo import ScanMapExtractor, init_cell_head, policy_spec, save_policy
+    from stemscan.agents.nets.scan_map import ScanMapExtractor
+    from stemscan.agents.ppo import init_cell_head, policy_spec, save_policy
     from stemscan.scenes import names as scene_names
 
     out = Path(out)

@@ -3,7 +3,7 @@
 The seed paper's unsupervised workflow.  Each step:
 
 1. atom columns are located in the sub-scan just acquired
-   (:func:`~stemscan.agents.rvae.patch_windows`, a classical peak finder)
+   (:func:`~stemscan.agents.features.windows.patch_windows`, a classical peak finder)
    and a ``window``-pixel sub-image is cut around each;
 2. the windows are encoded by an :class:`~stemscan.agents.nets.rvae.RVAE`
    into (angle, translation, z): ``z`` describes the local structure with
@@ -31,7 +31,7 @@ Ferroelectric domains (``centring="lattice"``): domains differ only in the
 symmetric, so a rotation-invariant ``z`` cannot tell a domain from its 90°-
 or 180°-rotated neighbour.  In a window centred on the ideal B site (in the
 crystal's frame: the lattice angle is pooled from bright-to-dim bonds over
-the episode, :func:`~stemscan.agents.rvae.bond_angles`) the off-centred B
+the episode, :func:`~stemscan.agents.features.windows.bond_angles`) the off-centred B
 column is a blob displaced along the polarisation; the shipped lattice
 model (translation off, wide angle prior, standardised windows) explains it
 as one canonical displaced blob turned by the angle latent, so the angle
@@ -65,168 +65,29 @@ import numpy as np
 import torch
 
 from stemscan.agents.bo import BOAgent, build_gp, check_lengthscale, fit_gp, gp_hyperparameters
-from stemscan.agents.rvae import (
-    CENTRINGS,
-    OnlineTrainer,
-    bond_angles,
-    encode,
-    lattice_columns,
-    lattice_windows,
-    load_rvae,
-    new_model,
-    patch_windows,
-    pretrained_path,
+from stemscan.agents.features.latents import (
+    ANGLE,
+    DESCRIPTORS,
+    choose_target,
+    patch_descriptor,
+    polar_offset,
+    target_values,
+    wall_contrast,
 )
-from stemscan.agents.survey import survey_gradient_prior
+from stemscan.agents.features.survey import survey_gradient_prior
+from stemscan.agents.features.windows import CENTRINGS, bond_angles, lattice_columns, lattice_windows, patch_windows
+from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path
+from stemscan.agents.train.rvae_online import OnlineTrainer
 from stemscan.validation import check_int, check_number, check_positive
 
-__all__ = [
-    "ANGLE",
-    "BOUNDARIES",
-    "DESCRIPTORS",
-    "RVAEBOAgent",
-    "SURVEY_PRIORS",
-    "boundary_straddle",
-    "choose_target",
-    "expected_change",
-    "patch_descriptor",
-    "polar_offset",
-    "target_values",
-    "wall_contrast",
-]
+__all__ = ["BOUNDARIES", "RVAEBOAgent", "SURVEY_PRIORS", "boundary_straddle", "expected_change"]
 
-#: Per-patch descriptors of the target latent ``v`` over the patch's windows.
-DESCRIPTORS = ("outlier", "deviation", "spread", "mean", "similarity", "contrast")
-
-#: The non-``z`` target: the angle latent, used as the unit vector ``(cos, sin)``.
-ANGLE = "angle"
 
 #: Boundary-search criteria (``boundary=``): see :meth:`RVAEBOAgent.choose_cell`.
 BOUNDARIES = ("change", "straddle")
 
 #: Survey statistics offered as the BO prior (see :meth:`RVAEBOAgent.prior`).
 SURVEY_PRIORS = ("gradient",)
-
-
-def patch_descriptor(kind: str, values: np.ndarray, reference: Any) -> float | None:
-    """One patch's descriptor from its windows' target-latent values.
-
-    Args:
-        kind: ``"outlier"`` (max over windows of |value − reference|: the
-            most unusual atom of the patch, e.g. a point defect; reference =
-            median over all measured windows), ``"deviation"`` (|mean −
-            reference|: how unusual the patch is as a whole; reference =
-            median over measured patches), ``"spread"`` (standard
-            deviation within the patch: high where different structures meet,
-            e.g. a domain wall), ``"mean"`` (for the angle target: the
-            circular mean, radians), ``"similarity"`` (−|mean − reference|:
-            close to an example's latent), or ``"contrast"`` (this patch's part
-            of :func:`wall_contrast`: its spread).
-        values: Target-latent value of each window in the patch, (N,) or
-            (N, d) (d = 2 for the angle target's ``(cos, sin)``); distances
-            are Euclidean over the d components.
-        reference: The reference value (median over patches, or the
-            example's), a number or a (d,) vector.
-
-    Returns:
-        The descriptor, or None when the patch has no window.
-    """
-    array = np.asarray(values, dtype=np.float64)
-    array = array.reshape(len(array), -1) if array.size else array.reshape(0, 1)
-    if kind not in DESCRIPTORS:
-        raise ValueError(f"unknown descriptor {kind!r}; valid: {', '.join(DESCRIPTORS)}")
-    if len(array) == 0:
-        return None
-    ref = np.broadcast_to(np.asarray(reference, dtype=np.float64).reshape(-1), array.shape[1:])
-    mean = array.mean(axis=0)
-    if kind == "outlier":
-        return float(np.linalg.norm(array - ref, axis=1).max())
-    if kind == "deviation":
-        return float(np.linalg.norm(mean - ref))
-    if kind in ("spread", "contrast"):
-        return float(np.sqrt(array.var(axis=0).sum()))
-    if kind == "mean":
-        return float(mean[0]) if len(mean) == 1 else float(np.arctan2(mean[1], mean[0]))
-    return -float(np.linalg.norm(mean - ref))  # similarity
-
-
-def target_values(latents: np.ndarray, target: int | str) -> np.ndarray:
-    """(N, d) values of ``target`` for encoded windows (N, 3 + latent_dim).
-
-    A ``z`` index gives (N, 1) ``z[target]``; :data:`ANGLE` gives the (N, 2)
-    unit vector ``(cos, sin)`` of the angle latent (a circular quantity: an
-    angle of π and −π are the same direction).
-    """
-    latents = np.asarray(latents, dtype=np.float64).reshape(-1, np.shape(latents)[-1])
-    if target == ANGLE:
-        return np.stack([np.cos(latents[:, 0]), np.sin(latents[:, 0])], axis=1)
-    return latents[:, 3 + int(target)][:, None]
-
-
-def choose_target(patch_latents: list[np.ndarray], candidates: list[int | str]) -> int | str:
-    """The candidate target whose per-patch mean varies most across patches, in units of its prior.
-
-    ``z`` latents have a unit-variance prior, and the angle's unit vector
-    ``(cos, sin)`` has variance 1 (summed over both components) for
-    directions uniform on the circle, so the summed variance of the patch
-    means compares them on one scale: the share of the prior's spread that
-    is spatial.  Ties (and fewer than two patches with windows) go to the
-    first candidate.
-
-    Args:
-        patch_latents: Encoded windows (N_i, 3 + latent_dim) of each patch.
-        candidates: Targets to choose from (``z`` indices and/or :data:`ANGLE`).
-    """
-    filled = [z for z in patch_latents if len(z)]
-    if len(filled) < 2:
-        return candidates[0]
-    spatial = [
-        float(np.stack([target_values(z, c).mean(axis=0) for z in filled]).var(axis=0).sum()) for c in candidates
-    ]
-    return candidates[int(np.argmax(spatial))]
-
-
-def wall_contrast(means: np.ndarray, spreads: np.ndarray, positions: np.ndarray, radius: float) -> np.ndarray:
-    """Per patch: how much its target latent differs from nearby patches and within itself.
-
-    ``contrast_i = max(spread_i, max_j exp(−d_ij² / (2 radius²)) · |m_i − m_j|)``
-    over the other patches ``j``, with ``m`` the patch means (d-vectors),
-    ``d_ij`` the distance between patch centres: high on both sides of a
-    boundary between regions of different latent (a domain wall), low inside
-    a uniform region.
-
-    Args:
-        means: (n, d) patch means of the target latent.
-        spreads: (n,) within-patch spreads (:func:`patch_descriptor` ``"spread"``).
-        positions: (n, 2) patch centres, in the units of ``radius``.
-        radius: Length over which neighbours count, same units (> 0).
-
-    Returns:
-        ``float64`` (n,) contrasts.
-    """
-    means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
-    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-    distance = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
-    weight = np.exp(-(distance**2) / (2.0 * radius**2))
-    np.fill_diagonal(weight, 0.0)
-    change = np.linalg.norm(means[:, None] - means[None], axis=-1)
-    neighbour = (weight * change).max(axis=1) if len(means) > 1 else np.zeros(len(means))
-    return np.maximum(np.asarray(spreads, dtype=np.float64), neighbour)
-
-
-def polar_offset(angles: np.ndarray, n_fold: int) -> float:
-    """Offset ``φ`` of ``n_fold`` equally spaced directions ``φ + 2πk / n_fold`` that best fit ``angles``.
-
-    The circular mean of ``n_fold · angle`` divided by ``n_fold`` (radians,
-    in (−π/n_fold, π/n_fold]); 0 for no angles.  Ferroelectric polarisation
-    variants seen along [001] come in ``n_fold = 4`` directions 90° apart,
-    so the angle latents of the measured windows cluster around them.
-    """
-    angles = np.asarray(angles, dtype=np.float64).ravel()
-    if not angles.size:
-        return 0.0
-    total = np.exp(1j * n_fold * angles).sum()
-    return float(np.angle(total) / n_fold) if abs(total) > 0 else 0.0
 
 
 def boundary_straddle(mean: np.ndarray, variance: np.ndarray, n_fold: int, kappa: float) -> np.ndarray:
@@ -346,18 +207,18 @@ class RVAEBOAgent(BOAgent):
             with weights trained that way, ``translation`` off).
         survey_prior: Survey statistic used as the BO prior when
             ``use_prior``: ``"gradient"``
-            (:func:`~stemscan.agents.survey.survey_gradient_prior`: the survey
+            (:func:`~stemscan.agents.features.survey.survey_gradient_prior`: the survey
             cannot resolve atoms, but its gradient marks where regions meet).
         lattice_px: Cell side of the bright sublattice, pixels (a person's
             knowledge of the material and sampling; needed for ``"lattice"``).
             The lattice's rotation is estimated from the measured patches
-            (median of :func:`~stemscan.agents.rvae.bond_angles` over the
+            (median of :func:`~stemscan.agents.features.windows.bond_angles` over the
             episode) and every patch's windows are re-cut when it changes.
         contrast_cells: Neighbour distance of the ``"contrast"`` descriptor
             (:func:`wall_contrast`), grid cells (> 0).
         edge_px: Lattice mode: how far a window may reach beyond the patch
             border, pixels (0 .. (window − 1) / 2; the rest is filled with the
-            patch background; :func:`~stemscan.agents.rvae.lattice_windows`).
+            patch background; :func:`~stemscan.agents.features.windows.lattice_windows`).
             2 turns the ~30% of 32-px patches without a whole window into
             ~2% at unchanged domain accuracy (91% of patches on development
             seeds 100-104).
@@ -551,7 +412,7 @@ class RVAEBOAgent(BOAgent):
         self.chosen_target: int | str | None = self.target
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
-        """Per-cell survey gradient (:func:`~stemscan.agents.survey.survey_gradient_prior`), used when ``use_prior``."""
+        """Per-cell survey gradient (:func:`~stemscan.agents.features.survey.survey_gradient_prior`), used when ``use_prior``."""
         return survey_gradient_prior(observation["overview"], self.field)
 
     def initial_cells(self) -> list[int]:

@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     from stemscan import __version__
     from stemscan.agents.nets.rvae import RVAEConfig
-    from stemscan.agents.rvae import pretrained_path, save_rvae, train_rvae, windows_from_scenes
+    from stemscan.agents.rvae import pretrained_path, save_rvae
+    from stemscan.agents.train.rvae_data import windows_from_scenes
+    from stemscan.agents.train.rvae_loss import train_rvae
     from stemscan.scenes import names as scene_names
 
     for name in ("n_scenes", "patches", "epochs", "batch_size", "threads"):

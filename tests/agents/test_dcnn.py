@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from stemscan.agents.dcnn import CLASS_NAMES, WEIGHTS_PATH, AtomFinder, match_points, normalise_image
+from stemscan.agents.dcnn import AtomFinder, CLASS_NAMES, normalise_image, WEIGHTS_PATH
+from stemscan.agents.features.lattice import match_points
 from stemscan.agents.dcnn_train import TrainConfig, class_map, evaluate_scene, make_batch, measure, train_dcnn
 from stemscan.agents.nets import UNet
 from stemscan.scenes import make as make_scene
@@ -209,7 +210,7 @@ def _honeycomb(bond: float, angle: float, size: int, offset: float = 0.0) -> np.
 
 
 def test_honeycomb_missing_sites_finds_a_removed_column_only() -> None:
-    from stemscan.agents.dcnn import honeycomb_missing_sites
+    from stemscan.agents.features.lattice import honeycomb_missing_sites
 
     atoms = _honeycomb(7.0, 0.3, 48)
     sites, _ = honeycomb_missing_sites(atoms, (48, 48), 7.0)
@@ -223,7 +224,7 @@ def test_honeycomb_missing_sites_finds_a_removed_column_only() -> None:
 
 
 def test_lattice_consistency_marks_the_second_grain() -> None:
-    from stemscan.agents.dcnn import bond_length, lattice_consistency
+    from stemscan.agents.features.lattice import bond_length, lattice_consistency
 
     one = _honeycomb(7.0, 0.2, 40)
     assert bond_length(one) == pytest.approx(7.0, rel=1e-6)

@@ -10,7 +10,8 @@ import pytest
 
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan import agents as zoo
-from stemscan.agents.descriptors import LinearDecomposition, sliding_fft_features, window_function
+from stemscan.agents.features.decomposition import LinearDecomposition
+from stemscan.agents.features.sliding_fft import sliding_fft_features, window_function
 from stemscan.agents.linear_bo import LinearBOAgent
 
 

@@ -199,7 +199,8 @@ def test_cli_rejects_an_unknown_scene_family(tmp_path: Path, capsys: pytest.Capt
 def test_initial_policy_is_uniform_over_unvisited_cells() -> None:
     from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 
-    from stemscan.agents.ppo import ScanMapExtractor, init_cell_head
+    from stemscan.agents.nets.scan_map import ScanMapExtractor
+    from stemscan.agents.ppo import init_cell_head
 
     env = gym.make("STEMScan-v0", action_mode="grid", **TINY)
     policy = MultiInputActorCriticPolicy(
@@ -218,7 +219,7 @@ def test_initial_policy_is_uniform_over_unvisited_cells() -> None:
 
 
 def test_map_channels_of_a_flat_overview_carry_no_contrast() -> None:
-    from stemscan.agents.ppo import ScanMapExtractor
+    from stemscan.agents.nets.scan_map import ScanMapExtractor
 
     env = gym.make("STEMScan-v0", **TINY)
     extractor = ScanMapExtractor(env.observation_space, cell_grid=(4, 4))

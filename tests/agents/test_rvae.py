@@ -11,20 +11,12 @@ import pytest
 import torch
 
 from stemscan.agents.nets.rvae import RVAE, RVAEConfig
-from stemscan.agents.peaks import find_peaks, window_corners
-from stemscan.agents.rvae import (
-    OnlineTrainer,
-    elbo_loss,
-    encode,
-    load_rvae,
-    patch_windows,
-    pretrained,
-    pretrained_path,
-    rotate_windows,
-    save_rvae,
-    train_rvae,
-    windows_from_scenes,
-)
+from stemscan.agents.features.peaks import find_peaks, window_corners
+from stemscan.agents.features.windows import patch_windows
+from stemscan.agents.rvae import encode, load_rvae, pretrained, pretrained_path, save_rvae
+from stemscan.agents.train.rvae_data import rotate_windows, windows_from_scenes
+from stemscan.agents.train.rvae_loss import elbo_loss, train_rvae
+from stemscan.agents.train.rvae_online import OnlineTrainer
 
 torch.set_num_threads(1)
 
@@ -333,7 +325,7 @@ def test_translation_off_reports_zero_shift_and_costs_no_kl() -> None:
 
 
 def test_bright_sublattice_splits_two_levels_only() -> None:
-    from stemscan.agents.peaks import bright_sublattice
+    from stemscan.agents.features.peaks import bright_sublattice
 
     assert bright_sublattice(np.array([1.0, 0.12, 0.9, 0.1, 0.11])).tolist() == [True, False, True, False, False]
     assert bright_sublattice(np.array([1.0, 0.8, 0.7])).all()  # one sublattice: everything is bright
@@ -380,7 +372,7 @@ def test_lattice_centring_errors() -> None:
 
 # ------------------------------------- sub-pixel columns, lattice angle, standardised windows
 def test_refine_peaks_finds_sub_pixel_centres_and_interior_drops_border_peaks() -> None:
-    from stemscan.agents.peaks import interior_peaks, refine_peaks
+    from stemscan.agents.features.peaks import interior_peaks, refine_peaks
 
     y, x = np.mgrid[:24, :24].astype(np.float64)
     truth = np.array([[8.3, 10.6], [15.8, 4.45]])
@@ -391,7 +383,7 @@ def test_refine_peaks_finds_sub_pixel_centres_and_interior_drops_border_peaks() 
 
 
 def test_bond_angles_recover_the_lattice_rotation() -> None:
-    from stemscan.agents.rvae import _rotation, bond_angles
+    from stemscan.agents.features.windows import bond_angles, _rotation
 
     a_px, angle = 26.0, np.deg2rad(2.5)
     cells = np.array([[i, j] for i in range(3) for j in range(3)], dtype=np.float64) * a_px
@@ -405,7 +397,7 @@ def test_bond_angles_recover_the_lattice_rotation() -> None:
 
 def test_lattice_windows_follow_the_lattice_angle() -> None:
     """With the lattice's rotation given, the window is centred on the rotated ideal site."""
-    from stemscan.agents.rvae import _rotation, lattice_windows
+    from stemscan.agents.features.windows import lattice_windows, _rotation
 
     a_px, angle = 20.0, np.deg2rad(4.0)
     a_site = np.array([6.0, 6.0])

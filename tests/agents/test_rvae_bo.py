@@ -11,15 +11,8 @@ import torch
 
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import registry
-from stemscan.agents.rvae_bo import (
-    BOUNDARIES,
-    DESCRIPTORS,
-    RVAEBOAgent,
-    boundary_straddle,
-    expected_change,
-    patch_descriptor,
-    polar_offset,
-)
+from stemscan.agents.features.latents import DESCRIPTORS, patch_descriptor, polar_offset
+from stemscan.agents.rvae_bo import BOUNDARIES, boundary_straddle, expected_change, RVAEBOAgent
 
 torch.set_num_threads(1)
 
@@ -239,8 +232,9 @@ def domain_latents(
     """
     from scipy.spatial import cKDTree
 
-    from stemscan.agents.rvae import bond_angles, encode, lattice_columns, lattice_windows, patch_windows
-    from stemscan.agents.rvae_bo import ANGLE, choose_target, target_values
+    from stemscan.agents.features.windows import bond_angles, lattice_columns, lattice_windows, patch_windows
+    from stemscan.agents.rvae import encode
+    from stemscan.agents.features.latents import ANGLE, choose_target, target_values
     from stemscan.envs.microscope import Microscope
     from stemscan.scenes import make
 
@@ -301,7 +295,7 @@ def test_lattice_target_separates_domains_on_held_out_scenes(scene_seed: int) ->
 
 # ---------------------------------------------------- angle target, contrast, lattice mode
 def test_target_values_treat_the_angle_circularly() -> None:
-    from stemscan.agents.rvae_bo import ANGLE, target_values
+    from stemscan.agents.features.latents import ANGLE, target_values
 
     latents = np.array([[np.pi, 0, 0, 0.5], [-np.pi, 0, 0, 0.7]])
     angle = target_values(latents, ANGLE)
@@ -310,7 +304,7 @@ def test_target_values_treat_the_angle_circularly() -> None:
 
 
 def test_choose_target_picks_the_latent_that_varies_across_patches() -> None:
-    from stemscan.agents.rvae_bo import ANGLE, choose_target
+    from stemscan.agents.features.latents import ANGLE, choose_target
 
     rng = np.random.default_rng(0)
     # z varies a little between patches, the angle turns by 90° from patch to patch
@@ -322,7 +316,7 @@ def test_choose_target_picks_the_latent_that_varies_across_patches() -> None:
 
 
 def test_wall_contrast_is_high_on_both_sides_of_a_boundary() -> None:
-    from stemscan.agents.rvae_bo import wall_contrast
+    from stemscan.agents.features.latents import wall_contrast
 
     positions = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [0.0, 9.0]])
     means = np.array([[0.0], [0.0], [1.0], [1.0], [1.0]])  # a boundary between cells 1 and 2
@@ -392,7 +386,7 @@ def test_boundary_straddle_and_polar_offset() -> None:
 
 def test_lattice_windows_reach_past_the_border_with_edge_px() -> None:
     """``edge_px`` keeps sites near the border (padded with the background); 0 is the old behaviour."""
-    from stemscan.agents.rvae import lattice_windows
+    from stemscan.agents.features.windows import lattice_windows
 
     smooth = np.full((32, 32), 0.1)
     bright = np.array([[2.0, 2.0]])  # its cell-centre sites sit at 2 ± 13 px: (15, 15) inside, others outside

@@ -1,4 +1,4 @@
-"""Tests of the shared survey prior (:mod:`stemscan.agents.survey`) and its use by the BO workflows."""
+"""Tests of the shared survey prior (:mod:`stemscan.agents.features.survey`) and its use by the BO workflows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import make as make_agent
 from stemscan.agents.base import FieldConfig
-from stemscan.agents.survey import cell_of_overview_pixel, survey_cell_statistics, survey_gradient_prior
+from stemscan.agents.features.survey import cell_of_overview_pixel, survey_cell_statistics, survey_gradient_prior
 
 
 @pytest.fixture()
