@@ -2,7 +2,7 @@
 
 Each scene is measured once with the env's microscope model at the given
 dose (Poisson noise, normalised like the env's ``patch``) and segmented as a
-whole image; scored by :func:`stemscan.agents.dcnn_train.evaluate_scene`
+whole image; scored by :func:`stemscan.agents.train.dcnn.evaluate_scene`
 (atoms match within 0.3 × the median nearest-neighbour distance; a vacancy
 or dopant counts as recalled when a region of its class lies within 1.5 ×
 that radius).  Also reports the vacancy recall of the geometric detector
@@ -24,7 +24,7 @@ import torch
 
 from stemscan.agents.dcnn import AtomFinder
 from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, match_points
-from stemscan.agents.dcnn_train import atom_radius, evaluate_scene, measure
+from stemscan.agents.train.dcnn import atom_radius, evaluate_scene, measure
 from stemscan.scenes import make as make_scene
 
 

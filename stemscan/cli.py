@@ -26,9 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 #: ``stemscan train <model>`` -> (module, one-line help)
 TRAINERS: dict[str, tuple[str, str]] = {
-    "dcnn": ("stemscan.agents.dcnn_train", "train the DCNN atom/defect segmenter"),
-    "rvae": ("stemscan.agents.rvae_train", "pre-train the rotationally invariant VAE"),
-    "ppo": ("stemscan.agents.ppo_train", "train the PPO scanning policy"),
+    "dcnn": ("stemscan.agents.train.dcnn", "train the DCNN atom/defect segmenter"),
+    "rvae": ("stemscan.agents.train.rvae", "pre-train the rotationally invariant VAE"),
+    "ppo": ("stemscan.agents.train.ppo", "train the PPO scanning policy"),
 }
 
 

@@ -183,7 +183,7 @@ def pretrained_path(centring: str = "peak") -> Path:
     translation latent).  ``"lattice"``: windows on the ideal B sites of
     ``ferroelectric-domains`` (10 px, 1 z, no translation latent, a wide
     angle prior and standardised windows, so that the angle latent carries
-    the B-site off-centring direction; see :mod:`stemscan.agents.rvae_train`).
+    the B-site off-centring direction; see :mod:`stemscan.agents.train.rvae`).
     """
     if centring not in CENTRINGS:
         raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")

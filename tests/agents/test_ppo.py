@@ -16,15 +16,14 @@ from safetensors.torch import load_file
 import stemscan  # noqa: F401
 from stemscan.agents import make
 from stemscan.agents.ppo import DEFAULT_POLICY_PATH, PPOAgent, load_policy
-from stemscan.agents.ppo_train import load_hyperparams, train_ppo
+from stemscan.agents.train.ppo import PPOTrainConfig, load_hyperparams, train_ppo
 
 #: Tiny training geometry: 128 px field, 32 px patches -> 4 x 4 cells, 4 patches per episode.
 TINY = {"image_size": 128, "overview_size": 16, "dose_budget": 0.3}
 
 
 def _train(out: Path, seed: int = 0) -> Path:
-    result = train_ppo(
-        out,
+    config = PPOTrainConfig(
         seed=seed,
         timesteps=128,
         scenes=["lattice-defects"],
@@ -36,7 +35,7 @@ def _train(out: Path, seed: int = 0) -> Path:
         curve_path=out.parent / "curve.png",
         tensorboard=False,
     )
-    return result.policy_path
+    return train_ppo(out, config).policy_path
 
 
 @pytest.fixture(scope="module")

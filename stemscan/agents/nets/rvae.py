@@ -13,7 +13,7 @@ nuisance into the angle and translation latents, leaving ``z`` invariant
 (Bepler et al., NeurIPS 2019; Kalinin, Ziatdinov et al., the pyroVED / atomai
 rVAE).
 
-A plain ``nn.Module``; training lives in :mod:`stemscan.agents.rvae`.
+A plain ``nn.Module``; training lives in :mod:`stemscan.agents.train`.
 """
 
 from __future__ import annotations

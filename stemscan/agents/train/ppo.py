@@ -1,7 +1,7 @@
 """Train the PPO scanning policy (stable-baselines3) on STEMScan-v0 and save it as safetensors.
 
-``stemscan train ppo`` (``configure`` / ``run``) and the plain function
-:func:`train_ppo`.  Hyperparameters come from a TOML file in the style of
+``stemscan train ppo`` (``configure`` / ``run``), the options
+(:class:`PPOTrainConfig`) and the plain function :func:`train_ppo`.  Hyperparameters come from a TOML file in the style of
 rl-baselines3-zoo (default: ``stemscan/agents/hyperparams/ppo.toml``); the
 vectorised envs cycle over scene families, SB3's ``EvalCallback`` evaluates
 periodically, TensorBoard logs go to ``--log-dir``.  Training runs inside an
@@ -23,15 +23,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stemscan.atomic import atomic_path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_HYPERPARAMS", "TrainResult", "configure", "load_hyperparams", "run", "train_ppo"]
+from stemscan.atomic import atomic_path
+
+__all__ = ["DEFAULT_HYPERPARAMS", "PPOTrainConfig", "TrainResult", "configure", "load_hyperparams", "run", "train_ppo"]
 
 ENV_ID = "STEMScan-v0"
-DEFAULT_HYPERPARAMS = Path(__file__).resolve().parent / "hyperparams" / "ppo.toml"
+DEFAULT_HYPERPARAMS = Path(__file__).resolve().parents[1] / "hyperparams" / "ppo.toml"
 
 #: PPO constructor options the hyperparameter table may set.
 _PPO_KEYS = (
@@ -167,44 +168,51 @@ def _plot_curve(timesteps: np.ndarray, rewards: np.ndarray, stds: np.ndarray, pa
         plt.close(fig)
 
 
-def train_ppo(
-    out: str | os.PathLike,
-    *,
-    seed: int = 0,
-    timesteps: int | None = None,
-    scenes: Sequence[str] | None = None,
-    hyperparams: str | os.PathLike | None = None,
-    n_envs: int | None = None,
-    env_overrides: dict[str, Any] | None = None,
-    log_dir: str | os.PathLike = "runs/ppo",
-    eval_freq: int | None = None,
-    n_eval_episodes: int | None = None,
-    curve_path: str | os.PathLike | None = None,
-    tensorboard: bool = True,
-    num_threads: int = 1,
-    progress_bar: bool = False,
-    command: str | None = None,
-) -> TrainResult:
-    """Train SB3 PPO (``MultiInputPolicy`` with :class:`~stemscan.agents.ppo.ScanMapExtractor`) and save it.
+@dataclass
+class PPOTrainConfig:
+    """Options of PPO training; ``None`` fields take their value from the hyperparameter file."""
+
+    seed: int = 0
+    """Seed of the model (init, sampling) and of the training envs (env ``i`` gets ``seed + i``; eval envs ``seed + eval_seed_offset + i``)."""
+    timesteps: int | None = None
+    """Env steps in total."""
+    scenes: Sequence[str] | None = None
+    """Scene families to train on; ``None``: every family of :func:`stemscan.scenes.names`."""
+    hyperparams: str | os.PathLike | None = None
+    """Zoo-style TOML file; ``None``: the packaged ``ppo.toml``."""
+    n_envs: int | None = None
+    """Number of vectorised envs."""
+    env_overrides: dict[str, Any] | None = None
+    """Extra ``STEMScan-v0`` kwargs (e.g. a small ``image_size`` for tests)."""
+    log_dir: str | os.PathLike = "runs/ppo"
+    """TensorBoard logs and ``evaluations.npz`` go here."""
+    eval_freq: int | None = None
+    """Env steps (all envs together) between evaluations."""
+    n_eval_episodes: int | None = None
+    """Episodes per evaluation."""
+    curve_path: str | os.PathLike | None = None
+    """Where to draw the learning curve (PNG); ``None`` draws none."""
+    tensorboard: bool = True
+    """Log to TensorBoard under ``log_dir``."""
+    num_threads: int = 1
+    """``torch.set_num_threads`` during training (restored after)."""
+    progress_bar: bool = False
+    """Show SB3's progress bar."""
+
+
+def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, command: str | None = None) -> TrainResult:
+    """Train SB3 PPO (``MultiInputPolicy`` with :class:`~stemscan.agents.nets.scan_map.ScanMapExtractor`) and save it.
 
     Args:
         out: Output ``.safetensors`` path (the ``.json`` config is written beside it).
-        seed: Seed of the model (init, sampling) and of the training envs
-            (env ``i`` gets ``seed + i``; eval envs ``seed + eval_seed_offset + i``).
-        timesteps: Env steps in total; default from the hyperparameter file.
-        scenes: Scene families to train on; default all of :func:`stemscan.scenes.names`.
-        hyperparams: Zoo-style TOML file; default the packaged ``ppo.toml``.
-        n_envs: Number of vectorised envs; default from the file.
-        env_overrides: Extra ``STEMScan-v0`` kwargs (e.g. a small ``image_size`` for tests).
-        log_dir: TensorBoard logs and ``evaluations.npz`` go here.
-        eval_freq: Env steps (all envs together) between evaluations; default from the file.
-        n_eval_episodes: Episodes per evaluation; default from the file.
-        curve_path: Where to draw the learning curve (PNG); ``None`` draws none.
-        tensorboard: Log to TensorBoard under ``log_dir``.
-        num_threads: ``torch.set_num_threads`` during training (restored after).
-        progress_bar: Show SB3's progress bar.
+        config: The options (default: :class:`PPOTrainConfig`'s).
         command: The command line recorded in the policy's provenance.
     """
+    config = config or PPOTrainConfig()
+    seed, timesteps, scenes, hyperparams = config.seed, config.timesteps, config.scenes, config.hyperparams
+    n_envs, env_overrides, log_dir, eval_freq = config.n_envs, config.env_overrides, config.log_dir, config.eval_freq
+    n_eval_episodes, curve_path, tensorboard = config.n_eval_episodes, config.curve_path, config.tensorboard
+    num_threads, progress_bar = config.num_threads, config.progress_bar
     import stable_baselines3
     import torch
     from stable_baselines3 import PPO
@@ -362,8 +370,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``stemscan train ppo``."""
     scenes = None if args.scenes in (None, "", "all") else [s.strip() for s in args.scenes.split(",") if s.strip()]
     command = "stemscan train ppo " + " ".join(shlex.quote(a) for a in _command_args(args))
-    result = train_ppo(
-        args.out,
+    config = PPOTrainConfig(
         seed=args.seed,
         timesteps=args.timesteps,
         scenes=scenes,
@@ -376,8 +383,8 @@ def run(args: argparse.Namespace) -> int:
         tensorboard=not args.no_tensorboard,
         num_threads=args.threads,
         progress_bar=args.progress,
-        command=command,
     )
+    result = train_ppo(args.out, config, command=command)
     print(f"trained {result.timesteps} steps in {result.wall_s:.0f} s -> {result.policy_path}")
     if result.eval_timesteps.size:
         print(f"last evaluation: mean reward {result.eval_mean_reward[-1]:.2f} at {result.eval_timesteps[-1]} steps")
