@@ -15,7 +15,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import time
 
 import gymnasium as gym
 import numpy as np
@@ -25,6 +24,7 @@ from threadpoolctl import threadpool_limits
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents.bo import BOAgent
 from stemscan.agents.linear_bo import LinearBOAgent
+from stemscan.benchmarks import play_episode
 
 
 class MeanIntensityBO(BOAgent):
@@ -36,19 +36,10 @@ class MeanIntensityBO(BOAgent):
 
 def time_episode(agent: BOAgent, env: gym.Env, seed: int) -> tuple[list[float], list[bool]]:
     """Latencies (s) of every decision of one episode, and whether each one refitted hyperparameters."""
-    obs, _ = env.reset(seed=seed)
-    agent.reset(seed=seed)
-    latencies, refits = [], []
-    done = False
-    while not done:
-        fits_before = agent.n_fits
-        start = time.perf_counter()
-        action, _ = agent.predict(obs)
-        latencies.append(time.perf_counter() - start)
-        refits.append(agent.n_fits > fits_before)
-        obs, _, terminated, truncated, _ = env.step(action)
-        done = terminated or truncated
-    return latencies, refits
+    fits: list[int] = []  # the agent's fit count after the reset and after each step
+    played = play_episode(env, agent, seed, seed, on_step=lambda obs, info: fits.append(agent.n_fits))
+    refits = [after > before for before, after in zip(fits, fits[1:])]
+    return played.latencies_s, refits
 
 
 def main() -> None:

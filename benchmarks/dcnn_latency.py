@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import make as make_agent
 from stemscan.agents.dcnn import AtomFinder
+from stemscan.benchmarks import play_episode
 
 
 def median_ms(function, repeats: int) -> float:
@@ -56,17 +57,9 @@ def main() -> None:
         agent = make_agent("dcnn-bo", env, device="cpu")
         latencies: list[float] = []
         for episode in range(args.episodes + 1):
-            obs, _ = env.reset(seed=episode)
-            agent.reset(seed=episode)
-            done = False
-            while not done:
-                start = time.perf_counter()
-                action, _ = agent.predict(obs)
-                elapsed = time.perf_counter() - start
-                if episode > 0:
-                    latencies.append(elapsed)
-                obs, _, terminated, truncated, _ = env.step(action)
-                done = terminated or truncated
+            played = play_episode(env, agent, episode, episode)
+            if episode > 0:  # episode 0 warms up
+                latencies += played.latencies_s
         ms = 1000.0 * np.asarray(latencies)
         print(f"dcnn-bo predict ({args.scene}, {args.episodes} episodes, {len(ms)} decisions): "
               f"median {np.median(ms):.1f} ms, p90 {np.percentile(ms, 90):.1f} ms, max {ms.max():.1f} ms")

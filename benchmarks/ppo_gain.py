@@ -2,9 +2,10 @@
 
 Run: ``python benchmarks/ppo_gain.py [--seeds N] [--first-seed S]``.  For each
 family and seed, every agent runs one episode of the default ``STEMScan-v0``
-(grid actions) reset with that seed, so all agents see the same scene and
-survey.  gain = (features found / features total) / dose fraction, from
-``info``.  Prints mean, interquartile mean and standard error per agent and
+(grid actions) with :func:`stemscan.evaluate`, the benchmark's protocol and
+seeds (env reset with the seed, agent seeded with ``agent_seed(seed)``), so
+all agents see the same scene and survey.  gain = (features found / features
+total) / dose fraction, from ``info``.  Prints mean, interquartile mean and standard error per agent and
 family, and how often ppo's gain beats each baseline on the same seed.
 """
 
@@ -13,28 +14,13 @@ from __future__ import annotations
 import argparse
 import time
 
-import gymnasium as gym
 import numpy as np
 import torch
 
-import stemscan  # noqa: F401
-from stemscan.agents import make
+import stemscan
 from stemscan.scenes import names as scene_names
 
 AGENTS = ("ppo", "random", "raster")
-
-
-def episode_gain(env: gym.Env, agent: object, seed: int) -> float:
-    """Run one episode with ``seed``; return its gain (found fraction / dose fraction)."""
-    agent.reset(seed=seed)
-    obs, info = env.reset(seed=seed)
-    done, first = False, True
-    while not done:
-        action, _ = agent.predict(obs, episode_start=first)
-        first = False
-        obs, _, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
-    return (info["features_found"] / max(info["features_total"], 1)) / info["dose_fraction"]
 
 
 def iqm(values: np.ndarray) -> float:
@@ -57,9 +43,10 @@ def main() -> None:
     print(f"gain = found fraction / dose fraction; {args.seeds} seeds ({seeds.start}..{seeds.stop - 1}), grid actions")
     print(f"{'family':24s} {'agent':8s} {'mean':>6s} {'IQM':>6s} {'sem':>6s}   ppo > agent on")
     for family in families:
-        env = gym.make("STEMScan-v0", scene=family, action_mode="grid")
-        agents = {name: make(name, env) for name in AGENTS}
-        gains = {name: np.array([episode_gain(env, agents[name], seed) for seed in seeds]) for name in AGENTS}
+        gains = {
+            name: np.array([row["gain"] for row in stemscan.evaluate(name, family, list(seeds), env_kwargs={"action_mode": "grid"})])
+            for name in AGENTS
+        }
         for name in AGENTS:
             g = gains[name]
             wins = "" if name == "ppo" else f"{int((gains['ppo'] > g).sum())}/{len(g)} seeds"

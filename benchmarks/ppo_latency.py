@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -17,6 +18,24 @@ import torch
 
 import stemscan  # noqa: F401
 from stemscan.agents import make
+from stemscan.benchmarks import play_episode
+
+
+class CpuTimed:
+    """Wraps an agent's ``predict`` and records the calling thread's CPU time of each call, ms."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.cpu_ms: list[float] = []
+
+    def reset(self, seed: int | None = None) -> None:
+        self.agent.reset(seed=seed)
+
+    def predict(self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True) -> Any:
+        start = time.thread_time()
+        out = self.agent.predict(obs, state, episode_start, deterministic)
+        self.cpu_ms.append((time.thread_time() - start) * 1e3)
+        return out
 
 
 def main() -> None:
@@ -32,18 +51,11 @@ def main() -> None:
     obs, _ = env.reset(seed=0)
     for _ in range(5):  # warm-up
         agent.predict(obs)
-    latencies_ms, cpu_ms = [], []
+    timed = CpuTimed(agent)
+    latencies_ms: list[float] = []
     for seed in range(args.episodes):
-        obs, _ = env.reset(seed=seed)
-        done, first = False, True
-        while not done:
-            start, cpu_start = time.perf_counter(), time.thread_time()
-            action, _ = agent.predict(obs, episode_start=first)
-            latencies_ms.append((time.perf_counter() - start) * 1e3)
-            cpu_ms.append((time.thread_time() - cpu_start) * 1e3)
-            first = False
-            obs, _, terminated, truncated, _ = env.step(action)
-            done = terminated or truncated
+        latencies_ms += [1e3 * s for s in play_episode(env, timed, seed).latencies_s]
+    cpu_ms = timed.cpu_ms
     lat = np.asarray(latencies_ms)
     print(f"ppo decision latency, 1 torch thread, {args.scene}, {args.action_mode} actions, {lat.size} decisions:")
     cpu = np.asarray(cpu_ms)

@@ -29,19 +29,14 @@ def bare_episodes(specs) -> tuple[float, float]:
     import gymnasium
 
     import stemscan.agents
+    from stemscan.benchmarks import play_episode
     from stemscan.benchmarks.spec import agent_seed
 
     start, cpu = time.perf_counter(), time.process_time()
     for spec in specs:
         env = gymnasium.make("STEMScan-v0", scene=spec.scene, **spec.env_kwargs)
         agent = stemscan.agents.make(spec.agent, env, seed=agent_seed(spec.seed), **spec.agent_kwargs)
-        obs, _ = env.reset(seed=spec.seed)
-        agent.reset(seed=agent_seed(spec.seed))
-        first, done = True, False
-        while not done:
-            action, _ = agent.predict(obs, episode_start=first)
-            obs, _, terminated, truncated, _ = env.step(action)
-            first, done = False, terminated or truncated
+        play_episode(env, agent, spec.seed, agent_seed(spec.seed))
         env.close()
     return (time.perf_counter() - start) / len(specs), (time.process_time() - cpu) / len(specs)
 

@@ -28,6 +28,7 @@ import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan import agents as zoo
 from stemscan.agents.features.windows import patch_windows
 from stemscan.agents.rvae import encode
+from stemscan.benchmarks import play_episode
 
 
 def episode_latencies(
@@ -36,17 +37,15 @@ def episode_latencies(
     """``predict`` wall times (s) of one episode and the agent's per-part timings (s)."""
     env = gym.make("STEMScan-v0", scene=scene)
     agent = zoo.make("rvae-bo", env, seed=seed, online_steps=online_steps, **(agent_kwargs or {}))
-    obs, _ = env.reset(seed=seed)
-    agent.reset(seed)
     parts: dict[str, list[float]] = {"windows": [], "encode": [], "train_step": [], "describe_all": []}
-    latencies, done = [], False
-    while not done:
-        start = time.perf_counter()
-        action, _ = agent.predict(obs)
-        latencies.append(time.perf_counter() - start)
-        obs, _, terminated, truncated, _ = env.step(action)
-        done = terminated or truncated
-        # the parts, timed apart on the patch just acquired (not part of the decision above)
+    steps = 0
+
+    def time_parts(obs: dict, info: dict) -> None:
+        """The parts, timed apart on the patch just acquired (not part of the decision before it)."""
+        nonlocal steps
+        steps += 1
+        if steps == 1:
+            return  # the reset observation has no patch yet
         t0 = time.perf_counter()
         windows = agent.windows(obs["patch"])
         t1 = time.perf_counter()
@@ -69,7 +68,9 @@ def episode_latencies(
             t4 = time.perf_counter()
             agent._describe_all()
             parts["describe_all"].append(time.perf_counter() - t4)
-    return latencies, parts
+
+    played = play_episode(env, agent, seed, seed, on_step=time_parts)
+    return played.latencies_s, parts
 
 
 def main() -> None:

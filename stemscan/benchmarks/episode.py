@@ -8,7 +8,10 @@ The loop is the evaluation protocol of the design card::
     loop: action, _ = agent.predict(obs, episode_start=first)   # timed
           obs, reward, terminated, truncated, info = env.step(action)
 
-Scores come from ``info`` only (never from the reward).  Seeds: see
+:func:`play_episode` is that loop, the only one in the project
+(:func:`stemscan.evaluate`, ``stemscan bench`` and ``stemscan replay`` run
+it); :func:`episode_row` turns what it saw into a result row.  Scores come
+from ``info`` only (never from the reward).  Seeds: see
 :mod:`stemscan.benchmarks.spec`.
 """
 
@@ -17,12 +20,14 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from stemscan.benchmarks import metrics
 from stemscan.benchmarks.spec import EpisodeSpec, agent_seed, canonical_json
 
-__all__ = ["ENV_ID", "TIMING_COLUMNS", "run_episode", "run_spec"]
+__all__ = ["ENV_ID", "TIMING_COLUMNS", "PlayedEpisode", "episode_row", "play_episode", "run_episode", "run_spec"]
 
 ENV_ID = "STEMScan-v0"
 
@@ -48,8 +53,85 @@ def _limit_torch_threads() -> None:
         torch.set_num_threads(1)
 
 
+@dataclass
+class PlayedEpisode:
+    """What :func:`play_episode` saw (units: seconds, fractions of the budget's frame).
+
+    Attributes:
+        info: The env's ``info`` after the last step (after reset if none).
+        curve: ``(dose_fraction, found_fraction)`` after reset and after each step.
+        latencies_s: Wall time of each ``predict`` call.
+        env_time_s: Wall time spent in ``env.reset`` and ``env.step``.
+        agent_reset_s: Wall time of the agent's ``reset`` (0 without one).
+        budget_fraction: The env's dose budget as a fraction of one full frame.
+        actions: The agent's actions, in order.
+    """
+
+    info: dict[str, Any]
+    curve: list[tuple[float, float]] = field(default_factory=list)
+    latencies_s: list[float] = field(default_factory=list)
+    env_time_s: float = 0.0
+    agent_reset_s: float = 0.0
+    budget_fraction: float = 0.0
+    actions: list[Any] = field(default_factory=list)
+
+
+def play_episode(
+    env: Any,
+    agent: Any,
+    seed: int,
+    seed_agent: int | None = None,
+    deterministic: bool = True,
+    on_step: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+) -> PlayedEpisode:
+    """The one episode loop: reset ``env`` with ``seed``, then ``agent.predict`` / ``env.step`` until it ends.
+
+    Args:
+        env: A ``STEMScan-v0`` env (wrapped or not).
+        agent: Anything with SB3's ``predict(obs, state, episode_start,
+            deterministic)``; its ``reset(seed=seed_agent)`` is called after
+            the env's reset when it has one (zoo agents do, SB3 models do not).
+        seed: The env seed (``env.reset(seed=seed)``).
+        seed_agent: The agent's seed (see :func:`~stemscan.benchmarks.spec.agent_seed`).
+        deterministic: Passed to ``predict``.
+        on_step: Called as ``on_step(obs, info)`` after the reset and after each step.
+
+    Returns:
+        A :class:`PlayedEpisode`.  Scores come from ``info`` only, never from the reward.
+    """
+    t0 = time.perf_counter()
+    obs, info = env.reset(seed=int(seed))
+    env_time = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if hasattr(agent, "reset"):
+        agent.reset(seed=seed_agent)
+    agent_reset = time.perf_counter() - t0
+    if on_step is not None:
+        on_step(obs, info)
+    curve = [(float(info["dose_fraction"]), _found(info))]
+    latencies: list[float] = []
+    actions: list[Any] = []
+    first = True
+    terminated = truncated = False
+    while not (terminated or truncated):
+        t0 = time.perf_counter()
+        action, _ = agent.predict(obs, episode_start=first, deterministic=deterministic)
+        t1 = time.perf_counter()
+        obs, _reward, terminated, truncated, info = env.step(action)
+        t2 = time.perf_counter()
+        latencies.append(t1 - t0)
+        actions.append(action)
+        env_time += t2 - t1
+        first = False
+        curve.append((float(info["dose_fraction"]), _found(info)))
+        if on_step is not None:
+            on_step(obs, info)
+    base = env.unwrapped
+    return PlayedEpisode(info, curve, latencies, env_time, agent_reset, float(base.budget / base.frame_dose), actions)
+
+
 def run_spec(spec: EpisodeSpec) -> dict[str, Any]:
-    """Play ``spec``'s episode to its end and return its result row (a flat dict).
+    """Play ``spec``'s episode (a zoo agent built by name) to its end and return its result row (a flat dict).
 
     Raises:
         ValueError: Unknown agent/scene or bad kwargs (from the env / agent).
@@ -62,42 +144,18 @@ def run_spec(spec: EpisodeSpec) -> dict[str, Any]:
 
     stemscan.register_envs()
     wall_start = time.perf_counter()
-    env_time = 0.0
     seed_agent = agent_seed(spec.seed)
-
     t0 = time.perf_counter()
     env = gymnasium.make(ENV_ID, scene=spec.scene, **spec.env_kwargs)
-    env_time += time.perf_counter() - t0
+    env_time = time.perf_counter() - t0
     agent: Any = None
     try:
         t0 = time.perf_counter()
         agent = stemscan.agents.make(spec.agent, env, seed=seed_agent, **spec.agent_kwargs)
         agent_build = time.perf_counter() - t0
         _limit_torch_threads()
-
-        t0 = time.perf_counter()
-        obs, info = env.reset(seed=int(spec.seed))
-        env_time += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        agent.reset(seed=seed_agent)
-        agent_build += time.perf_counter() - t0
-
-        curve = [(float(info["dose_fraction"]), _found(info))]
-        latencies: list[float] = []
-        first = True
-        terminated = truncated = False
-        while not (terminated or truncated):
-            t0 = time.perf_counter()
-            action, _ = agent.predict(obs, episode_start=first)
-            t1 = time.perf_counter()
-            obs, _reward, terminated, truncated, info = env.step(action)
-            t2 = time.perf_counter()
-            latencies.append(t1 - t0)
-            env_time += t2 - t1
-            first = False
-            curve.append((float(info["dose_fraction"]), _found(info)))
+        played = play_episode(env, agent, spec.seed, seed_agent)
         agent_config = agent.config() if hasattr(agent, "config") else {}
-        budget_fraction = float(env.unwrapped.budget / env.unwrapped.frame_dose)
     finally:
         t0 = time.perf_counter()
         env.close()
@@ -105,7 +163,26 @@ def run_spec(spec: EpisodeSpec) -> dict[str, Any]:
         del env  # time, not runner overhead
         env_time += time.perf_counter() - t0
     wall = time.perf_counter() - wall_start
-    return _row(spec, seed_agent, info, curve, latencies, agent_config, wall, env_time, agent_build + sum(latencies), budget_fraction)
+    return episode_row(spec, seed_agent, played, agent_config, wall, env_time, agent_build)
+
+
+def episode_row(
+    spec: EpisodeSpec,
+    seed_agent: int,
+    played: PlayedEpisode,
+    agent_config: dict[str, Any],
+    wall_s: float,
+    extra_env_s: float = 0.0,
+    agent_build_s: float = 0.0,
+) -> dict[str, Any]:
+    """The result row of a played episode (the columns of the results store).
+
+    ``extra_env_s`` / ``agent_build_s``: time spent making / closing the env
+    and building the agent outside :func:`play_episode`, seconds.
+    """
+    agent_time = agent_build_s + played.agent_reset_s + sum(played.latencies_s)
+    return _row(spec, seed_agent, played.info, played.curve, played.latencies_s, agent_config, wall_s,
+                extra_env_s + played.env_time_s, agent_time, played.budget_fraction)
 
 
 def _found(info: dict[str, Any]) -> float:

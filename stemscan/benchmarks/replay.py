@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from stemscan.atomic import atomic_path
+from stemscan.benchmarks.episode import play_episode
 from stemscan.benchmarks.spec import EpisodeSpec, agent_seed, expand_grid
 from stemscan.validation import check_int
 
@@ -62,30 +63,20 @@ def record_spec(spec: EpisodeSpec, frames: bool = True) -> Recording:
     try:
         seed_agent = agent_seed(spec.seed)
         agent = stemscan.agents.make(spec.agent, env, seed=seed_agent, **spec.agent_kwargs)
-        obs, info = env.reset(seed=int(spec.seed))
-        agent.reset(seed=seed_agent)
-        base = env.unwrapped
-        rec = Recording(
-            label=f"{spec.agent} / {spec.scene} / seed {spec.seed}",
-            features_total=int(info["features_total"]),
-            dose_budget=float(base.budget / base.frame_dose),
-        )
+        rec = Recording(label=f"{spec.agent} / {spec.scene} / seed {spec.seed}")
 
-        def snap(info: dict[str, Any]) -> None:
+        def snap(obs: dict[str, Any], info: dict[str, Any]) -> None:
+            if rec.features_found:  # after a step: where it scanned
+                rec.positions.append(tuple(float(v) for v in obs["position"]))
             total = int(info["features_total"])
+            rec.features_total = total
             rec.curve.append((float(info["dose_fraction"]), int(info["features_found"]) / total if total else 0.0))
             rec.features_found.append(int(info["features_found"]))
             if frames:
                 rec.frames.append(env.render())
 
-        snap(info)
-        first, done = True, False
-        while not done:
-            action, _ = agent.predict(obs, episode_start=first)
-            obs, _reward, terminated, truncated, info = env.step(action)
-            rec.positions.append(tuple(float(v) for v in obs["position"]))
-            first, done = False, terminated or truncated
-            snap(info)
+        played = play_episode(env, agent, spec.seed, seed_agent, on_step=snap)
+        rec.dose_budget = played.budget_fraction
         if not frames:
             rec.frames.append(env.render())
     finally:

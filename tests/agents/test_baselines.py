@@ -8,6 +8,7 @@ import pytest
 
 from stemscan import agents
 from stemscan.envs import ENV_ID
+from stemscan.benchmarks import play_episode
 
 from ..conftest import SMALL
 
@@ -70,13 +71,7 @@ def test_oracle_beats_random_on_every_family():
         env = gym.make(ENV_ID, scene=family).unwrapped
         found = {}
         for name in ("oracle", "random"):
-            agent = agents.make(name, env, seed=0)
-            obs, info = env.reset(seed=11)
-            done = False
-            while not done:
-                obs, _, terminated, truncated, info = env.step(agent.predict(obs)[0])
-                done = terminated or truncated
-            found[name] = info["features_found"]
+            found[name] = play_episode(env, agents.make(name, env, seed=0), seed=11).info["features_found"]
         assert found["oracle"] > found["random"], family
 
 

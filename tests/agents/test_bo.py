@@ -18,6 +18,7 @@ from stemscan.agents.bo import (
     select_cell_botorch,
     spread_top_cells,
 )
+from stemscan.benchmarks import play_episode
 
 PEAK = np.array([0.80, 0.70])  # (row, col) of the toy field's maximum, far down the raster order
 
@@ -135,15 +136,9 @@ def test_reset_forgets_previous_episode() -> None:
 def test_works_in_real_env_episode() -> None:
     env = gym.make("STEMScan-v0", image_size=128, scene="lattice-defects", dose_budget=0.5)
     agent = ToyBO(env, seed=0)
-    obs, _ = env.reset(seed=0)
-    done = False
-    visited = []
-    while not done:
-        action, _ = agent.predict(obs)
-        assert env.action_space.contains(action)
-        visited.append(agent.field.cell_of_position(action))
-        obs, _, terminated, truncated, _ = env.step(action)
-        done = terminated or truncated
+    played = play_episode(env, agent, seed=0, seed_agent=0)
+    assert all(env.action_space.contains(action) for action in played.actions)
+    visited = [agent.field.cell_of_position(action) for action in played.actions]
     assert len(visited) == len(set(visited))
 
 

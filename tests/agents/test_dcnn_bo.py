@@ -10,6 +10,7 @@ import torch
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import make as make_agent
 from stemscan.agents.dcnn_bo import DCNNBOAgent
+from stemscan.benchmarks import play_episode
 
 
 @pytest.fixture()
@@ -19,15 +20,8 @@ def env() -> gym.Env:
 
 
 def rollout(agent: DCNNBOAgent, env: gym.Env, seed: int) -> tuple[list, dict]:
-    obs, info = env.reset(seed=seed)
-    agent.reset(seed=seed)
-    actions, done = [], False
-    while not done:
-        action, _ = agent.predict(obs)
-        actions.append(np.asarray(action).tolist())
-        obs, _, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
-    return actions, info
+    played = play_episode(env, agent, seed, seed)
+    return [np.asarray(action).tolist() for action in played.actions], played.info
 
 
 def test_registry_builds_dcnn_bo(env: gym.Env) -> None:

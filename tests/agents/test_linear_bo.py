@@ -13,6 +13,7 @@ from stemscan import agents as zoo
 from stemscan.agents.features.decomposition import LinearDecomposition
 from stemscan.agents.features.sliding_fft import sliding_fft_features, window_function
 from stemscan.agents.linear_bo import LinearBOAgent
+from stemscan.benchmarks import evaluate, play_episode
 
 
 def small_env(scene: str = "phase-separated") -> gym.Env:
@@ -21,28 +22,13 @@ def small_env(scene: str = "phase-separated") -> gym.Env:
 
 
 def episode_cells(agent: LinearBOAgent, env: gym.Env, seed: int) -> list[int]:
-    obs, _ = env.reset(seed=seed)
-    agent.reset(seed=seed)
-    cells, done = [], False
-    while not done:
-        action, _ = agent.predict(obs)
-        cells.append(agent.field.cell_of_position(np.asarray(action)))
-        obs, _, terminated, truncated, _ = env.step(action)
-        done = terminated or truncated
-    return cells
+    played = play_episode(env, agent, seed, seed)
+    return [agent.field.cell_of_position(np.asarray(action)) for action in played.actions]
 
 
 def episode_gain(name: str, scene: str, seed: int) -> float:
-    env = gym.make("STEMScan-v0", scene=scene)
-    agent = zoo.make(name, env)
-    obs, info = env.reset(seed=seed)
-    agent.reset(seed=seed)
-    done = False
-    while not done:
-        action, _ = agent.predict(obs)
-        obs, _, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
-    return info["features_found"] / info["features_total"] / info["dose_fraction"]
+    (row,) = evaluate(name, scenes=scene, seeds=[seed])
+    return row["gain"]
 
 
 # ------------------------------------------------------------------ descriptors

@@ -17,6 +17,7 @@ import stemscan  # noqa: F401
 from stemscan.agents import make
 from stemscan.agents.ppo import DEFAULT_POLICY_PATH, PPOAgent, load_policy
 from stemscan.agents.train.ppo import PPOTrainConfig, load_hyperparams, train_ppo
+from stemscan.benchmarks import play_episode
 
 #: Tiny training geometry: 128 px field, 32 px patches -> 4 x 4 cells, 4 patches per episode.
 TINY = {"image_size": 128, "overview_size": 16, "dose_budget": 0.3}
@@ -52,14 +53,8 @@ def test_short_training_run_writes_a_loadable_policy_and_curve(tiny_policy: Path
     for mode in ("grid", "continuous"):
         env = gym.make("STEMScan-v0", action_mode=mode, **TINY)
         agent = make("ppo", env, policy_path=str(tiny_policy))
-        obs, _ = env.reset(seed=3)
-        done, steps = False, 0
-        while not done:
-            action, _ = agent.predict(obs, episode_start=steps == 0)
-            assert env.action_space.contains(action)
-            obs, _, terminated, truncated, _ = env.step(action)
-            done, steps = terminated or truncated, steps + 1
-        assert steps > 0
+        actions = play_episode(env, agent, seed=3).actions
+        assert actions and all(env.action_space.contains(action) for action in actions)
 
 
 def test_training_is_reproducible_and_leaves_global_rngs_alone(tiny_policy: Path, tmp_path: Path) -> None:
@@ -161,15 +156,9 @@ def test_shipped_policy_runs_an_episode_in_both_action_modes(mode: str) -> None:
     env = gym.make("STEMScan-v0", action_mode=mode)
     agent = make("ppo", env)
     assert agent.config() == {"seed": 0, "policy_path": None}
-    obs, info = env.reset(seed=11)
-    done, cells = False, []
-    while not done:
-        action, _ = agent.predict(obs, episode_start=not cells)
-        assert env.action_space.contains(action)
-        cells.append(np.asarray(action).tolist())
-        obs, _, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
-    assert info["steps"] == len(cells) > 10
+    played = play_episode(env, agent, seed=11)
+    assert all(env.action_space.contains(action) for action in played.actions)
+    assert played.info["steps"] == len(played.actions) > 10
 
 
 def test_cli_trains_a_policy_and_records_the_command(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 import stemscan  # noqa: F401
 from stemscan.agents import make
 from stemscan.agents.ppo import DEFAULT_POLICY_PATH
+from stemscan.benchmarks import play_episode
 
 SEEDS = range(2000, 2012)
 
@@ -26,14 +27,7 @@ def _gains(env: gym.Env, name: str) -> np.ndarray:
     agent = make(name, env)
     gains = []
     for seed in SEEDS:
-        agent.reset(seed=seed)
-        obs, info = env.reset(seed=seed)
-        done, first = False, True
-        while not done:
-            action, _ = agent.predict(obs, episode_start=first)
-            first = False
-            obs, _, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
+        info = play_episode(env, agent, seed, seed).info
         gains.append(info["features_found"] / info["features_total"] / info["dose_fraction"])
     return np.asarray(gains)
 

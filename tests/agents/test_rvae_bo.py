@@ -13,6 +13,7 @@ import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import registry
 from stemscan.agents.features.latents import DESCRIPTORS, patch_descriptor, polar_offset
 from stemscan.agents.rvae_bo import BOUNDARIES, boundary_straddle, expected_change, RVAEBOAgent
+from stemscan.benchmarks import play_episode
 
 torch.set_num_threads(1)
 
@@ -24,15 +25,7 @@ def small_env(scene: str = "lattice-defects", action_mode: str = "continuous", p
 
 
 def rollout(agent: RVAEBOAgent, env: gym.Env, seed: int) -> list:
-    obs, _ = env.reset(seed=seed)
-    agent.reset(seed)
-    actions, done = [], False
-    while not done:
-        action, _ = agent.predict(obs)
-        actions.append(np.asarray(action).tolist())
-        obs, _, terminated, truncated, _ = env.step(action)
-        done = terminated or truncated
-    return actions
+    return [np.asarray(action).tolist() for action in play_episode(env, agent, seed, seed).actions]
 
 
 def test_episode_runs_and_descriptors_are_finite() -> None:
