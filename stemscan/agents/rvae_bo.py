@@ -46,7 +46,8 @@ boundary (level-set) estimation: each patch's angle latent becomes a
 domain value ``(cos, sin)`` in the fitted polarisation frame, a GP per
 component interpolates it over the grid, and the next cell is the unscanned
 one whose expected change to a grid neighbour under the joint posterior is
-largest (:func:`expected_change`): it brackets a wall between two measured
+largest (:func:`~stemscan.agents.bo.acquisition.expected_change`; the BO
+core's ``search="change"``): it brackets a wall between two measured
 domains, bisects towards it and then follows it.
 
 The agent decides from observations only.  All randomness (online training
@@ -62,9 +63,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 
-from stemscan.agents.bo import BOAgent, build_gp, check_lengthscale, fit_gp, gp_hyperparameters
+from stemscan.agents.bo import BOAgent
 from stemscan.agents.features.latents import (
     ANGLE,
     DESCRIPTORS,
@@ -80,87 +80,14 @@ from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path
 from stemscan.agents.train.rvae_online import OnlineTrainer
 from stemscan.validation import check_int, check_number, check_positive
 
-__all__ = ["BOUNDARIES", "RVAEBOAgent", "SURVEY_PRIORS", "boundary_straddle", "expected_change"]
+__all__ = ["BOUNDARIES", "RVAEBOAgent", "SURVEY_PRIORS"]
 
 
-#: Boundary-search criteria (``boundary=``): see :meth:`RVAEBOAgent.choose_cell`.
+#: Boundary-search criteria (``boundary=``): the BO core's ``search`` targets (:class:`~stemscan.agents.bo.BOAgent`).
 BOUNDARIES = ("change", "straddle")
 
 #: Survey statistics offered as the BO prior (see :meth:`RVAEBOAgent.prior`).
 SURVEY_PRIORS = ("gradient",)
-
-
-def boundary_straddle(mean: np.ndarray, variance: np.ndarray, n_fold: int, kappa: float) -> np.ndarray:
-    """Straddle score ``kappa·σ − margin`` of the boundary between classes of a GP-modelled quantity.
-
-    The level-set ("straddle") criterion of Bryan et al. (2005), high where
-    the posterior cannot tell on which side of a class boundary a point lies.
-
-    Args:
-        mean: (n, 1) posterior mean of a signed scalar whose level is 0, or
-            (n, 2) of a unit-vector field ``(cos α, sin α)`` whose classes are
-            the ``n_fold`` directions ``α = 2πk / n_fold``.
-        variance: Posterior variances, same shape (components independent).
-        n_fold: Number of direction classes (>= 2; vector case only).
-        kappa: Weight of the uncertainty (1.96: a 95% band around the level).
-
-    Returns:
-        ``float64`` (n,): ``kappa·σ − |μ|`` for a scalar; for a vector,
-        ``margin`` is the distance from ``μ`` to the nearest decision boundary
-        between two neighbouring classes (a line through the origin halfway
-        between their directions) and ``σ`` the posterior standard deviation
-        across that line.
-    """
-    mean = np.asarray(mean, dtype=np.float64)
-    variance = np.maximum(np.asarray(variance, dtype=np.float64), 0.0)
-    if mean.ndim != 2 or mean.shape != variance.shape or mean.shape[1] not in (1, 2):
-        raise ValueError(f"mean and variance must both be (n, 1) or (n, 2), got {mean.shape} and {variance.shape}")
-    if mean.shape[1] == 1:
-        return kappa * np.sqrt(variance[:, 0]) - np.abs(mean[:, 0])
-    half = np.pi / n_fold  # half the angle between class directions
-    alpha = np.arctan2(mean[:, 1], mean[:, 0])
-    offset = np.mod(alpha + half, 2 * half) - half  # from the nearest class direction, in [-half, half)
-    edge = alpha - offset + np.where(offset >= 0, half, -half)  # direction of the nearest boundary line
-    margin = np.hypot(mean[:, 0], mean[:, 1]) * np.sin(half - np.abs(offset))
-    normal = np.stack([-np.sin(edge), np.cos(edge)], axis=1)
-    sigma = np.sqrt((variance * normal**2).sum(axis=1))
-    return kappa * sigma - margin
-
-
-def expected_change(mean: np.ndarray, covariance: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
-    """Per grid cell: the largest expected squared change of a GP-modelled field to a 4-neighbour.
-
-    For neighbouring cells ``i, j`` the difference ``f_i − f_j`` of a
-    Gaussian posterior has ``E|f_i − f_j|² = |μ_i − μ_j|² + Σ_k (C_ii + C_jj
-    − 2 C_ij)_k`` (summed over the field's components ``k``).  Inside a
-    uniform region the posterior mean is flat, and even where it is
-    uncertain neighbouring cells are strongly correlated, so the change is
-    small; between measured cells of different domains the mean must change
-    and the expected change peaks where the posterior places the boundary.
-    Unlike a marginal criterion (:func:`boundary_straddle`) it does not
-    chase unexplored corners, whose marginal uncertainty is high.
-
-    Args:
-        mean: (n_rows · n_cols, d) posterior means, row-major cells.
-        covariance: (d, n, n) posterior covariances of each component.
-        n_rows, n_cols: Grid shape.
-
-    Returns:
-        ``float64`` (n,) scores.
-    """
-    mean = np.asarray(mean, dtype=np.float64)
-    n = n_rows * n_cols
-    mean = mean.reshape(n, -1)
-    covariance = np.asarray(covariance, dtype=np.float64).reshape(mean.shape[1], n, n)
-    grid = np.arange(n).reshape(n_rows, n_cols)
-    i = np.concatenate([grid[:, :-1].ravel(), grid[:-1, :].ravel()])
-    j = np.concatenate([grid[:, 1:].ravel(), grid[1:, :].ravel()])
-    variance = covariance[:, i, i] + covariance[:, j, j] - 2.0 * covariance[:, i, j]
-    change = ((mean[i] - mean[j]) ** 2).sum(axis=1) + np.maximum(variance, 0.0).sum(axis=0)
-    score = np.zeros(n)
-    np.maximum.at(score, i, change)
-    np.maximum.at(score, j, change)
-    return score
 
 
 class RVAEBOAgent(BOAgent):
@@ -172,12 +99,10 @@ class RVAEBOAgent(BOAgent):
         acquisition, beta, refit_every, n_initial, use_prior: The shared BO
             core's options (:class:`~stemscan.agents.bo.BOAgent`);
             ``use_prior`` (default on) uses the survey prior
-            (``survey_prior``).  Chosen on development seeds 100-109 (budget
-            0.1): IQM gain on phase-separated 1.02 -> 2.46, lattice-defects
-            1.03 -> 1.00, ferroelectric-domains 0.66 -> 0.41 (wide CIs).
+            (``survey_prior``; chosen on development seeds, see the README).
         target: Index into ``z`` (0 .. latent_dim − 1) of the latent to use,
             or ``"angle"`` (the angle latent as a direction); ``None`` chooses
-            automatically (:func:`choose_target`; the angle is a candidate
+            automatically (:func:`~stemscan.agents.features.latents.choose_target`; the angle is a candidate
             with lattice-centred windows only, where the window frame is the
             crystal's and the angle is structure, not the nuisance rotation
             of a motif).
@@ -185,7 +110,7 @@ class RVAEBOAgent(BOAgent):
             list) or a position ``[row, col]`` in [0, 1]² (its grid cell is
             scanned first and becomes the example).  Implies the
             ``"similarity"`` descriptor.
-        descriptor: One of :data:`DESCRIPTORS` (ignored with ``example``).
+        descriptor: One of :data:`~stemscan.agents.features.latents.DESCRIPTORS` (ignored with ``example``).
         weights: Path of rVAE weights (``.safetensors`` + ``.json``) to start
             from; ``None`` uses the shipped pre-trained weights for
             ``centring`` (:func:`~stemscan.agents.rvae.pretrained_path`).
@@ -215,24 +140,20 @@ class RVAEBOAgent(BOAgent):
             (median of :func:`~stemscan.agents.features.windows.bond_angles` over the
             episode) and every patch's windows are re-cut when it changes.
         contrast_cells: Neighbour distance of the ``"contrast"`` descriptor
-            (:func:`wall_contrast`), grid cells (> 0).
+            (:func:`~stemscan.agents.features.latents.wall_contrast`), grid cells (> 0).
         edge_px: Lattice mode: how far a window may reach beyond the patch
             border, pixels (0 .. (window − 1) / 2; the rest is filled with the
-            patch background; :func:`~stemscan.agents.features.windows.lattice_windows`).
-            2 turns the ~30% of 32-px patches without a whole window into
-            ~2% at unchanged domain accuracy (91% of patches on development
-            seeds 100-104).
+            patch background; :func:`~stemscan.agents.features.windows.lattice_windows`),
+            so that patches too small for a whole window still get one.
         boundary: ``None`` (default: the core maximises the descriptor) or
             one of :data:`BOUNDARIES`: look for *boundaries* of the target
-            latent (domain walls) instead, by level-set estimation on a GP
-            of the per-patch domain value (:meth:`boundary_field`,
-            :meth:`choose_cell`).  ``"change"`` (expected change to a grid
-            neighbour, :func:`expected_change`) is the one that works:
-            ferroelectric-domains development seeds 100-107, IQM gain 2.09
-            [1.25, 2.44] with ``edge_px=2``, against 1.34 [0.88, 1.76] for
-            the ``"contrast"`` descriptor with the same windows; ``"straddle"``
-            (:func:`boundary_straddle`) chases unexplored corners (0.56-0.79
-            at ``boundary_kappa`` 0.25-1.96).
+            latent (domain walls) instead: the BO core's ``search`` target,
+            on GPs of the per-patch domain value (:meth:`field_values`).
+            ``"change"`` (expected change to a grid neighbour,
+            :func:`~stemscan.agents.bo.acquisition.expected_change`) is the
+            one the paper suite uses; ``"straddle"``
+            (:func:`~stemscan.agents.bo.acquisition.boundary_straddle`)
+            chases unexplored corners (figures in the README).
         boundary_kappa: Uncertainty weight of ``"straddle"`` (>= 0).
         polar_fold: Number of polarisation directions for ``"straddle"`` on
             the angle target (>= 2; 4 for tetragonal and rhombohedral
@@ -294,6 +215,7 @@ class RVAEBOAgent(BOAgent):
         self.boundary: str | None = boundary
         self.boundary_kappa = float(boundary_kappa)
         self.polar_fold = int(polar_fold)
+        self.boundary_classes = self.polar_fold  # the core's straddle classes: the polarisation directions
         if centring not in CENTRINGS:
             raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
         if centring == "lattice":
@@ -326,7 +248,10 @@ class RVAEBOAgent(BOAgent):
         self.min_distance = int(min_distance)
         self.threshold = float(threshold)
         self.max_windows = int(max_windows)
-        super().__init__(env, seed, acquisition, beta, refit_every, n_initial, use_prior)
+        super().__init__(
+            env, seed, acquisition, beta, refit_every, n_initial, use_prior,
+            search="maximum" if boundary is None else boundary,
+        )
         if self.model.config.window > self.field.patch_size:
             raise ValueError(
                 f"the rVAE's window ({self.model.config.window} px) is larger than "
@@ -407,8 +332,6 @@ class RVAEBOAgent(BOAgent):
                 raise ValueError("no atom columns found in the example patch; choose another example")
         self._descriptors: list[float] = []
         self._latents: list[np.ndarray] = []
-        self._boundary_hyper: list[dict[str, torch.Tensor] | None] = [None, None]  # per component
-        self._boundary_fit_at = 0
         self.chosen_target: int | str | None = self.target
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -528,23 +451,23 @@ class RVAEBOAgent(BOAgent):
         return out
 
     # ------------------------------------------------------- boundary search
-    def boundary_field(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Boundary mode: per measured patch with windows, its cell and signed domain value.
+    def field_values(self) -> np.ndarray | None:
+        """Boundary search: per measured patch, its signed domain value (NaN rows for patches without windows).
 
         Angle target: the patch mean of ``(cos α, sin α)``, ``α`` the angle
         latent measured from the fitted polarisation frame
-        (:func:`polar_offset`), so the ``polar_fold`` domain directions sit at
-        ``α = 2πk / polar_fold``.  ``z`` target: the patch mean minus the
-        median over patches (level 0).
+        (:func:`~stemscan.agents.features.latents.polar_offset`), so the
+        ``polar_fold`` domain directions sit at ``α = 2πk / polar_fold``.
+        ``z`` target: the patch mean minus the median over patches (level 0).
+        The BO core models this field and scans where it changes.
 
         Returns:
-            ``(cells (n,), values (n, d))``, or None before any patch has windows.
+            ``(n_patches, d)`` values, or None before any patch has windows.
         """
         have = [i for i, z in enumerate(self._latents) if len(z)]
         if not have:
             return None
         target = self.chosen_target if self.chosen_target is not None else 0
-        cells = np.array([self._cells[i] for i in have], dtype=np.int64)
         if target == ANGLE:
             angles = [self._latents[i][:, 0] for i in have]
             phi = polar_offset(np.concatenate(angles), self.polar_fold)
@@ -552,68 +475,9 @@ class RVAEBOAgent(BOAgent):
         else:
             means = np.array([target_values(self._latents[i], target).mean() for i in have])
             values = (means - np.median(means))[:, None]
-        return cells, values
-
-    def boundary_posterior(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Boundary mode: joint GP posterior of the domain value over every grid cell.
-
-        One GP (:func:`~stemscan.agents.bo.build_gp`, no survey prior) per
-        component of :meth:`boundary_field` on the cell centres;
-        hyperparameters refitted every ``refit_every`` patches with windows
-        (warm-started), exact updates in between, as in the core.
-
-        Returns:
-            ``(mean (n_cells, d), covariance (d, n_cells, n_cells))``, or None
-            while fewer than two patches with different values exist.
-        """
-        field = self.boundary_field()
-        if field is None or len(field[0]) < 2 or np.ptp(field[1], axis=0).max() <= 1e-9:
-            return None
-        cells, values = field
-        x = self._centres
-        bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=x.dtype)
-        g = self.field.geometry
-        lengthscale = check_lengthscale(self.lengthscale_cells) / max(g.n_rows, g.n_cols)
-        refit = self._boundary_hyper[0] is None or len(cells) - self._boundary_fit_at >= self.refit_every
-        means, covariances = [], []
-        for k in range(values.shape[1]):
-            y = torch.as_tensor(values[:, k], dtype=x.dtype)
-            model = build_gp(x[torch.as_tensor(cells)], y, bounds, self._boundary_hyper[k], None, lengthscale)
-            if refit:
-                model.train()
-                fit_gp(model)
-                self._boundary_hyper[k] = gp_hyperparameters(model)
-            with torch.no_grad():
-                posterior = model.posterior(x)
-                means.append(posterior.mean.reshape(-1).numpy())
-                covariances.append(posterior.mvn.covariance_matrix.numpy())
-        if refit:
-            self._boundary_fit_at = len(cells)
-        return np.stack(means, axis=1), np.stack(covariances)
-
-    def choose_cell(self, allowed: np.ndarray) -> int | None:
-        """Boundary mode: the unscanned cell most likely on a boundary (None otherwise: the core decides).
-
-        ``"change"``: :func:`expected_change` of the GP posterior
-        (:meth:`boundary_posterior`) between the cell and its grid
-        neighbours; ``"straddle"``: :func:`boundary_straddle`.  Before two
-        patches with different values exist, the cell farthest from every
-        scanned one.
-        """
-        if self.boundary is None:
-            return None
-        posterior = self.boundary_posterior()
-        if posterior is None:
-            return self._farthest_cell(allowed)
-        mean, covariance = posterior
-        if self.boundary == "change":
-            g = self.field.geometry
-            score = expected_change(mean, covariance, g.n_rows, g.n_cols)
-        else:
-            variance = np.stack([np.diagonal(c) for c in covariance], axis=1)
-            score = boundary_straddle(mean, variance, self.polar_fold, self.boundary_kappa)
-        score = np.where(allowed, score, -np.inf)
-        return int(np.argmax(score))
+        out = np.full((len(self._latents), values.shape[1]), np.nan)
+        out[have] = values
+        return out
 
     def target_latents(self) -> list[np.ndarray]:
         """Per measured patch, its windows' values of the chosen target (for inspection): (N,) or (N, 2) for the angle."""

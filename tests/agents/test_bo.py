@@ -239,23 +239,50 @@ def test_bad_lengthscale_raises() -> None:
         run_toy(BadLength(env, n_initial=1), env, 4)
 
 
-def test_choose_cell_hook_overrides_the_gp_and_is_checked() -> None:
-    """A workflow's ``choose_cell`` picks the cells after the initial design; a bad choice is named."""
+class ToyWallBO(ToyBO):
+    """Boundary search on a toy field with a wall between grid columns 3 and 4 (-1 left of it, +1 right)."""
+
+    def _start_episode(self) -> None:
+        super()._start_episode()
+        self.positions: list[np.ndarray] = []
+
+    def descriptor(self, observation: dict[str, np.ndarray]) -> float:
+        self.positions.append(np.asarray(observation["position"], dtype=np.float64))
+        return super().descriptor(observation)
+
+    def field_values(self) -> np.ndarray | None:
+        return np.array([[1.0 if p[1] > 0.5 else -1.0] for p in self.positions]) if self.positions else None
+
+
+def test_change_search_follows_the_wall_of_the_modelled_field() -> None:
+    """``search="change"``: once both sides are measured, the next cells lie along the wall."""
+    env = make_env(action_mode="grid")  # 8 x 8 cells
+    agent = ToyWallBO(env, seed=0, n_initial=2, search="change")
+    cells = run_toy(agent, env, 12)
+    columns = np.asarray(cells) % agent.field.geometry.n_cols
+    assert len(set(cells)) == len(cells)
+    assert np.isin(columns[-6:], [3, 4]).all(), columns
+    mean, covariance = agent.field_posterior()
+    assert mean.shape == (agent.n_cells, 1) and covariance.shape == (1, agent.n_cells, agent.n_cells)
+
+
+@pytest.mark.parametrize("search", ["change", "straddle"])
+def test_boundary_search_reproduces_from_the_seed(search: str) -> None:
+    env = make_env(action_mode="grid")
+    cells = run_toy(ToyWallBO(env, seed=0, n_initial=2, search=search), env, 10)
+    assert len(set(cells)) == len(cells)
+    assert cells == run_toy(ToyWallBO(env, seed=0, n_initial=2, search=search), env, 10)
+
+
+def test_boundary_search_without_contrast_explores_and_bad_search_is_named() -> None:
     env = make_env(action_mode="grid")
 
-    class Ordered(ToyBO):
-        def choose_cell(self, allowed: np.ndarray) -> int | None:
-            return int(np.flatnonzero(allowed)[-1])  # the last unscanned cell
+    class NoField(ToyBO):  # the default field_values (None): explore, farthest cell first
+        pass
 
-    agent = Ordered(env, seed=0, n_initial=2)
-    cells = run_toy(agent, env, 6)
-    assert cells[2:] == sorted(set(range(agent.n_cells)) - set(cells[:2]), reverse=True)[:4]
-
-    class Scanned(ToyBO):
-        def choose_cell(self, allowed: np.ndarray) -> int | None:
-            return int(np.flatnonzero(~allowed)[0]) if (~allowed).any() else None
-
-    with pytest.raises(ValueError, match="choose_cell"):
-        run_toy(Scanned(env, seed=0, n_initial=1), env, 3)
-    # the default (None) leaves the core's choice unchanged
-    assert run_toy(ToyBO(env, seed=0), env, 8) == run_toy(ToyBO(env, seed=0), env, 8)
+    agent = NoField(env, seed=0, n_initial=1, search="change")
+    cells = run_toy(agent, env, 3)
+    centres = agent.field.cell_centres
+    assert np.linalg.norm(centres[cells[2]] - centres[cells[1]]) > 0.5
+    with pytest.raises(ValueError, match="search"):
+        ToyBO(env, search="walls")
