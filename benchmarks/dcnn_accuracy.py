@@ -24,7 +24,8 @@ import torch
 
 from stemscan.agents.dcnn import AtomFinder
 from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, match_points
-from stemscan.agents.train.dcnn import atom_radius, evaluate_scene, measure
+from stemscan.agents.train.dcnn import evaluate_scene
+from stemscan.agents.train.dcnn_data import atom_radius, measure
 from stemscan.scenes import make as make_scene
 
 

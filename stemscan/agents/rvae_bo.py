@@ -69,13 +69,13 @@ from stemscan.agents.features.latents import (
     ANGLE,
     DESCRIPTORS,
     choose_target,
-    patch_descriptor,
-    polar_offset,
+    describe_patches,
+    domain_values,
+    example_target,
     target_values,
-    wall_contrast,
 )
 from stemscan.agents.features.survey import survey_gradient_prior
-from stemscan.agents.features.windows import CENTRINGS, bond_angles, lattice_columns, lattice_windows, patch_windows
+from stemscan.agents.features.windows import CENTRINGS, LatticeWindowCutter, patch_windows
 from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path
 from stemscan.agents.train.rvae_online import OnlineTrainer
 from stemscan.validation import check_int, check_number, check_positive
@@ -321,9 +321,12 @@ class RVAEBOAgent(BOAgent):
         seed = 0 if self.seed is None else int(self.seed)
         self.trainer = OnlineTrainer(self.model, seed, self.buffer_size, self.batch_size, self.lr)
         self._windows: list[np.ndarray] = []
-        self._columns: list[tuple[np.ndarray, np.ndarray]] = []  # lattice mode: (smooth patch, bright columns)
-        self._bonds: list[np.ndarray] = []  # lattice mode: bond-angle samples per patch
         self.lattice_angle = 0.0
+        if self.centring == "lattice":
+            self._cutter = LatticeWindowCutter(
+                self.model.config.window, float(self.lattice_px), self.smoothing, self.min_distance, self.threshold,
+                self.max_windows, self.edge_px,
+            )
         self._positions: list[np.ndarray] = []
         self._example_windows: np.ndarray | None = None
         if getattr(self, "_example_patch", None) is not None:
@@ -351,26 +354,12 @@ class RVAEBOAgent(BOAgent):
         return windows
 
     def _lattice_windows(self, patch: np.ndarray) -> np.ndarray:
-        """Lattice mode: locate the patch's columns, pool its bonds into the lattice angle, cut its windows.
-
-        When the pooled angle moves, every earlier patch's windows are re-cut
-        at the new angle (cheap: the columns are kept).
-        """
-        smooth, bright, dim = lattice_columns(patch, self.smoothing, self.min_distance, self.threshold,
-                                              4 * self.max_windows)
-        self._columns.append((smooth, bright))
-        self._bonds.append(bond_angles(bright, dim, self.lattice_px))
-        samples = np.concatenate(self._bonds)
-        angle = float(np.median(samples)) if samples.size else 0.0
-        w = self.model.config.window
-
-        def cut(columns: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-            return lattice_windows(columns[0], columns[1], w, self.lattice_px, self.max_windows, angle, self.edge_px)[0]
-
-        if angle != self.lattice_angle:
-            self.lattice_angle = angle
-            self._windows = [cut(columns) for columns in self._columns[:-1]]
-        return cut(self._columns[-1])
+        """Lattice mode: the patch's windows at the pooled lattice angle (earlier patches re-cut when it moves)."""
+        windows, recut = self._cutter.add(patch)
+        self.lattice_angle = self._cutter.angle
+        if recut is not None:
+            self._windows = recut
+        return windows
 
     def descriptor(self, observation: dict[str, np.ndarray]) -> float:
         if self.centring == "lattice":
@@ -400,55 +389,17 @@ class RVAEBOAgent(BOAgent):
         """Descriptors of every patch so far under the current model and target."""
         latents = [encode(self.model, w) for w in self._windows]
         self._latents = latents
-        example = None
-        if self._example_windows is not None:
-            example = encode(self.model, self._example_windows)
+        example = None if self._example_windows is None else encode(self.model, self._example_windows)
         if self.target is not None:
             target = self.target
         elif example is not None and any(len(z) for z in latents):
-            target = self._example_target(latents, example)
+            target = example_target(latents, example, self.target_candidates())
         else:
             target = choose_target(latents, self.target_candidates())
         self.chosen_target = target
-        values = [target_values(z, target) for z in latents]
-        kind = self.descriptor_kind
-        if example is not None:
-            reference = target_values(example, target).mean(axis=0)
-        elif kind == "outlier":
-            every = np.concatenate(values)
-            reference = np.median(every, axis=0) if len(every) else 0.0
-        else:
-            means = [v.mean(axis=0) for v in values if len(v)]
-            reference = np.median(np.stack(means), axis=0) if means else 0.0
-        described = [patch_descriptor(kind, v, reference) for v in values]
-        if kind == "contrast":
-            described = self._contrast(values, described)
-        known = [v for v in described if v is not None]
-        fill = float(np.min(known)) if known else 0.0  # a patch without atoms is uninteresting
-        return [fill if v is None else v for v in described]
-
-    def _example_target(self, latents: list[np.ndarray], example: np.ndarray) -> int | str:
-        """The candidate in which the example stands out most from the measured patches (in their spreads)."""
-        scores = []
-        for candidate in self.target_candidates():
-            means = np.stack([target_values(z, candidate).mean(axis=0) for z in latents if len(z)])
-            own = target_values(example, candidate).mean(axis=0)
-            scores.append(float(np.linalg.norm((own - np.median(means, axis=0)) / (means.std(axis=0) + 1e-6))))
-        return self.target_candidates()[int(np.argmax(scores))]
-
-    def _contrast(self, values: list[np.ndarray], spreads: list[float | None]) -> list[float | None]:
-        """:func:`wall_contrast` over the patches that have windows (others stay None)."""
-        have = [i for i, v in enumerate(values) if len(v)]
-        if not have:
-            return spreads
-        means = np.stack([values[i].mean(axis=0) for i in have])
         g = self.field.geometry
-        cells = np.array([self._positions[i] for i in have]) * np.array([g.n_rows, g.n_cols])  # in grid cells
-        contrast = wall_contrast(means, np.array([spreads[i] for i in have]), cells, self.contrast_cells)
-        out: list[float | None] = [None] * len(values)
-        for i, c in zip(have, contrast):
-            out[i] = float(c)
-        return out
+        positions = np.array(self._positions).reshape(-1, 2) * np.array([g.n_rows, g.n_cols])  # in grid cells
+        return describe_patches(latents, target, self.descriptor_kind, example, positions, self.contrast_cells)
 
     # ------------------------------------------------------- boundary search
     def field_values(self) -> np.ndarray | None:
@@ -464,20 +415,8 @@ class RVAEBOAgent(BOAgent):
         Returns:
             ``(n_patches, d)`` values, or None before any patch has windows.
         """
-        have = [i for i, z in enumerate(self._latents) if len(z)]
-        if not have:
-            return None
         target = self.chosen_target if self.chosen_target is not None else 0
-        if target == ANGLE:
-            angles = [self._latents[i][:, 0] for i in have]
-            phi = polar_offset(np.concatenate(angles), self.polar_fold)
-            values = np.stack([[np.cos(a - phi).mean(), np.sin(a - phi).mean()] for a in angles])
-        else:
-            means = np.array([target_values(self._latents[i], target).mean() for i in have])
-            values = (means - np.median(means))[:, None]
-        out = np.full((len(self._latents), values.shape[1]), np.nan)
-        out[have] = values
-        return out
+        return domain_values(self._latents, target, self.polar_fold)
 
     def target_latents(self) -> list[np.ndarray]:
         """Per measured patch, its windows' values of the chosen target (for inspection): (N,) or (N, 2) for the angle."""

@@ -10,7 +10,8 @@ import torch
 
 from stemscan.agents.dcnn import AtomFinder, CLASS_NAMES, normalise_image, WEIGHTS_PATH
 from stemscan.agents.features.lattice import match_points
-from stemscan.agents.train.dcnn import TrainConfig, class_map, evaluate_scene, make_batch, measure, train_dcnn
+from stemscan.agents.train.dcnn import evaluate_scene, make_batch, train_dcnn, TrainConfig
+from stemscan.agents.train.dcnn_data import class_map, measure
 from stemscan.agents.nets import UNet
 from stemscan.scenes import make as make_scene
 

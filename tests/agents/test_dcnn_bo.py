@@ -44,7 +44,7 @@ def test_dcnn_bo_reproduces_itself_and_stays_in_the_action_space(env: gym.Env) -
 
 
 def test_descriptor_is_higher_on_defects_than_on_clean_lattice(env: gym.Env) -> None:
-    from stemscan.agents.train.dcnn import measure
+    from stemscan.agents.train.dcnn_data import measure
     from stemscan.scenes import make as make_scene
 
     agent = make_agent("dcnn-bo", env, device="cpu")
@@ -64,7 +64,7 @@ def test_descriptor_is_higher_on_defects_than_on_clean_lattice(env: gym.Env) -> 
 
 
 def test_vacancy_count_is_higher_where_vacancies_are(env: gym.Env) -> None:
-    from stemscan.agents.train.dcnn import measure
+    from stemscan.agents.train.dcnn_data import measure
     from stemscan.scenes import make as make_scene
 
     agent = make_agent("dcnn-bo", env, device="cpu", target="vacancy")

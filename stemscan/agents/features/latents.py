@@ -16,6 +16,9 @@ __all__ = [
     "ANGLE",
     "DESCRIPTORS",
     "choose_target",
+    "describe_patches",
+    "domain_values",
+    "example_target",
     "patch_descriptor",
     "polar_offset",
     "target_values",
@@ -150,3 +153,91 @@ def polar_offset(angles: np.ndarray, n_fold: int) -> float:
         return 0.0
     total = np.exp(1j * n_fold * angles).sum()
     return float(np.angle(total) / n_fold) if abs(total) > 0 else 0.0
+
+
+def example_target(latents: list[np.ndarray], example: np.ndarray, candidates: list[int | str]) -> int | str:
+    """The candidate target in which an example stands out most from the measured patches (in their spreads).
+
+    Args:
+        latents: Encoded windows (N_i, 3 + latent_dim) of each measured patch (at least one non-empty).
+        example: Encoded windows of the example.
+        candidates: Targets to choose from (``z`` indices and/or :data:`ANGLE`).
+    """
+    scores = []
+    for candidate in candidates:
+        means = np.stack([target_values(z, candidate).mean(axis=0) for z in latents if len(z)])
+        own = target_values(example, candidate).mean(axis=0)
+        scores.append(float(np.linalg.norm((own - np.median(means, axis=0)) / (means.std(axis=0) + 1e-6))))
+    return candidates[int(np.argmax(scores))]
+
+
+def describe_patches(
+    latents: list[np.ndarray],
+    target: int | str,
+    kind: str,
+    example: np.ndarray | None,
+    positions: np.ndarray,
+    radius: float,
+) -> list[float]:
+    """Every measured patch's descriptor of its windows' ``target`` latent (the scalar the BO core maximises).
+
+    Args:
+        latents: Encoded windows (N_i, 3 + latent_dim) of each patch.
+        target: A ``z`` index or :data:`ANGLE`.
+        kind: One of :data:`DESCRIPTORS` (see :func:`patch_descriptor`).
+        example: Encoded windows of an example (its mean is the reference),
+            or None (reference: the median over windows for ``"outlier"``,
+            over patch means otherwise).
+        positions: (n, 2) patch centres, in the units of ``radius`` (``"contrast"`` only).
+        radius: Neighbour distance of ``"contrast"`` (:func:`wall_contrast`).
+
+    Returns:
+        One float per patch; a patch without windows gets the lowest
+        descriptor of the others (0 when none has windows): uninteresting.
+    """
+    values = [target_values(z, target) for z in latents]
+    if example is not None:
+        reference = target_values(example, target).mean(axis=0)
+    elif kind == "outlier":
+        every = np.concatenate(values)
+        reference = np.median(every, axis=0) if len(every) else 0.0
+    else:
+        means = [v.mean(axis=0) for v in values if len(v)]
+        reference = np.median(np.stack(means), axis=0) if means else 0.0
+    described = [patch_descriptor(kind, v, reference) for v in values]
+    have = [i for i, v in enumerate(values) if len(v)]
+    if kind == "contrast" and have:
+        means = np.stack([values[i].mean(axis=0) for i in have])
+        contrast = wall_contrast(means, np.array([described[i] for i in have]), positions[have], radius)
+        for i, c in zip(have, contrast):
+            described[i] = float(c)
+    known = [v for v in described if v is not None]
+    fill = float(np.min(known)) if known else 0.0
+    return [fill if v is None else v for v in described]
+
+
+def domain_values(latents: list[np.ndarray], target: int | str, n_fold: int) -> np.ndarray | None:
+    """Per patch, its signed domain value (a row of NaN for a patch without windows); None if no patch has any.
+
+    Angle target: the patch mean of ``(cos α, sin α)``, ``α`` the angle
+    latent measured from the fitted polarisation frame (:func:`polar_offset`
+    with ``n_fold`` directions), so the domain directions sit at
+    ``α = 2πk / n_fold``.  ``z`` target: the patch mean minus the median
+    over patches (level 0).
+
+    Returns:
+        ``float64`` (n_patches, 2) for the angle, (n_patches, 1) for a ``z``.
+    """
+    have = [i for i, z in enumerate(latents) if len(z)]
+    if not have:
+        return None
+    if target == ANGLE:
+        angles = [latents[i][:, 0] for i in have]
+        phi = polar_offset(np.concatenate(angles), n_fold)
+        values = np.stack([[np.cos(a - phi).mean(), np.sin(a - phi).mean()] for a in angles])
+    else:
+        means = np.array([target_values(latents[i], target).mean() for i in have])
+        values = (means - np.median(means))[:, None]
+    out = np.full((len(latents), values.shape[1]), np.nan)
+    out[have] = values
+    return out

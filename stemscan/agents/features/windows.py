@@ -26,7 +26,7 @@ from stemscan.agents.features.peaks import (
 )
 from stemscan.validation import check_number
 
-__all__ = ["CENTRINGS", "bond_angles", "lattice_columns", "lattice_windows", "patch_windows"]
+__all__ = ["CENTRINGS", "LatticeWindowCutter", "bond_angles", "lattice_columns", "lattice_windows", "patch_windows"]
 
 
 #: Where :func:`patch_windows` centres its windows (see there).
@@ -244,3 +244,58 @@ def patch_windows(
     for i, (r0, c0) in enumerate(corners):
         windows[i] = smooth[r0 : r0 + window, c0 : c0 + window]
     return windows, peaks
+
+
+class LatticeWindowCutter:
+    """Lattice-centred windows of an episode's patches, all at the lattice angle pooled over them.
+
+    Each patch's columns are located once (:func:`lattice_columns`) and its
+    bright-to-dim bonds (:func:`bond_angles`) join the pool; the lattice
+    angle is their median.  When it moves, the earlier patches are re-cut at
+    the new angle (cheap: their columns are kept).
+
+    Args:
+        window: Window side, pixels.
+        lattice_px: Cell side of the bright sublattice, pixels.
+        smoothing, min_distance, threshold: Peak finding (:func:`lattice_columns`).
+        max_windows: At most this many windows per patch.
+        edge_px: How far a window may reach past the patch border, pixels (:func:`lattice_windows`).
+
+    Attributes:
+        angle: The pooled lattice angle, radians (0 before any bond is seen).
+    """
+
+    def __init__(
+        self,
+        window: int,
+        lattice_px: float,
+        smoothing: float,
+        min_distance: int,
+        threshold: float,
+        max_windows: int,
+        edge_px: float = 0.0,
+    ) -> None:
+        self.window, self.lattice_px, self.edge_px = int(window), float(lattice_px), float(edge_px)
+        self.smoothing, self.min_distance, self.threshold = smoothing, min_distance, threshold
+        self.max_windows = int(max_windows)
+        self.angle = 0.0
+        self._columns: list[tuple[np.ndarray, np.ndarray]] = []  # (smooth patch, bright columns) per patch
+        self._bonds: list[np.ndarray] = []  # bond-angle samples per patch
+
+    def add(self, patch: np.ndarray) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """The new patch's windows, and every earlier patch's windows re-cut if the angle moved (else None)."""
+        smooth, bright, dim = lattice_columns(patch, self.smoothing, self.min_distance, self.threshold,
+                                              4 * self.max_windows)
+        self._columns.append((smooth, bright))
+        self._bonds.append(bond_angles(bright, dim, self.lattice_px))
+        samples = np.concatenate(self._bonds)
+        angle = float(np.median(samples)) if samples.size else 0.0
+        recut = None
+        if angle != self.angle:
+            self.angle = angle
+            recut = [self._cut(columns) for columns in self._columns[:-1]]
+        return self._cut(self._columns[-1]), recut
+
+    def _cut(self, columns: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        smooth, bright = columns
+        return lattice_windows(smooth, bright, self.window, self.lattice_px, self.max_windows, self.angle, self.edge_px)[0]
