@@ -19,7 +19,6 @@ LAYERS = {
     "envs": 2,
     "agents": 3,
     "benchmarks": 4,
-    "evaluation": 4,
     "cli": 5,
 }
 

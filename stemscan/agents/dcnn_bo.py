@@ -42,12 +42,12 @@ on the CPU, or a GPU when one is available (``device="auto"``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
-from stemscan.agents.bo import BOAgent
+from stemscan.agents.bo import BOAgent, BOOptions
 from stemscan.agents.dcnn import ATOM_CLASSES, DEFECT_CLASSES, WEIGHTS_PATH, AtomFinder
 from stemscan.agents.features.lattice import (
     bond_length,
@@ -57,6 +57,10 @@ from stemscan.agents.features.lattice import (
     region_peaks,
 )
 from stemscan.agents.features.survey import cell_of_overview_pixel, survey_gradient_prior
+from stemscan.validation import check_number
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DCNNBOAgent", "DESCRIPTORS", "TARGETS"]
 
@@ -75,12 +79,6 @@ class DCNNBOAgent(BOAgent):
     Args:
         env: The STEMScan env.
         seed: Seed of the agent's generator.
-        acquisition, beta, refit_every, n_initial, use_prior: See
-            :class:`~stemscan.agents.bo.BOAgent`.  ``beta`` defaults to 1
-            (less exploration than the core's 4): the instance count is a
-            sharp descriptor, and beta 1 gave a higher mean gain on
-            development seeds 10-19 (2.98 vs 2.71), which are not the
-            reported seeds 0-4.
         target: What to look for: ``"defects"`` (dopant + vacancy +
             extended-defect), or one class of :data:`TARGETS`.
         survey_prior: Use the fraction of bright-outlier survey pixels per
@@ -91,16 +89,19 @@ class DCNNBOAgent(BOAgent):
         weights: Path of a weights file written by ``stemscan train dcnn``;
             ``None`` uses the shipped weights.
         device: ``"auto"`` (GPU when available), ``"cpu"`` or ``"cuda"``.
-        lengthscale_cells: GP lengthscale prior mode in grid cells, passed to
-            the BO core when given (``None``: the core's default).
         descriptor: ``"instances"`` (defect instances counted from the
             segmentation and the lattice geometry) or ``"share"`` (pixel
             share of the target classes).
         boundary_weight: Defect instances credited to a patch all of whose
             columns are off its dominant lattice (``"instances"`` only; >= 0).
-            Off (0) by default: with the shipped weights, 3 lowered the mean
-            gain on development seeds 10-19 (2.67 vs 3.04); the
-            segmentation's own ``extended-defect`` regions are still counted.
+            Off (0) by default (see the README); the segmentation's own
+            ``extended-defect`` regions are still counted.
+        **core: The BO core's options (:class:`~stemscan.agents.bo.BOOptions`,
+            meanings in :class:`~stemscan.agents.bo.BOAgent`).  ``beta``
+            defaults to 1 (less exploration than the core's 4): the instance
+            count is a sharp descriptor (chosen on development seeds, see the
+            README).  ``lengthscale_cells`` is recorded in :meth:`config`
+            when given.
     """
 
     name = "dcnn-bo"
@@ -109,37 +110,27 @@ class DCNNBOAgent(BOAgent):
         self,
         env: gym.Env,
         seed: int | None = 0,
-        acquisition: str = "ucb",
-        beta: float = 1.0,
-        refit_every: int = 4,
-        n_initial: int = 4,
-        use_prior: bool = True,
+        *,
         target: str = "defects",
         survey_prior: bool = True,
         survey_gradient: bool = False,
         weights: str | None = None,
         device: str = "auto",
-        lengthscale_cells: float | None = None,
         descriptor: str = "instances",
         boundary_weight: float = 0.0,
+        **core: Unpack[BOOptions],
     ) -> None:
-        super().__init__(
-            env, seed, acquisition=acquisition, beta=beta, refit_every=refit_every, n_initial=n_initial,
-            use_prior=use_prior, lengthscale_cells=lengthscale_cells,
-        )
-        self._lengthscale_given = lengthscale_cells is not None
+        super().__init__(env, seed, **{"beta": 1.0, **core})
+        self._lengthscale_given = core.get("lengthscale_cells") is not None
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
         if weights is not None and not isinstance(weights, (str, Path)):
             raise TypeError(f"weights must be a path or None, got {type(weights).__name__}")
         if descriptor not in DESCRIPTORS:
             raise ValueError(f"unknown descriptor {descriptor!r}; valid: {', '.join(DESCRIPTORS)}")
-        if (isinstance(boundary_weight, bool) or not isinstance(boundary_weight, (int, float))
-                or not np.isfinite(boundary_weight) or boundary_weight < 0):
-            raise ValueError(f"boundary_weight must be a finite number >= 0, got {boundary_weight!r}")
         self.target = target
         self.descriptor_kind = descriptor
-        self.boundary_weight = float(boundary_weight)
+        self.boundary_weight = check_number("boundary_weight", boundary_weight, 0.0)
         self.survey_prior = bool(survey_prior)
         self.survey_gradient = bool(survey_gradient)
         self.weights = None if weights is None else str(weights)

@@ -33,18 +33,21 @@ GP learns (see :meth:`LinearBOAgent.prior` for the alternatives).  Decides from 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
-from stemscan.agents.bo import BOAgent, check_lengthscale
+from stemscan.agents.bo import BOAgent, BOOptions
 from stemscan.agents.features.decomposition import LinearDecomposition
 from stemscan.agents.features.sliding_fft import sliding_fft_features, window_function
 from stemscan.agents.features.decomposition import METHODS
 from stemscan.agents.features.sliding_fft import WINDOWS
 from stemscan.agents.features.survey import survey_cell_statistics, survey_gradient_prior
 from stemscan.validation import check_int
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
 
@@ -61,9 +64,6 @@ class LinearBOAgent(BOAgent):
     Args:
         env: The STEMScan env.
         seed: Seed of the agent's generator.
-        acquisition, beta, refit_every, n_initial, use_prior: See
-            :class:`~stemscan.agents.bo.BOAgent`.
-        lengthscale_cells: Prior mode of the GP lengthscale, grid cells (> 0).
         window: FFT tile side, pixels (4 .. patch size).  The default, half
             a 32-px patch, holds 3-8 lattice periods at atomic-resolution
             sampling (0.15-0.5 Å/px).
@@ -82,6 +82,8 @@ class LinearBOAgent(BOAgent):
         survey_prior: Survey statistic used as the BO prior (when
             ``use_prior``): ``"gradient"``, ``"pca"`` or ``"stats"`` (see
             :meth:`prior`).
+        **core: The BO core's options (:class:`~stemscan.agents.bo.BOOptions`,
+            meanings in :class:`~stemscan.agents.bo.BOAgent`), with its defaults.
     """
 
     name = "linear-bo"
@@ -90,12 +92,7 @@ class LinearBOAgent(BOAgent):
         self,
         env: gym.Env,
         seed: int | None = 0,
-        acquisition: str = "ucb",
-        beta: float = 4.0,
-        refit_every: int = 4,
-        n_initial: int = 4,
-        use_prior: bool = True,
-        lengthscale_cells: float = 2.0,
+        *,
         window: int = 16,
         stride: int = 8,
         apodisation: str = "hann",
@@ -105,9 +102,9 @@ class LinearBOAgent(BOAgent):
         example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
         statistic: str = "std",
         survey_prior: str = "gradient",
+        **core: Unpack[BOOptions],
     ) -> None:
-        super().__init__(env, seed, acquisition, beta, refit_every, n_initial, use_prior)
-        self.lengthscale_cells = check_lengthscale(lengthscale_cells)
+        super().__init__(env, seed, **core)
         p = self.field.patch_size
         check_int("window", window, 4, p)
         check_int("stride", stride, 1, window)

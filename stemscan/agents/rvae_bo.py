@@ -59,12 +59,12 @@ so the same seed gives the same actions.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
-from stemscan.agents.bo import BOAgent
+from stemscan.agents.bo import BOAgent, BOOptions
 from stemscan.agents.features.latents import (
     ANGLE,
     DESCRIPTORS,
@@ -79,6 +79,9 @@ from stemscan.agents.features.windows import CENTRINGS, LatticeWindowCutter, pat
 from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path
 from stemscan.agents.train.rvae_online import OnlineTrainer
 from stemscan.validation import check_int, check_number, check_positive
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["BOUNDARIES", "RVAEBOAgent", "SURVEY_PRIORS"]
 
@@ -96,10 +99,6 @@ class RVAEBOAgent(BOAgent):
     Args:
         env: The STEMScan env.
         seed: Seeds the initial design and online training.
-        acquisition, beta, refit_every, n_initial, use_prior: The shared BO
-            core's options (:class:`~stemscan.agents.bo.BOAgent`);
-            ``use_prior`` (default on) uses the survey prior
-            (``survey_prior``; chosen on development seeds, see the README).
         target: Index into ``z`` (0 .. latent_dim − 1) of the latent to use,
             or ``"angle"`` (the angle latent as a direction); ``None`` chooses
             automatically (:func:`~stemscan.agents.features.latents.choose_target`; the angle is a candidate
@@ -158,6 +157,10 @@ class RVAEBOAgent(BOAgent):
         polar_fold: Number of polarisation directions for ``"straddle"`` on
             the angle target (>= 2; 4 for tetragonal and rhombohedral
             variants seen along [001]).
+        **core: The BO core's options (:class:`~stemscan.agents.bo.BOOptions`,
+            meanings in :class:`~stemscan.agents.bo.BOAgent`); ``use_prior``
+            (default on) uses the survey prior (``survey_prior``; chosen on
+            development seeds, see the README).
     """
 
     name = "rvae-bo"
@@ -166,11 +169,7 @@ class RVAEBOAgent(BOAgent):
         self,
         env: gym.Env,
         seed: int | None = 0,
-        acquisition: str = "ucb",
-        beta: float = 4.0,
-        refit_every: int = 4,
-        n_initial: int = 4,
-        use_prior: bool = True,
+        *,
         target: int | None = None,
         example: Any = None,
         descriptor: str = "outlier",
@@ -192,6 +191,7 @@ class RVAEBOAgent(BOAgent):
         boundary: str | None = None,
         boundary_kappa: float = 1.96,
         polar_fold: int = 4,
+        **core: Unpack[BOOptions],
     ) -> None:
         if descriptor not in DESCRIPTORS:
             raise ValueError(f"unknown descriptor {descriptor!r}; valid: {', '.join(DESCRIPTORS)}")
@@ -248,10 +248,7 @@ class RVAEBOAgent(BOAgent):
         self.min_distance = int(min_distance)
         self.threshold = float(threshold)
         self.max_windows = int(max_windows)
-        super().__init__(
-            env, seed, acquisition, beta, refit_every, n_initial, use_prior,
-            search="maximum" if boundary is None else boundary,
-        )
+        super().__init__(env, seed, search="maximum" if boundary is None else boundary, **core)
         if self.model.config.window > self.field.patch_size:
             raise ValueError(
                 f"the rVAE's window ({self.model.config.window} px) is larger than "

@@ -23,7 +23,7 @@ them, so the GP learns from the data how far to trust the survey:
 from __future__ import annotations
 
 from stemscan.agents.bo.acquisition import ACQUISITIONS, boundary_straddle, expected_change, make_acquisition
-from stemscan.agents.bo.agent import SEARCHES, BOAgent, check_lengthscale
+from stemscan.agents.bo.agent import SEARCHES, BOAgent, BOOptions, check_lengthscale
 from stemscan.agents.bo.model import (
     PriorLinearMean,
     WarmGP,
@@ -46,6 +46,7 @@ __all__ = [
     "ACQUISITIONS",
     "SEARCHES",
     "BOAgent",
+    "BOOptions",
     "PriorLinearMean",
     "WarmGP",
     "best_allowed",

@@ -21,7 +21,7 @@ fit a GP themselves.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
+from typing import Any, TypedDict
 
 import gymnasium as gym
 import numpy as np
@@ -40,12 +40,27 @@ from stemscan.agents.bo.optim import (
 )
 from stemscan.validation import check_int, check_positive
 
-__all__ = ["SEARCHES", "BOAgent", "check_lengthscale"]
+__all__ = ["SEARCHES", "BOAgent", "BOOptions", "check_lengthscale"]
 
 #: What the core searches for (``search=``): see the module docstring.
 SEARCHES = ("maximum", "change", "straddle")
 
 _UNIT_BOUNDS = ((0.0, 0.0), (1.0, 1.0))
+
+
+class BOOptions(TypedDict, total=False):
+    """The BO core's options, accepted by every workflow as keywords (``**core: Unpack[BOOptions]``).
+
+    A workflow passes them on whole (``super().__init__(env, seed, **core)``)
+    and never re-types them; see :class:`BOAgent` for each one's meaning.
+    """
+
+    acquisition: str
+    beta: float
+    refit_every: int
+    n_initial: int
+    use_prior: bool
+    lengthscale_cells: float | None
 
 
 def check_lengthscale(value: Any) -> float:
