@@ -1,4 +1,4 @@
-"""``linear-bo``: sliding FFT + PCA/NMF descriptors, target selection, errors, determinism, gain."""
+"""``linear-bo``: target selection, errors, determinism, gain (its descriptors: tests/agents/features)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import pytest
 
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan import agents as zoo
-from stemscan.agents.features.decomposition import LinearDecomposition
-from stemscan.agents.features.sliding_fft import sliding_fft_features, window_function
 from stemscan.agents.linear_bo import LinearBOAgent
 from stemscan.benchmarks import evaluate, play_episode
 
@@ -29,43 +27,6 @@ def episode_cells(agent: LinearBOAgent, env: gym.Env, seed: int) -> list[int]:
 def episode_gain(name: str, scene: str, seed: int) -> float:
     (row,) = evaluate(name, scenes=scene, seeds=[seed])
     return row["gain"]
-
-
-# ------------------------------------------------------------------ descriptors
-def test_sliding_fft_tiles_and_windows() -> None:
-    rng = np.random.default_rng(0)
-    patch = rng.random((32, 32))
-    hann = sliding_fft_features(patch, 16, 8, window_function("hann", 16))
-    hamming = sliding_fft_features(patch, 16, 8, window_function("hamming", 16))
-    assert hann.shape == (9, 16 * 9)
-    assert (hann >= 0).all() and not np.allclose(hann, hamming)
-    # A lattice fringe puts a peak at its spatial frequency, away from DC.
-    rows = np.arange(32)[:, None] * np.ones((1, 32))
-    fringes = 0.5 + 0.5 * np.cos(2 * np.pi * rows / 4.0)
-    spectrum = sliding_fft_features(fringes, 16, 16, window_function("hann", 16))[0].reshape(16, 9)
-    assert spectrum[4, 0] > 2 * spectrum[2, 0]
-    with pytest.raises(ValueError, match="window"):
-        sliding_fft_features(patch, 64, 8, window_function("hann", 64))
-    with pytest.raises(ValueError, match="FFT window"):
-        window_function("blackman", 16)
-
-
-def test_pca_sign_makes_rare_extremes_positive() -> None:
-    rng = np.random.default_rng(1)
-    direction = np.array([1.0, -2.0, 0.5]) / np.linalg.norm([1.0, -2.0, 0.5])
-    amplitude = np.where(rng.random(300) < 0.05, -8.0, 0.0) + rng.normal(0, 0.3, 300)
-    x = 5 + amplitude[:, None] * direction + rng.normal(0, 0.05, (300, 3))
-    dec = LinearDecomposition("pca", 2).fit(x)
-    loadings = dec.transform(x)[:, 0]
-    assert loadings.max() > 5 and loadings.min() > -3  # the rare tail is on the positive side
-
-
-def test_nmf_loadings_are_non_negative() -> None:
-    x = np.abs(np.random.default_rng(2).normal(size=(40, 6)))
-    loadings = LinearDecomposition("nmf", 3).fit(x).transform(x)
-    assert loadings.shape == (40, 3) and (loadings >= 0).all()
-    with pytest.raises(ValueError, match="decomposition"):
-        LinearDecomposition("ica", 3)
 
 
 # ----------------------------------------------------------------------- agent

@@ -17,10 +17,9 @@ import stemscan  # noqa: F401
 from stemscan.agents import make
 from stemscan.agents.ppo import DEFAULT_POLICY_PATH, PPOAgent, load_policy
 from stemscan.agents.train.ppo import PPOTrainConfig, load_hyperparams, train_ppo
-from stemscan.benchmarks import play_episode
 
-#: Tiny training geometry: 128 px field, 32 px patches -> 4 x 4 cells, 4 patches per episode.
-TINY = {"image_size": 128, "overview_size": 16, "dose_budget": 0.3}
+from .helpers import TINY
+from stemscan.benchmarks import play_episode
 
 
 def _train(out: Path, seed: int = 0) -> Path:
@@ -206,16 +205,3 @@ def test_initial_policy_is_uniform_over_unvisited_cells() -> None:
     assert logits[5] < others[0] - 4.0
 
 
-def test_map_channels_of_a_flat_overview_carry_no_contrast() -> None:
-    from stemscan.agents.nets.scan_map import ScanMapExtractor
-
-    env = gym.make("STEMScan-v0", **TINY)
-    extractor = ScanMapExtractor(env.observation_space, cell_grid=(4, 4))
-    flat = torch.full((1, 1, 16, 16), 0.4)
-    channels = extractor.map_channels(flat, torch.zeros_like(flat))
-    assert channels.shape == (1, 4, 16, 16)
-    assert channels[:, :3].abs().max() < 1e-3
-    step = flat.clone()
-    step[..., 8:] = 0.8
-    edges = extractor.map_channels(step, torch.zeros_like(step))[0, 2]
-    assert edges[:, 7:9].min() > 0 and torch.allclose(edges[:, :5], torch.zeros(16, 5), atol=1e-5)

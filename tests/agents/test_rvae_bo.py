@@ -11,8 +11,6 @@ import torch
 
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import registry
-from stemscan.agents.features.latents import DESCRIPTORS, patch_descriptor, polar_offset
-from stemscan.agents.bo import boundary_straddle, expected_change
 from stemscan.agents.rvae_bo import BOUNDARIES, RVAEBOAgent
 from stemscan.benchmarks import play_episode
 
@@ -140,18 +138,6 @@ def test_bad_observation_is_rejected() -> None:
     obs["patch"][0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         agent.predict(obs)
-
-
-def test_patch_descriptor_kinds() -> None:
-    values = np.array([0.0, 1.0, 5.0])
-    assert patch_descriptor("outlier", values, 1.0) == 4.0
-    assert patch_descriptor("deviation", values, 1.0) == 1.0
-    assert patch_descriptor("spread", values, 0.0) == pytest.approx(values.std())
-    assert patch_descriptor("mean", values, 0.0) == 2.0
-    assert patch_descriptor("similarity", values, 1.0) == -1.0
-    assert all(patch_descriptor(kind, np.zeros(0), 0.0) is None for kind in DESCRIPTORS)
-    with pytest.raises(ValueError, match="unknown descriptor"):
-        patch_descriptor("fancy", values, 0.0)
 
 
 # ------------------------------------------------------ ferroelectric domains
@@ -288,36 +274,6 @@ def test_lattice_target_separates_domains_on_held_out_scenes(scene_seed: int) ->
 
 
 # ---------------------------------------------------- angle target, contrast, lattice mode
-def test_target_values_treat_the_angle_circularly() -> None:
-    from stemscan.agents.features.latents import ANGLE, target_values
-
-    latents = np.array([[np.pi, 0, 0, 0.5], [-np.pi, 0, 0, 0.7]])
-    angle = target_values(latents, ANGLE)
-    np.testing.assert_allclose(angle[0], angle[1], atol=1e-12)  # π and −π are one direction
-    assert target_values(latents, 0).tolist() == [[0.5], [0.7]]
-
-
-def test_choose_target_picks_the_latent_that_varies_across_patches() -> None:
-    from stemscan.agents.features.latents import ANGLE, choose_target
-
-    rng = np.random.default_rng(0)
-    # z varies a little between patches, the angle turns by 90° from patch to patch
-    patches = [np.column_stack([np.full(3, k * np.pi / 2), np.zeros((3, 2)), 0.1 * k + rng.normal(0, 0.01, 3)])
-               for k in range(4)]
-    assert choose_target(patches, [0, ANGLE]) == ANGLE
-    assert choose_target(patches, [0]) == 0
-    assert choose_target(patches[:1], [0, ANGLE]) == 0  # one patch: no spatial variance yet
-
-
-def test_wall_contrast_is_high_on_both_sides_of_a_boundary() -> None:
-    from stemscan.agents.features.latents import wall_contrast
-
-    positions = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [0.0, 9.0]])
-    means = np.array([[0.0], [0.0], [1.0], [1.0], [1.0]])  # a boundary between cells 1 and 2
-    contrast = wall_contrast(means, np.zeros(5), positions, radius=1.0)
-    assert contrast[1] == contrast[2] == contrast.max()
-    assert contrast[0] < contrast[1] and contrast[4] < 1e-6
-    assert wall_contrast(means[:1], np.array([0.3]), positions[:1], 1.0).tolist() == [0.3]
 
 
 def test_lattice_mode_episode_on_ferroelectric_domains() -> None:
@@ -347,50 +303,6 @@ def test_human_angle_target_and_bad_contrast_cells() -> None:
 
 
 # ------------------------------------------------------- boundary search
-def test_expected_change_peaks_at_a_boundary_not_in_unexplored_corners() -> None:
-    """A step in the posterior mean scores above a flat but uncertain region."""
-    n_rows, n_cols = 4, 6
-    mean = np.zeros((n_rows * n_cols, 2))
-    mean.reshape(n_rows, n_cols, 2)[:, 3:, 0] = 1.0  # two domains split between columns 2 and 3
-    rows, cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
-    distance = np.hypot(rows[:, None] - rows[None], cols[:, None] - cols[None])
-    covariance = np.stack([0.05 * np.exp(-0.5 * distance**2 / 3.0**2)] * 2)  # smooth: neighbours correlated
-    score = expected_change(mean, covariance, n_rows, n_cols).reshape(n_rows, n_cols)
-    assert np.allclose(score[:, 2], score.max()) and np.allclose(score[:, 3], score.max())
-    assert score[:, [0, 1, 4, 5]].max() < 0.1 * score.max()
-    uncertain = np.stack([np.eye(n_rows * n_cols)] * 2)  # independent cells: every change is uncertain
-    assert expected_change(np.zeros_like(mean), uncertain, n_rows, n_cols).min() == pytest.approx(4.0)
-
-
-def test_boundary_straddle_and_polar_offset() -> None:
-    # scalar: 1.96 σ − |μ|
-    score = boundary_straddle(np.array([[0.0], [1.0]]), np.array([[1.0], [1.0]]), 4, 1.96)
-    assert score.tolist() == pytest.approx([1.96, 0.96])
-    # vector with 4 classes at 0°, 90°, 180°, 270°: a mean at a class centre has margin |μ| sin 45°,
-    # one on the 45° line between two classes has margin 0
-    mean = np.array([[1.0, 0.0], [np.sqrt(0.5), np.sqrt(0.5)]])
-    score = boundary_straddle(mean, np.zeros((2, 2)), 4, 1.96)
-    assert score.tolist() == pytest.approx([-np.sqrt(0.5), 0.0], abs=1e-12)
-    with pytest.raises(ValueError, match="mean and variance"):
-        boundary_straddle(np.zeros(3), np.zeros(3), 4, 1.0)
-    angles = np.deg2rad([10.0, 100.0, 190.0, 280.0, 12.0])
-    assert np.rad2deg(polar_offset(angles, 4)) == pytest.approx(10.4, abs=0.5)
-    assert polar_offset(np.zeros(0), 4) == 0.0
-
-
-def test_lattice_windows_reach_past_the_border_with_edge_px() -> None:
-    """``edge_px`` keeps sites near the border (padded with the background); 0 is the old behaviour."""
-    from stemscan.agents.features.windows import lattice_windows
-
-    smooth = np.full((32, 32), 0.1)
-    bright = np.array([[2.0, 2.0]])  # its cell-centre sites sit at 2 ± 13 px: (15, 15) inside, others outside
-    near = np.array([[-9.5, 16.0]])  # a site at row 3.5: a 10-px window reaches 1 px past the border
-    whole, centres = lattice_windows(smooth, np.concatenate([bright, near]), 10, 26.0)
-    padded, centres_padded = lattice_windows(smooth, np.concatenate([bright, near]), 10, 26.0, edge_px=2.0)
-    assert len(padded) == len(whole) + 1 and np.allclose(padded, 0.1)
-    assert any(np.allclose(c, [3.5, 3.0]) for c in centres_padded)
-    with pytest.raises(ValueError, match="edge_px"):
-        lattice_windows(smooth, bright, 10, 26.0, edge_px=5.0)
 
 
 @pytest.mark.parametrize(
