@@ -46,7 +46,8 @@ from botorch.acquisition.analytic import (
     UpperConfidenceBound,
 )
 from botorch.exceptions import ModelFittingError
-from botorch.fit import fit_gpytorch_mll
+from botorch.optim.core import OptimizationStatus
+from botorch.optim.fit import fit_gpytorch_mll_scipy
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
@@ -79,6 +80,14 @@ __all__ = [
 ACQUISITIONS = ("ucb", "logei", "ei", "explore")
 
 _DTYPE = torch.float64
+
+#: L-BFGS-B options of every hyperparameter fit (SciPy's names): run to
+#: convergence (relative reduction of the objective below ``ftol``, or
+#: projected gradient below ``gtol``), at most ``maxiter`` iterations.
+FIT_OPTIONS: dict[str, float] = {"maxiter": 200, "ftol": 1e-12, "gtol": 1e-8}
+
+#: Decimals kept of the fitted raw hyperparameters (see :func:`gp_hyperparameters`).
+HYPERPARAMETER_DECIMALS = 4
 
 
 _THREADPOOLS: Any = None
@@ -184,11 +193,23 @@ def gp_hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-def fit_gp(model: SingleTaskGP, max_iterations: int = 50) -> bool:
+def fit_gp(model: SingleTaskGP, max_iterations: int = FIT_OPTIONS["maxiter"]) -> bool:
     """Fit the hyperparameters by maximising the marginal likelihood (L-BFGS-B), from their current values.
 
-    ``max_iterations`` bounds the L-BFGS-B iterations (a warm start needs few;
-    an iteration limit, unlike a time limit, keeps the result deterministic).
+    The optimiser runs to convergence under the fixed :data:`FIT_OPTIONS`
+    (not BoTorch's or SciPy's defaults, which change between releases).
+    A fit stopped early at an iteration limit ends at a point that depends
+    on the path there, and the last-bit differences between CPUs' vector
+    kernels move that path: fits cut at 50 iterations were the reason
+    benchmark rows changed between machines (``benchmarks/cpu_sensitivity.py``).
+    ``max_iterations`` only bounds a fit that does not converge; an
+    iteration limit, unlike a time limit, keeps the result deterministic.
+
+    The fitted raw hyperparameters are then rounded to
+    :data:`HYPERPARAMETER_DECIMALS` decimals, so that a converged fit made
+    with other floating-point kernels (another CPU, another BLAS) yields
+    the very same model, and the next warm-started fit starts from the same
+    point.
 
     One attempt only: BoTorch's retries would draw restarts from torch's
     global generator, which an agent must neither seed nor depend on.  On a
@@ -198,13 +219,20 @@ def fit_gp(model: SingleTaskGP, max_iterations: int = 50) -> bool:
         True when the fit converged.
     """
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    options = {**FIT_OPTIONS, "maxiter": int(max_iterations)}
+    start = {name: p.detach().clone() for name, p in model.named_parameters()}
+    model.train()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit_gpytorch_mll(mll, max_attempts=1, optimizer_kwargs={"options": {"maxiter": int(max_iterations)}})
-        ok = True
+            result = fit_gpytorch_mll_scipy(mll, method="L-BFGS-B", options=options)
+        ok = result.status == OptimizationStatus.SUCCESS
     except (ModelFittingError, RuntimeError, ValueError):
+        model.load_state_dict(start, strict=False)
         ok = False
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.round(parameter, decimals=HYPERPARAMETER_DECIMALS))
     model.eval()
     return ok
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stemscan.benchmarks.episode import run_spec
+from stemscan.benchmarks.fingerprint import environment_fingerprint
 from stemscan.benchmarks.spec import EpisodeSpec
 from stemscan.benchmarks.store import ResultsStore
 from stemscan.benchmarks.worker import init_worker
@@ -82,9 +83,15 @@ def pending(specs: Sequence[EpisodeSpec], store: ResultsStore) -> list[EpisodeSp
 
 
 def _guarded(spec: EpisodeSpec) -> Outcome:
-    """Run one episode in a worker; exceptions come back as text, never kill the pool."""
+    """Run one episode in a worker; exceptions come back as text, never kill the pool.
+
+    The row carries the worker's environment fingerprint under
+    ``"fingerprint"``; the driver files it as a run (:func:`run_grid`).
+    """
     try:
-        return spec, run_spec(spec), None
+        row = run_spec(spec)
+        row["fingerprint"] = environment_fingerprint()
+        return spec, row, None
     except Exception as error:  # reported by the driver, not stored
         return spec, None, f"{type(error).__name__}: {error}"
 
@@ -129,6 +136,7 @@ def run_grid(
     address: str | None = None,
     progress: bool = True,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    command: str | None = None,
 ) -> RunSummary:
     """Run every episode of ``specs`` not yet in the results file ``out``.
 
@@ -140,6 +148,12 @@ def run_grid(
         address: Ray cluster address (``ray`` backend; default: a local Ray).
         progress: Show a tqdm bar (episodes done, rate, ETA) on stderr.
         on_row: Called with each stored row (driver side).
+        command: What started the run, stored with it in table ``runs``
+            (default: this process's command line).
+
+    Every environment fingerprint that comes back with the rows (one per
+    machine set-up; one in all on a single machine) becomes a run in table
+    ``runs`` and the rows point to it through ``run_id``.
 
     Returns:
         A :class:`RunSummary`.
@@ -166,9 +180,15 @@ def run_grid(
         else:
             outcomes = _local_pool(todo, min(workers, len(todo)))
         bar = _progress(len(todo), progress, f"bench ({backend}, {workers} worker{'s' * (workers > 1)})")
+        command = " ".join(sys.argv) if command is None else command
+        run_ids: dict[str, int] = {}
         try:
             for spec, row, error in outcomes:
                 if row is not None:
+                    fingerprint = row.pop("fingerprint")
+                    if fingerprint["id"] not in run_ids:
+                        run_ids[fingerprint["id"]] = store.add_run(fingerprint, command)
+                    row["run_id"] = run_ids[fingerprint["id"]]
                     store.insert(row)
                     summary.done += 1
                     if on_row is not None:
