@@ -13,6 +13,7 @@ import csv
 import io
 import math
 import os
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
@@ -23,7 +24,7 @@ import numpy as np
 from stemscan.benchmarks.aggregate import add_relative_metrics, iqm, stratified_bootstrap_ci
 from stemscan.benchmarks.entry import Entry, agent_label
 
-__all__ = ["FORMATS", "Entry", "agent_label", "format_csv", "format_markdown", "leaderboard", "rank"]
+__all__ = ["FORMATS", "Entry", "agent_label", "environment_notes", "format_csv", "format_markdown", "leaderboard", "rank"]
 
 FORMATS = ("md", "html", "csv")
 
@@ -96,9 +97,45 @@ MARKDOWN_HEADER = (
 )
 
 
-def format_markdown(table: Mapping[str, Sequence[Entry]], title: str | None = None) -> str:
-    """One Markdown table per scene family."""
+def environment_notes(rows: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Lines naming the environment(s) the rows were made in, a warning first when they are mixed.
+
+    Args:
+        rows: Result rows (with ``run_id``).
+        runs: The file's runs (:func:`~stemscan.benchmarks.store.load_runs`).
+    """
+    from stemscan.benchmarks.fingerprint import summary
+
+    by_run = {run["run_id"]: run for run in runs}
+    counts: dict[str | None, int] = defaultdict(int)
+    described: dict[str, Mapping[str, Any]] = {}
+    commits: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        run = by_run.get(row.get("run_id"))
+        key = None if run is None else run["fingerprint_id"]
+        counts[key] += 1
+        if run is not None:
+            described[key] = run["fingerprint"]
+            commits[key].add(f"stemscan {run['stemscan_version']}" + (f" @ {run['git_commit'][:7]}" if run.get("git_commit") else ""))
+    lines = []
+    if len(counts) > 1:
+        lines.append(
+            f"Warning: these rows were made in {len(counts)} different environments; rows from different "
+            "environments need not agree bit-for-bit (`stemscan verify` tells a different machine from a different result)."
+        )
+    for key, n in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+        if key is None:
+            lines.append(f"{n} rows: environment not recorded (made before stemscan recorded fingerprints).")
+        else:
+            lines.append(f"{n} rows: environment {summary(described[key])}; {', '.join(sorted(commits[key]))}.")
+    return lines
+
+
+def format_markdown(table: Mapping[str, Sequence[Entry]], title: str | None = None, notes: Sequence[str] = ()) -> str:
+    """One Markdown table per scene family (``notes``: lines printed under the title, e.g. the environment)."""
     lines = [f"# {title}", ""] if title else []
+    for note in notes:
+        lines += [f"_{note}_", ""]
     if not table:
         lines.append("_no episodes in the results file_")
     for family, entries in table.items():
@@ -141,20 +178,24 @@ def leaderboard(
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; valid: {', '.join(FORMATS)}")
+    notes: list[str] = []
     if isinstance(results, (str, os.PathLike)):
-        from stemscan.benchmarks.store import load_results
+        from stemscan.benchmarks.store import load_results, load_runs
 
         rows = load_results(results, as_frame=False)
         title = f"stemscan leaderboard — {os.path.basename(os.fspath(results))}"
+        notes = environment_notes(rows, load_runs(results))
+        if notes and notes[0].startswith("Warning"):
+            warnings.warn(f"{os.fspath(results)}: {notes[0]}", stacklevel=2)
     else:
         rows, title = list(results), "stemscan leaderboard"
     table = rank(rows, budget=budget)
     if format == "md":
-        return format_markdown(table, title)
+        return format_markdown(table, title, notes)
     if format == "csv":
         return format_csv(table)
     from stemscan.benchmarks.report_html import render_html
 
     if budget is not None:
         rows = [r for r in rows if math.isclose(float(r["dose_budget"]), budget, rel_tol=1e-9)]
-    return render_html(rows, table, title=title, scan_paths=scan_paths)
+    return render_html(rows, table, title=title, scan_paths=scan_paths, notes=notes)

@@ -203,8 +203,9 @@ def render_html(
     table: Mapping[str, Sequence[Entry]],
     title: str = "stemscan leaderboard",
     scan_paths: bool = True,
+    notes: Sequence[str] = (),
 ) -> str:
-    """The whole page as text."""
+    """The whole page as text (``notes``: lines shown under the title, e.g. the environment)."""
     from stemscan import __version__
 
     parts = [
@@ -216,6 +217,7 @@ def render_html(
         "Gain = found fraction / dose fraction (uniform scanning ≈ 1); IQM over seeds with stratified-bootstrap "
         "95% CI; oracle fraction = found / oracle's found at equal dose; oracle-normalised = "
         "(gain − random) / (oracle − random). Click a header to sort.</p>",
+        *(f'<p class="note">{html.escape(note)}</p>' for note in notes),
     ]
     if not table:
         parts.append("<p>No episodes in the results file.</p>")

@@ -120,6 +120,7 @@ def run_grid(
     address: str | None = None,
     progress: bool = True,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    command: str | None = None,
 ) -> RunSummary:
     """Run every episode of ``specs`` not yet in the results file ``out``.
 
@@ -131,6 +132,12 @@ def run_grid(
         address: Ray cluster address (``ray`` backend; default: a local Ray).
         progress: Show a tqdm bar (episodes done, rate, ETA) on stderr.
         on_row: Called with each stored row (driver side).
+        command: What started the run, stored with it in table ``runs``
+            (default: this process's command line).
+
+    Every environment fingerprint that comes back with the rows (one per
+    machine set-up; one in all on a single machine) becomes a run in table
+    ``runs`` and the rows point to it through ``run_id``.
 
     Returns:
         A :class:`RunSummary`.
@@ -157,9 +164,15 @@ def run_grid(
         else:
             outcomes = _local_pool(todo, min(workers, len(todo)))
         bar = _progress(len(todo), progress, f"bench ({backend}, {workers} worker{'s' * (workers > 1)})")
+        command = " ".join(sys.argv) if command is None else command
+        run_ids: dict[str, int] = {}
         try:
             for spec, row, error in outcomes:
                 if row is not None:
+                    fingerprint = row.pop("fingerprint")
+                    if fingerprint["id"] not in run_ids:
+                        run_ids[fingerprint["id"]] = store.add_run(fingerprint, command)
+                    row["run_id"] = run_ids[fingerprint["id"]]
                     store.insert(row)
                     summary.done += 1
                     if on_row is not None:

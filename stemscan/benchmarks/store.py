@@ -14,6 +14,13 @@ with a busy timeout, so
 
 ``synchronous=NORMAL`` in WAL mode survives the death of the process; only a
 power loss may lose the last commits.
+
+Table ``runs`` holds one row per (``bench`` invocation, environment): when it
+started, the command, the stemscan version and git commit, and the
+environment fingerprint (:mod:`stemscan.benchmarks.fingerprint`) of the
+processes that ran its episodes.  Each episode's ``run_id`` points there.
+Files written before runs were recorded gain the table and the column when a
+writer opens them; their old rows keep ``run_id`` NULL (environment unknown).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COLUMNS", "ResultsStore", "load_results"]
+__all__ = ["COLUMNS", "RUN_COLUMNS", "ResultsStore", "load_results", "load_runs"]
 
 #: Column name -> SQLite type of table ``episodes`` (order of the table).
 COLUMNS: dict[str, str] = {
@@ -67,9 +74,26 @@ COLUMNS: dict[str, str] = {
     "agent_time_s": "REAL NOT NULL",
     "env_time_s": "REAL NOT NULL",
     "finished_at": "REAL NOT NULL",  # Unix time
+    "run_id": "INTEGER REFERENCES runs (run_id)",  # NULL in files from before runs were recorded
+}
+
+#: Column name -> SQLite type of table ``runs``.
+RUN_COLUMNS: dict[str, str] = {
+    "started_at": "REAL NOT NULL",  # Unix time
+    "command": "TEXT NOT NULL",
+    "stemscan_version": "TEXT NOT NULL",
+    "git_commit": "TEXT",
+    "fingerprint_id": "TEXT NOT NULL",
+    "fingerprint": "TEXT NOT NULL",  # JSON
 }
 
 _KEY = ("agent", "agent_kwargs", "scene", "env_kwargs", "seed")
+
+_RUNS_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS runs (\n    run_id INTEGER PRIMARY KEY,\n    "
+    + ",\n    ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS.items())
+    + "\n)"
+)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS episodes (\n    id INTEGER PRIMARY KEY,\n    "
@@ -82,21 +106,37 @@ class ResultsStore:
     """An open results file.
 
     Args:
-        path: SQLite file (created with its parent folder if missing).
+        path: SQLite file (created with its parent folder if missing, unless
+            ``read_only``).
         timeout_s: How long to wait for another writer's lock, seconds.
+        read_only: Open for reading only (a ``mode=ro`` connection): nothing
+            is created, converted or migrated, and the file may lie on a
+            read-only mount.
     """
 
-    def __init__(self, path: str | os.PathLike[str], timeout_s: float = 60.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], timeout_s: float = 60.0, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = bool(read_only)
         if self.path.is_dir():
             raise ValueError(f"results path {self.path} is a folder; give a .sqlite file")
+        if self.read_only:
+            if not self.path.is_file():
+                raise FileNotFoundError(f"no results file at {self.path}")
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+            self._check_columns()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+        self._refuse_foreign()
         self._enable_wal(timeout_s)
         self._conn.execute("PRAGMA synchronous = NORMAL")
         with self._transaction():
+            self._conn.execute(_RUNS_SCHEMA)
             self._conn.execute(_SCHEMA)
+            if "run_id" not in self._columns():
+                self._conn.execute(f"ALTER TABLE episodes ADD COLUMN run_id {COLUMNS['run_id']}")
         self._check_columns()
 
     def _enable_wal(self, timeout_s: float) -> None:
@@ -121,11 +161,70 @@ class ResultsStore:
                 self._conn.close()
                 raise ValueError(f"{self.path} is not a SQLite results file: {error}") from error
 
+    def _refuse_foreign(self) -> None:
+        """Refuse, before changing anything, a SQLite file with tables but no ``episodes`` table."""
+        try:
+            tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise ValueError(f"{self.path} is not a SQLite results file: {error}") from error
+        if tables and "episodes" not in tables:
+            self._conn.close()
+            raise ValueError(
+                f"{self.path} is a SQLite file of something else (tables: {', '.join(sorted(tables))}); "
+                "refusing to add stemscan tables to it"
+            )
+
+    def _columns(self) -> set[str]:
+        try:
+            return {row[1] for row in self._conn.execute("PRAGMA table_info(episodes)")}
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise ValueError(f"{self.path} is not a SQLite results file: {error}") from error
+
     def _check_columns(self) -> None:
-        present = {row[1] for row in self._conn.execute("PRAGMA table_info(episodes)")}
-        missing = [name for name in COLUMNS if name not in present]
+        present = self._columns()
+        if not present:
+            self._conn.close()
+            raise ValueError(f"{self.path} has no table 'episodes'; not a stemscan results file")
+        missing = [name for name in COLUMNS if name not in present and name != "run_id"]
         if missing:
+            self._conn.close()
             raise ValueError(f"{self.path}: table 'episodes' lacks columns {missing}; not a stemscan results file of this version")
+
+    def has_runs(self) -> bool:
+        """Whether the file records runs (files from before fingerprints do not)."""
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return "runs" in tables and "run_id" in self._columns()
+
+    def add_run(self, fingerprint: dict[str, Any], command: str = "") -> int:
+        """Record a run in the environment ``fingerprint``; returns its ``run_id``."""
+        if self.read_only:
+            raise ValueError(f"{self.path} is open read-only")
+        values = {
+            "started_at": time.time(),
+            "command": command,
+            "stemscan_version": str(fingerprint.get("stemscan_version", "")),
+            "git_commit": fingerprint.get("git_commit"),
+            "fingerprint_id": str(fingerprint["id"]),
+            "fingerprint": json.dumps(fingerprint, sort_keys=True),
+        }
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                f"INSERT INTO runs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", list(values.values())
+            )
+        return int(cursor.lastrowid)
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Recorded runs, oldest first, with ``fingerprint`` parsed (empty for files from before runs)."""
+        if not self.has_runs():
+            return []
+        cursor = self._conn.execute("SELECT * FROM runs ORDER BY run_id")
+        names = [d[0] for d in cursor.description]
+        runs = [dict(zip(names, values)) for values in cursor.fetchall()]
+        for run in runs:
+            run["fingerprint"] = json.loads(run["fingerprint"])
+        return runs
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -143,6 +242,8 @@ class ResultsStore:
 
     def insert(self, row: dict[str, Any]) -> bool:
         """Store one finished episode in its own transaction; False if its key was already stored."""
+        if self.read_only:
+            raise ValueError(f"{self.path} is open read-only")
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise ValueError(f"row has unknown columns {sorted(unknown)}")
@@ -161,7 +262,11 @@ class ResultsStore:
         query = "SELECT * FROM episodes" + (f" WHERE {where}" if where else "") + " ORDER BY id"
         cursor = self._conn.execute(query, tuple(params))
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, values)) for values in cursor.fetchall()]
+        rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+        if "run_id" not in names:  # a file from before runs were recorded
+            for row in rows:
+                row["run_id"] = None
+        return rows
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
@@ -193,7 +298,7 @@ def load_results(path: str | os.PathLike[str], as_frame: bool | None = None) -> 
     """
     if not Path(path).is_file():
         raise FileNotFoundError(f"no results file at {path}")
-    with ResultsStore(path) as store:
+    with ResultsStore(path, read_only=True) as store:
         rows = store.rows()
     if as_frame is False:
         return rows
@@ -204,3 +309,9 @@ def load_results(path: str | os.PathLike[str], as_frame: bool | None = None) -> 
             raise ImportError("load_results(as_frame=True) needs pandas: pip install pandas") from None
         return rows
     return pd.DataFrame(rows, columns=["id", *COLUMNS])
+
+
+def load_runs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The runs of a results file (see :meth:`ResultsStore.runs`), read-only."""
+    with ResultsStore(path, read_only=True) as store:
+        return store.runs()

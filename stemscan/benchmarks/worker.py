@@ -45,10 +45,18 @@ def init_worker() -> None:
 
 
 def run_guarded(spec: EpisodeSpec) -> tuple[EpisodeSpec, dict[str, Any] | None, str | None]:
-    """Run one episode in a worker: ``(spec, row, None)``, or ``(spec, None, error text)``; never raises."""
+    """Run one episode in a worker: ``(spec, row, None)``, or ``(spec, None, error text)``; never raises.
+
+    The row carries the worker's environment fingerprint under
+    ``"fingerprint"``; the driver files it as a run
+    (:func:`~stemscan.benchmarks.runner.run_grid`).
+    """
     from stemscan.benchmarks.episode import run_spec
+    from stemscan.benchmarks.fingerprint import environment_fingerprint
 
     try:
-        return spec, run_spec(spec), None
+        row = run_spec(spec)
+        row["fingerprint"] = environment_fingerprint()
+        return spec, row, None
     except Exception as error:  # reported by the driver, not stored
         return spec, None, f"{type(error).__name__}: {error}"

@@ -25,6 +25,8 @@ from __future__ import annotations
 from stemscan.agents.bo.acquisition import ACQUISITIONS, boundary_straddle, expected_change, make_acquisition
 from stemscan.agents.bo.agent import SEARCHES, BOAgent, BOOptions, check_lengthscale
 from stemscan.agents.bo.model import (
+    FIT_OPTIONS,
+    HYPERPARAMETER_DECIMALS,
     PriorLinearMean,
     WarmGP,
     build_gp,
@@ -44,6 +46,8 @@ from stemscan.agents.bo.optim import (
 
 __all__ = [
     "ACQUISITIONS",
+    "FIT_OPTIONS",
+    "HYPERPARAMETER_DECIMALS",
     "SEARCHES",
     "BOAgent",
     "BOOptions",

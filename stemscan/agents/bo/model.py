@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 from botorch.exceptions import ModelFittingError
-from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
+from botorch.optim.core import OptimizationStatus
+from botorch.optim.fit import fit_gpytorch_mll_scipy
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -31,6 +32,8 @@ from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "DTYPE",
+    "FIT_OPTIONS",
+    "HYPERPARAMETER_DECIMALS",
     "PriorLinearMean",
     "WarmGP",
     "build_gp",
@@ -43,6 +46,14 @@ __all__ = [
 
 #: Precision of every GP input, output and parameter.
 DTYPE = torch.float64
+
+#: L-BFGS-B options of every hyperparameter fit (SciPy's names): run to
+#: convergence (relative reduction of the objective below ``ftol``, or
+#: projected gradient below ``gtol``), at most ``maxiter`` iterations.
+FIT_OPTIONS: dict[str, float] = {"maxiter": 200, "ftol": 1e-12, "gtol": 1e-8}
+
+#: Decimals kept of the fitted raw hyperparameters (see :func:`fit_gp`).
+HYPERPARAMETER_DECIMALS = 4
 
 
 _THREADPOOLS: Any = None
@@ -147,11 +158,22 @@ def gp_hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-def fit_gp(model: SingleTaskGP, max_iterations: int = 50) -> bool:
+def fit_gp(model: SingleTaskGP, max_iterations: int = FIT_OPTIONS["maxiter"]) -> bool:
     """Fit the hyperparameters by maximising the marginal likelihood (L-BFGS-B), from their current values.
 
-    ``max_iterations`` bounds the L-BFGS-B iterations (a warm start needs few;
-    an iteration limit, unlike a time limit, keeps the result deterministic).
+    The optimiser runs to convergence under the fixed :data:`FIT_OPTIONS`
+    (not BoTorch's or SciPy's defaults, which change between releases).
+    A fit stopped early at an iteration limit ends at a point that depends
+    on the path there, and the last-bit differences between CPUs' vector
+    kernels move that path (``benchmarks/cpu_sensitivity.py``).
+    ``max_iterations`` only bounds a fit that does not converge; an
+    iteration limit, unlike a time limit, keeps the result deterministic.
+
+    The fitted raw hyperparameters are then rounded to
+    :data:`HYPERPARAMETER_DECIMALS` decimals, so that a converged fit made
+    with other floating-point kernels (another CPU, another BLAS) yields
+    the very same model, and the next warm-started fit starts from the same
+    point.
 
     One attempt only: BoTorch's retries would draw restarts from torch's
     global generator, which an agent must neither seed nor depend on.  On a
@@ -161,13 +183,20 @@ def fit_gp(model: SingleTaskGP, max_iterations: int = 50) -> bool:
         True when the fit converged.
     """
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    options = {**FIT_OPTIONS, "maxiter": int(max_iterations)}
+    start = {name: p.detach().clone() for name, p in model.named_parameters()}
+    model.train()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit_gpytorch_mll(mll, max_attempts=1, optimizer_kwargs={"options": {"maxiter": int(max_iterations)}})
-        ok = True
+            result = fit_gpytorch_mll_scipy(mll, method="L-BFGS-B", options=options)
+        ok = result.status == OptimizationStatus.SUCCESS
     except (ModelFittingError, RuntimeError, ValueError):
+        model.load_state_dict(start, strict=False)
         ok = False
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.round(parameter, decimals=HYPERPARAMETER_DECIMALS))
     model.eval()
     return ok
 

@@ -1,0 +1,93 @@
+"""Re-run the episodes of a results file and check that they reproduce.
+
+Examples::
+
+    stemscan verify benchmarks/results/paper.sqlite --sample 20           # 20 random rows, bit for bit
+    stemscan verify results.sqlite --all --workers 2
+    stemscan verify results.sqlite --statistical --workers 2              # made elsewhere: IQM gain per group
+
+Exit status: 0 when everything reproduces (or, with --statistical, every
+group is consistent), 1 on any drift, 2 on an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("results", help="SQLite results file of `stemscan bench`")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--sample", type=int, default=None, help="re-run this many randomly chosen rows (default 20)")
+    which.add_argument("--all", action="store_true", help="re-run every row")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the random sample (default: fresh, printed)")
+    parser.add_argument("--statistical", action="store_true",
+                        help="compare IQM gain per (scene, agent) with a paired bootstrap CI instead of rows bit for bit "
+                             "(re-runs every row unless --sample is given)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel episodes (default 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _fingerprint_lines(stored: dict, here: dict) -> list[str]:
+    from stemscan.benchmarks.fingerprint import compare_fingerprints, summary
+
+    lines = [f"  stored:  {summary(stored)}", f"  here:    {summary(here)}"]
+    if stored.get("id") == here.get("id"):
+        lines.append("  same environment: every row must reproduce bit for bit")
+        return lines
+    differences = compare_fingerprints(stored, here)
+    ignorable = ("git_", "stemscan_version", "platform")
+    for key, a, b in differences:
+        if not key.startswith(ignorable) and "num_threads" not in key:
+            lines.append(f"    {key}: {a} | {b}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from stemscan.benchmarks.store import load_results, load_runs
+    from stemscan.benchmarks.verify import default_sample_seed, equivalence, rerun, sample_rows, verify_rows
+
+    rows = load_results(args.results, as_frame=False)
+    if not rows:
+        raise ValueError(f"{args.results} holds no episodes")
+    runs = load_runs(args.results)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    seed = default_sample_seed() if args.seed is None else int(args.seed)
+    n = None if args.all or (args.statistical and args.sample is None) else (args.sample or 20)
+    chosen = sample_rows(rows, n, seed)
+    print(f"re-running {len(chosen)} of {len(rows)} episodes of {args.results}" + ("" if n is None else f" (sample seed {seed})"))
+    if args.statistical:
+        new_rows, here = rerun(chosen, workers=args.workers, progress=not args.no_progress)
+        checks = equivalence(chosen, new_rows)
+        print(f"{'scene':<22} {'agent':<14} {'n':>3} {'stored':>7} {'re-run':>7} {'diff [95% CI]':>24} {'same':>5}  verdict")
+        for c in checks:
+            ci = f"{c.difference:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]"
+            verdict = "consistent" if c.consistent else "DIFFERS"
+            print(f"{c.scene:<22} {c.agent[:14]:<14} {c.episodes:>3} {c.stored_iqm:>7.2f} {c.rerun_iqm:>7.2f} {ci:>24} {c.identical:>5}  {verdict}")
+        bad = [c for c in checks if not c.consistent]
+        print(f"{len(checks) - len(bad)} of {len(checks)} groups consistent with the stored results")
+        return 1 if bad else 0
+    result = verify_rows(chosen, runs, workers=args.workers, progress=not args.no_progress)
+    for check in result.checks:
+        if check.ok:
+            print(f"  ok      {check.label}")
+        else:
+            print(f"  DIFFERS {check.label}")
+            for column, stored, new in check.differences:
+                print(f"          {column}: stored {_short(stored)} | re-run {_short(new)}")
+    print("environment:")
+    if not result.stored_fingerprints:
+        print("  stored rows carry no fingerprint (made before stemscan recorded them)")
+    for stored in result.stored_fingerprints.values():
+        print("\n".join(_fingerprint_lines(stored, result.fingerprint)))
+    print(f"{len(result.checks) - result.n_differ} of {len(result.checks)} rows reproduce bit for bit")
+    return 0 if result.ok else 1
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

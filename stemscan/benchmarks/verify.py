@@ -1,0 +1,247 @@
+"""Verify a results file by re-running its episodes.
+
+Two checks, for two situations:
+
+* **Exact** (:func:`verify_rows`): re-run stored episodes (all, or a seeded
+  random sample) and compare every non-timing column.  In the environment
+  that made the file (same lock, same kind of CPU: the same fingerprint id,
+  see :mod:`stemscan.benchmarks.fingerprint`) every row must agree
+  bit-for-bit; any difference is drift.  A difference that comes with a
+  different fingerprint may be the machine, not the result.
+* **Statistical** (:func:`equivalence`): for a file made elsewhere, compare
+  each (scene, agent) group's IQM gain with the re-run one: the paired
+  difference and its stratified-bootstrap 95 % CI over seeds.  On another
+  CPU, last-bit differences move single episodes both ways; a CI that
+  contains 0 says "different machine, same result", a CI that excludes 0 says
+  "a different result".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stemscan.benchmarks.aggregate import iqm
+from stemscan.benchmarks.episode import ENV_ID, TIMING_COLUMNS
+from stemscan.benchmarks.spec import EpisodeSpec, canonical_json
+
+__all__ = [
+    "IGNORED_COLUMNS",
+    "GroupCheck",
+    "RowCheck",
+    "Verification",
+    "compare_rows",
+    "default_sample_seed",
+    "equivalence",
+    "rerun",
+    "sample_rows",
+    "spec_of_row",
+    "verify_rows",
+]
+
+#: Columns not compared: timings, storage ids, and the code version (reported apart).
+IGNORED_COLUMNS = TIMING_COLUMNS | {"id", "run_id", "version"}
+
+_KEY = ("agent", "agent_kwargs", "scene", "env_kwargs", "seed")
+
+
+def _key(row: Mapping[str, Any]) -> tuple:
+    return tuple(row[k] for k in _KEY)
+
+
+def spec_of_row(row: Mapping[str, Any]) -> EpisodeSpec:
+    """The episode a stored row came from.
+
+    Raises:
+        ValueError: A row of another env id, or kwargs that are not JSON objects.
+    """
+    if row.get("env_id", ENV_ID) != ENV_ID:
+        raise ValueError(f"row {row.get('id')} was made with env {row['env_id']!r}; this stemscan runs {ENV_ID}")
+    try:
+        env_kwargs = json.loads(row["env_kwargs"])
+        agent_kwargs = json.loads(row["agent_kwargs"])
+    except (TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"row {row.get('id')} has kwargs that are not JSON: {error}") from error
+    if not isinstance(env_kwargs, dict) or not isinstance(agent_kwargs, dict):
+        raise ValueError(f"row {row.get('id')}: env_kwargs and agent_kwargs must be JSON objects")
+    spec = EpisodeSpec(str(row["agent"]), str(row["scene"]), int(row["seed"]), env_kwargs, agent_kwargs)
+    if spec.key() != (row["agent"], canonical_json(agent_kwargs), row["scene"], canonical_json(env_kwargs), int(row["seed"])):
+        raise ValueError(f"row {row.get('id')}: its kwargs are not in canonical form")
+    return spec
+
+
+def sample_rows(rows: Sequence[Mapping[str, Any]], n: int | None, seed: int) -> list[Mapping[str, Any]]:
+    """``n`` rows drawn without replacement by a generator seeded with ``seed`` (all rows when ``n`` is None), in file order."""
+    if n is None or n >= len(rows):
+        return list(rows)
+    if n < 1:
+        raise ValueError(f"the sample size must be >= 1, got {n}")
+    chosen = np.sort(np.random.default_rng(seed).choice(len(rows), size=n, replace=False))
+    return [rows[i] for i in chosen]
+
+
+def rerun(rows: Sequence[Mapping[str, Any]], workers: int = 1, progress: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Re-run the episodes of ``rows``; returns the new rows and this environment's fingerprint.
+
+    Raises:
+        RuntimeError: An episode failed to run.
+    """
+    from stemscan.benchmarks.runner import run_grid
+    from stemscan.benchmarks.store import load_results, load_runs
+
+    specs = [spec_of_row(row) for row in rows]
+    with tempfile.TemporaryDirectory(prefix="stemscan-verify-") as folder:
+        out = Path(folder) / "rerun.sqlite"
+        summary = run_grid(specs, out, workers=workers, progress=progress, command="stemscan verify")
+        if summary.failed:
+            raise RuntimeError("re-running failed for " + "; ".join(f"{label}: {error}" for label, error in summary.failed))
+        new_rows = load_results(out, as_frame=False)
+        runs = load_runs(out)
+    return new_rows, (runs[0]["fingerprint"] if runs else {})
+
+
+@dataclass
+class RowCheck:
+    """One re-run row against its stored row.
+
+    Attributes:
+        label: ``agent/scene/seed/budget``.
+        differences: ``(column, stored, re-run)`` for each differing column.
+        stored_fingerprint_id: Environment of the stored row (None if not recorded).
+    """
+
+    label: str
+    differences: list[tuple[str, Any, Any]]
+    stored_fingerprint_id: str | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+@dataclass
+class Verification:
+    """Result of :func:`verify_rows`."""
+
+    checks: list[RowCheck]
+    fingerprint: dict[str, Any]
+    stored_fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def n_differ(self) -> int:
+        return sum(not c.ok for c in self.checks)
+
+
+def _label(row: Mapping[str, Any]) -> str:
+    return f"{row['agent']}/{row['scene']}/s{row['seed']}/b{row['dose_budget']:g}"
+
+
+def compare_rows(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(column, stored, new)`` for every non-ignored column whose values differ."""
+    out = []
+    for column, value in stored.items():
+        if column in IGNORED_COLUMNS:
+            continue
+        other = new.get(column)
+        if isinstance(value, float) and isinstance(other, float) and math.isnan(value) and math.isnan(other):
+            continue
+        if value != other:
+            out.append((column, value, other))
+    return out
+
+
+def verify_rows(
+    rows: Sequence[Mapping[str, Any]],
+    runs: Sequence[Mapping[str, Any]] = (),
+    workers: int = 1,
+    progress: bool = False,
+) -> Verification:
+    """Re-run ``rows`` and compare each with its stored self (see the module docstring)."""
+    new_rows, fingerprint = rerun(rows, workers=workers, progress=progress)
+    by_key = {_key(r): r for r in new_rows}
+    by_run = {run["run_id"]: run for run in runs}
+    checks, stored_fingerprints = [], {}
+    for row in rows:
+        run = by_run.get(row.get("run_id"))
+        fid = None if run is None else run["fingerprint_id"]
+        if run is not None:
+            stored_fingerprints[fid] = run["fingerprint"]
+        checks.append(RowCheck(_label(row), compare_rows(row, by_key[_key(row)]), fid))
+    return Verification(checks, fingerprint, stored_fingerprints)
+
+
+@dataclass(frozen=True)
+class GroupCheck:
+    """One (scene, agent) group: stored vs re-run IQM gain.
+
+    Attributes:
+        scene, agent: The group (agent with its kwargs).
+        episodes: Paired episodes.
+        stored_iqm, rerun_iqm: IQM gain of each side.
+        difference, ci_low, ci_high: re-run − stored IQM, with its paired
+            stratified-bootstrap 95 % CI (strata: env configurations).
+        identical: Episodes whose gain is the same on both sides.
+    """
+
+    scene: str
+    agent: str
+    episodes: int
+    stored_iqm: float
+    rerun_iqm: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    identical: int
+
+    @property
+    def consistent(self) -> bool:
+        """The CI of the difference contains 0 (or both sides are identical)."""
+        return self.identical == self.episodes or self.ci_low <= 0.0 <= self.ci_high
+
+
+def equivalence(
+    stored: Sequence[Mapping[str, Any]], rerun_rows: Sequence[Mapping[str, Any]], reps: int = 2000, seed: int = 0
+) -> list[GroupCheck]:
+    """Paired IQM-gain comparison per (scene, agent) group (see the module docstring)."""
+    from stemscan.benchmarks.entry import agent_label
+
+    new = {_key(r): r for r in rerun_rows}
+    groups: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for row in sorted(stored, key=lambda r: (r["env_kwargs"], int(r["seed"]))):
+        other = new.get(_key(row))
+        if other is not None:
+            groups[(row["scene"], agent_label(row))][row["env_kwargs"]].append((float(row["gain"]), float(other["gain"])))
+    rng = np.random.default_rng(seed)
+    checks = []
+    for (scene, agent), strata in sorted(groups.items()):
+        pairs = [np.asarray(strata[k]) for k in sorted(strata)]
+        both = np.concatenate(pairs)
+        a, b = both[:, 0], both[:, 1]
+        samples = []
+        for _ in range(reps):
+            picked = np.concatenate([p[rng.integers(0, len(p), size=len(p))] for p in pairs])
+            samples.append(iqm(picked[:, 1]) - iqm(picked[:, 0]))
+        low, high = np.percentile(samples, [2.5, 97.5])
+        checks.append(
+            GroupCheck(scene, agent, len(both), float(iqm(a)), float(iqm(b)), float(iqm(b) - iqm(a)), float(low), float(high),
+                       int(np.sum(a == b)))
+        )
+    return checks
+
+
+def default_sample_seed() -> int:
+    """A fresh sample seed from the OS (printed by the CLI so that a check can be repeated)."""
+    return int.from_bytes(os.urandom(4), "little")
