@@ -65,6 +65,8 @@ class PlayedEpisode:
         agent_reset_s: Wall time of the agent's ``reset`` (0 without one).
         budget_fraction: The env's dose budget as a fraction of one full frame.
         actions: The agent's actions, in order.
+        terminated: The episode ended with every feature found.
+        truncated: The episode ended because the budget cannot pay for another patch.
     """
 
     info: dict[str, Any]
@@ -74,6 +76,8 @@ class PlayedEpisode:
     agent_reset_s: float = 0.0
     budget_fraction: float = 0.0
     actions: list[Any] = field(default_factory=list)
+    terminated: bool = False
+    truncated: bool = False
 
 
 def play_episode(
@@ -127,7 +131,8 @@ def play_episode(
         if on_step is not None:
             on_step(obs, info)
     base = env.unwrapped
-    return PlayedEpisode(info, curve, latencies, env_time, agent_reset, float(base.budget / base.frame_dose), actions)
+    budget_fraction = float(base.budget / base.frame_dose)
+    return PlayedEpisode(info, curve, latencies, env_time, agent_reset, budget_fraction, actions, terminated, truncated)
 
 
 def run_spec(spec: EpisodeSpec) -> dict[str, Any]:

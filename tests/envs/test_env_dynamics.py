@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from stemscan.agents import make as make_agent
+from stemscan.benchmarks import play_episode
 from stemscan.envs import ENV_ID, STEMScanEnv
 from stemscan.scenes import Feature, Scene
 
@@ -50,16 +51,9 @@ def test_different_seeds_differ():
 
 
 def _run(env, agent, seed):
-    obs, info = env.reset(seed=seed)
-    agent.reset(seed=seed)
-    infos = [info]
-    done = False
-    while not done:
-        action, _ = agent.predict(obs)
-        obs, reward, terminated, truncated, info = env.step(action)
-        infos.append(info)
-        done = terminated or truncated
-    return infos, terminated, truncated
+    infos = []
+    played = play_episode(env, agent, seed, seed, on_step=lambda obs, info: infos.append(info))
+    return infos, played.terminated, played.truncated
 
 
 def test_dose_never_exceeds_budget_and_truncates_exactly():
