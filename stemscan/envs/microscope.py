@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stemscan.validation import check_number, check_positive
+
 __all__ = ["ELECTRONS_PER_PA_US", "Microscope"]
 
 #: Electrons delivered by a 1 pA probe in 1 µs (1e-18 C / 1.602e-19 C).
@@ -42,13 +44,9 @@ class Microscope:
 
     def __post_init__(self) -> None:
         for name in ("electrons_per_pixel", "dwell_time_us", "survey_dwell_time_us"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+            check_positive(name, getattr(self, name))
         for name in ("background_counts", "settle_time_us", "flyback_time_us"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+            check_number(name, getattr(self, name), 0.0)
 
     def counts(self, signal: np.ndarray, electrons: float, rng: np.random.Generator) -> np.ndarray:
         """Poisson detector counts for ``electrons`` incident per sample (``Generator.poisson``).

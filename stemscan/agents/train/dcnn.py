@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,9 +28,10 @@ from typing import Any, Callable
 import numpy as np
 
 from stemscan.agents.dcnn import CLASS_NAMES, DEFECT_CLASSES, normalise_image
-from stemscan.atomic import write_bytes_atomic
 from stemscan.agents.train.dcnn_data import atom_radius, class_map, measure, random_scene
+from stemscan.atomic import write_bytes_atomic
 from stemscan.scenes import Scene
+from stemscan.validation import check_int, check_number, check_positive
 
 __all__ = ["TrainConfig", "configure", "evaluate_scene", "make_batch", "run", "segmentation_loss", "train_dcnn"]
 
@@ -85,9 +85,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
         for name in ("steps", "batch_size", "crop", "scene_size", "crops_per_scene", "base_channels", "ensemble"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "steps" else 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, getattr(self, name), 0 if name == "steps" else 1)
         if self.crop % 2**self.levels:
             raise ValueError(f"crop must be a multiple of {2**self.levels} pixels, got {self.crop}")
         if isinstance(self.patch_crop, bool) or not isinstance(self.patch_crop, int) or self.patch_crop < 0 \
@@ -95,17 +93,14 @@ class TrainConfig:
             raise ValueError(
                 f"patch_crop must be 0 or a multiple of {2**self.levels} pixels up to scene_size, got {self.patch_crop!r}"
             )
-        if not (math.isfinite(self.dice_weight) and self.dice_weight >= 0):
-            raise ValueError(f"dice_weight must be a finite number >= 0, got {self.dice_weight!r}")
+        check_number("dice_weight", self.dice_weight, 0.0)
         if self.crop > self.scene_size:
             raise ValueError(f"crop {self.crop} is larger than scene_size {self.scene_size}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        check_positive("learning_rate", self.learning_rate)
         low, high = self.dose_range
         if not 0 < low <= high:
             raise ValueError(f"dose_range must be (low, high) with 0 < low <= high e⁻/pixel, got {self.dose_range}")
-        if not 0.0 <= self.defect_crop_fraction <= 1.0:
-            raise ValueError(f"defect_crop_fraction must lie in [0, 1], got {self.defect_crop_fraction!r}")
+        check_number("defect_crop_fraction", self.defect_crop_fraction, 0.0, 1.0)
         if len(self.class_weights) != len(CLASS_NAMES) or min(self.class_weights) <= 0:
             raise ValueError(f"class_weights must be {len(CLASS_NAMES)} positive numbers, got {self.class_weights}")
 
