@@ -33,7 +33,7 @@ def test_episode_runs_and_descriptors_are_finite() -> None:
     actions = rollout(agent, env, seed=1)
     assert len(actions) >= 5
     assert len(set(map(tuple, actions))) == len(actions)  # no cell scanned twice
-    assert np.isfinite(agent._values).all() and len(agent._values) == len(actions) - 1
+    assert np.isfinite(agent.descriptors).all() and len(agent.descriptors) == len(actions) - 1
     assert agent.chosen_target in range(agent.model.config.latent_dim)
     assert agent.trainer.steps == agent.online_steps * (len(actions) - 1)
 
@@ -59,7 +59,7 @@ def test_human_target_is_used() -> None:
     rollout(agent, env, seed=2)
     assert agent.chosen_target == 1
     values = agent.target_latents()
-    assert len(values) == len(agent._values)
+    assert len(values) == len(agent.descriptors)
 
 
 def test_example_position_is_scanned_first_and_becomes_the_reference() -> None:
@@ -71,7 +71,7 @@ def test_example_position_is_scanned_first_and_becomes_the_reference() -> None:
     assert agent.descriptor_kind == "similarity"
     assert agent._example_windows is not None
     # the example patch is the most similar to itself
-    assert int(np.argmax(agent._values)) == 0
+    assert int(np.argmax(agent.descriptors)) == 0
 
 
 def test_example_patch_steers_the_search() -> None:
@@ -83,7 +83,7 @@ def test_example_patch_steers_the_search() -> None:
     agent = registry.make("rvae-bo", env, seed=0, example=example)
     rollout(agent, env, seed=0)
     assert agent._example_windows is not None and len(agent._example_windows) == 1
-    assert all(v <= 0 for v in agent._values)  # similarity = -distance
+    assert all(v <= 0 for v in agent.descriptors)  # similarity = -distance
 
 
 def test_config_is_json_and_reproduces_the_agent() -> None:
@@ -286,8 +286,8 @@ def test_lattice_mode_episode_on_ferroelectric_domains() -> None:
     assert actions == rollout(b, env_b, seed=7)
     assert a.model.config.window == 10 and not a.model.config.translation  # the shipped lattice weights
     assert abs(a.lattice_angle) < np.deg2rad(6) and a.lattice_angle != 0.0
-    assert a.chosen_target in [0, "angle"] and np.isfinite(a._values).all()
-    assert len(a._windows) == len(a._values)
+    assert a.chosen_target in [0, "angle"] and np.isfinite(a.descriptors).all()
+    assert len(a.target_latents()) == len(a.descriptors)
 
 
 def test_human_angle_target_and_bad_contrast_cells() -> None:

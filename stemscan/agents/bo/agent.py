@@ -201,6 +201,17 @@ class BOAgent(Agent):
         }
 
     @property
+    def descriptors(self) -> list[float]:
+        """The descriptor of every observation this episode, in acquisition order, as the GP sees them."""
+        return list(getattr(self, "_values", []))
+
+    @property
+    def prior_columns(self) -> np.ndarray | None:
+        """This episode's survey prior as standardised GP input columns (n_cells, m), or None (no usable prior)."""
+        columns = getattr(self, "_prior_columns", None)
+        return None if columns is None else columns.copy()
+
+    @property
     def n_fits(self) -> int:
         """Hyperparameter fits this episode (all GPs; 0 before the first episode)."""
         if not hasattr(self, "_gp"):

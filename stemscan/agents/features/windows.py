@@ -134,9 +134,9 @@ def lattice_windows(
         edge_px: How far a window may reach beyond the patch border, pixels
             (>= 0; default 0: whole windows only).  The part outside is
             filled with the smoothed patch's median (background), so a site
-            near the border still gives a window: with a 26-px cell in a
-            32-px patch, about 30% of patches hold no whole 10-px window
-            around a cell centre, and ~2% with ``edge_px=2``.
+            near the border still gives a window (with cells nearly as
+            large as the patch, many patches hold no whole window; figures
+            in the README).
 
     Returns:
         ``(windows, centres)``: ``float32`` (M, window, window) and ``float64``

@@ -183,7 +183,7 @@ def test_multi_column_prior_becomes_gp_inputs() -> None:
 
     agent = StatsPrior(env, seed=0, n_initial=3)
     cells = run_toy(agent, env, 8)
-    assert agent._prior_columns.shape == (agent.n_cells, 2)
+    assert agent.prior_columns.shape == (agent.n_cells, 2)
     assert len(set(cells)) == 8
     assert peak_cell(agent) in cells or min(np.linalg.norm(agent.field.cell_centres[cells] - PEAK, axis=1)) < 0.15
 

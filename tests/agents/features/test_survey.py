@@ -86,10 +86,10 @@ def test_rvae_bo_uses_the_gradient_prior_by_default(env: gym.Env) -> None:
     assert np.array_equal(agent.prior(obs), survey_gradient_prior(obs["overview"], agent.field))
     agent.reset(seed=0)
     agent.predict(obs)
-    assert agent._prior_columns is not None and agent._prior_columns.shape == (agent.n_cells, 1)
+    assert agent.prior_columns is not None and agent.prior_columns.shape == (agent.n_cells, 1)
     off = make_agent("rvae-bo", env, seed=0, use_prior=False)
     off.reset(seed=0)
     off.predict(obs)
-    assert off._prior_columns is None
+    assert off.prior_columns is None
     with pytest.raises(ValueError, match="survey_prior"):
         make_agent("rvae-bo", env, survey_prior="pca")
