@@ -37,7 +37,7 @@ class MeanIntensityBO(BOAgent):
 def time_episode(agent: BOAgent, env: gym.Env, seed: int) -> tuple[list[float], list[bool]]:
     """Latencies (s) of every decision of one episode, and whether each one refitted hyperparameters."""
     fits: list[int] = []  # the agent's fit count after the reset and after each step
-    played = play_episode(env, agent, seed, seed, on_step=lambda obs, info: fits.append(agent.n_fits))
+    played = play_episode(env, agent, seed, on_step=lambda obs, info: fits.append(agent.n_fits))
     refits = [after > before for before, after in zip(fits, fits[1:])]
     return played.latencies_s, refits
 

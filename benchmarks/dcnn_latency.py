@@ -57,7 +57,7 @@ def main() -> None:
         agent = make_agent("dcnn-bo", env, device="cpu")
         latencies: list[float] = []
         for episode in range(args.episodes + 1):
-            played = play_episode(env, agent, episode, episode)
+            played = play_episode(env, agent, episode)
             if episode > 0:  # episode 0 warms up
                 latencies += played.latencies_s
         ms = 1000.0 * np.asarray(latencies)

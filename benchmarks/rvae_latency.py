@@ -69,7 +69,7 @@ def episode_latencies(
             agent._describe_all()
             parts["describe_all"].append(time.perf_counter() - t4)
 
-    played = play_episode(env, agent, seed, seed, on_step=time_parts)
+    played = play_episode(env, agent, seed, on_step=time_parts)
     return played.latencies_s, parts
 
 

@@ -96,13 +96,15 @@ def play_episode(
             deterministic)``; its ``reset(seed=seed_agent)`` is called after
             the env's reset when it has one (zoo agents do, SB3 models do not).
         seed: The env seed (``env.reset(seed=seed)``).
-        seed_agent: The agent's seed (see :func:`~stemscan.benchmarks.spec.agent_seed`).
+        seed_agent: The agent's seed; default ``agent_seed(seed)``
+            (:func:`~stemscan.benchmarks.spec.agent_seed`), as the benchmark derives it.
         deterministic: Passed to ``predict``.
         on_step: Called as ``on_step(obs, info)`` after the reset and after each step.
 
     Returns:
         A :class:`PlayedEpisode`.  Scores come from ``info`` only, never from the reward.
     """
+    seed_agent = agent_seed(seed) if seed_agent is None else int(seed_agent)
     t0 = time.perf_counter()
     obs, info = env.reset(seed=int(seed))
     env_time = time.perf_counter() - t0
