@@ -77,8 +77,11 @@ def main() -> None:
     for k, a in rows["native"].items():
         b = rows["avx2"][k]
         episodes[k[0]] += 1
-        differ[k[0]] += any(a[c] != b[c] for c in a if c not in ignore)
+        columns = [c for c in a if c not in ignore and a[c] != b[c]]
+        differ[k[0]] += bool(columns)
         found[k[0]] += a["features_found"] != b["features_found"]
+        if columns:
+            print(f"differs: {k[0]}/{k[2]}/s{k[4]}/{k[3]}: {', '.join(columns)}")
     print(f"{'agent':<12} {'episodes':>8} {'rows differ':>12} {'features_found differs':>23}")
     for agent in sorted(episodes):
         print(f"{agent:<12} {episodes[agent]:>8} {differ[agent]:>12} {found[agent]:>23}")

@@ -27,6 +27,7 @@ from stemscan.agents.bo.agent import SEARCHES, BOAgent, BOOptions, check_lengths
 from stemscan.agents.bo.model import (
     FIT_OPTIONS,
     HYPERPARAMETER_DECIMALS,
+    MIN_LENGTHSCALE,
     PriorLinearMean,
     WarmGP,
     build_gp,
@@ -48,6 +49,7 @@ __all__ = [
     "ACQUISITIONS",
     "FIT_OPTIONS",
     "HYPERPARAMETER_DECIMALS",
+    "MIN_LENGTHSCALE",
     "SEARCHES",
     "BOAgent",
     "BOOptions",

@@ -24,6 +24,7 @@ from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from botorch.optim.core import OptimizationStatus
 from botorch.optim.fit import fit_gpytorch_mll_scipy
+from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -34,6 +35,7 @@ __all__ = [
     "DTYPE",
     "FIT_OPTIONS",
     "HYPERPARAMETER_DECIMALS",
+    "MIN_LENGTHSCALE",
     "PriorLinearMean",
     "WarmGP",
     "build_gp",
@@ -51,6 +53,12 @@ DTYPE = torch.float64
 #: convergence (relative reduction of the objective below ``ftol``, or
 #: projected gradient below ``gtol``), at most ``maxiter`` iterations.
 FIT_OPTIONS: dict[str, float] = {"maxiter": 200, "ftol": 1e-12, "gtol": 1e-8}
+
+#: Smallest GP lengthscale, in normalised input units (a fraction of the field:
+#: a sixth of a cell on the default 16 × 16 grid).  Without a floor a line
+#: search of the fit may try lengthscales near 0, where the kernel matrix is
+#: numerically not positive definite on some CPUs' kernels and not on others.
+MIN_LENGTHSCALE = 0.01
 
 #: Decimals kept of the fitted raw hyperparameters (see :func:`fit_gp`).
 HYPERPARAMETER_DECIMALS = 4
@@ -123,6 +131,7 @@ def build_gp(
             field).  BoTorch's default, Gamma(3, 6), has mode 1/3.  Prior
             columns (normalised to their range) keep a broad mode of 1/2, so
             an uninformative survey statistic does not break up the map.
+            Every lengthscale is at least :data:`MIN_LENGTHSCALE`.
 
     Returns:
         The model in eval mode.
@@ -133,7 +142,12 @@ def build_gp(
     modes = torch.full((d,), 0.5, dtype=DTYPE)
     modes[:2] = lengthscale
     covar = ScaleKernel(
-        MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=GammaPrior(torch.full((d,), 3.0, dtype=DTYPE), 2.0 / modes)),
+        MaternKernel(
+            nu=2.5,
+            ard_num_dims=d,
+            lengthscale_prior=GammaPrior(torch.full((d,), 3.0, dtype=DTYPE), 2.0 / modes),
+            lengthscale_constraint=GreaterThan(MIN_LENGTHSCALE),
+        ),
         outputscale_prior=GammaPrior(2.0, 0.15),
     )
     covar.base_kernel.lengthscale = modes
