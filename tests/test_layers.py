@@ -97,3 +97,27 @@ def test_importing_the_benchmark_does_not_load_torch() -> None:
     code = "import sys, stemscan.benchmarks; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_features_are_torch_free() -> None:
+    """``stemscan.agents.features`` (classical descriptors) and the validation helpers import no torch."""
+    modules = sorted(p.stem for p in (PACKAGE / "agents" / "features").glob("*.py") if p.stem != "__init__")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module('stemscan.agents.features.' + name)\n"
+        "import stemscan.validation\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_every_package_directory_is_a_regular_package() -> None:
+    """Every directory of Python modules has an ``__init__.py`` (``packages = find:`` ships only those)."""
+    missing = [
+        str(d.relative_to(PACKAGE))
+        for d in PACKAGE.rglob("*")
+        if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py")) and not (d / "__init__.py").is_file()
+    ]
+    assert not missing, missing
