@@ -8,7 +8,7 @@ import pytest
 
 import stemscan
 from stemscan.agents import make
-from stemscan.benchmarks import TIMING_COLUMNS, run_episode
+from stemscan.benchmarks import TIMING_COLUMNS, play_episode, run_episode
 
 SMALL = {"image_size": 128, "dose_budget": 0.3}
 EPISODE_COLUMNS = {"agent_kwargs", "agent_config", "scene", "env_kwargs", "seed", "agent_seed", "features_found",
@@ -63,3 +63,15 @@ def test_bad_agents_are_named() -> None:
         stemscan.evaluate(_FirstCell(), scenes="lattice-defects", agent_kwargs={"beta": 1.0})
     with pytest.raises(ValueError, match="unknown agent"):
         stemscan.evaluate("genius", scenes="lattice-defects")
+
+
+def test_play_episode_reports_every_step_and_how_the_episode_ended() -> None:
+    env = gym.make("STEMScan-v0", scene="lattice-defects", **SMALL)
+    seen = []
+    played = play_episode(env, make("raster", env), seed=5, on_step=lambda obs, info: seen.append(info["steps"]))
+    steps = played.info["steps"]
+    assert seen == list(range(steps + 1))  # after the reset, then after every step
+    assert len(played.actions) == len(played.latencies_s) == steps == len(played.curve) - 1
+    assert played.truncated != played.terminated
+    assert played.terminated == (played.info["features_found"] == played.info["features_total"])
+    assert played.budget_fraction == pytest.approx(0.3)
