@@ -54,6 +54,12 @@ The agent decides from observations only.  All randomness (online training
 batches and reparameterisation noise) flows from the agent's seed through a
 ``torch.Generator``; the model is reset to its starting weights each episode,
 so the same seed gives the same actions.
+
+This module is a little over 400 lines for its documentation and option
+checks; the decision path is :meth:`RVAEBOAgent.descriptor` ->
+``_describe_all`` -> the BO core, and the computations it calls live in
+:mod:`stemscan.agents.features` (windows, latents) and
+:mod:`stemscan.agents.train.rvae_online`.
 """
 
 from __future__ import annotations
