@@ -8,7 +8,9 @@ import torch
 
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents.bo import (
+    best_allowed,
     build_gp,
+    farthest_cell,
     latin_hypercube_cells,
     make_acquisition,
     select_cell,
@@ -46,3 +48,16 @@ def test_spread_top_cells_keeps_distance() -> None:
     scores[[0, 1, 9, 63]] = [4.0, 3.0, 2.0, 1.0]  # 0, 1 and 9 are neighbours
     chosen = spread_top_cells(scores, 8, 2, 2, np.ones(64, dtype=bool))
     assert chosen == [0, 63]
+
+
+def test_farthest_cell_and_best_allowed() -> None:
+    rows, cols = np.divmod(np.arange(16), 4)
+    centres = np.stack([rows, cols], axis=1).astype(float)
+    allowed = np.ones(16, dtype=bool)
+    assert farthest_cell(centres, [], allowed) == 8  # the middle allowed cell when nothing is scanned
+    allowed[0] = False
+    assert farthest_cell(centres, [0], allowed) == 15  # the opposite corner
+    scores = np.arange(16, dtype=float)
+    allowed[15] = False
+    assert best_allowed(scores, allowed) == 14
+    assert best_allowed(np.zeros(16), allowed) == 1  # ties: the lowest allowed index
