@@ -89,23 +89,81 @@ class Agent(ABC):
         episode_start: Any = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
-        """Choose the next sub-scan (SB3's ``predict`` signature).
+        """Choose the next sub-scan (SB3's ``predict`` signature), for one env or a batch of envs.
 
         Args:
-            observation: One (unbatched) STEMScan observation.
+            observation: One STEMScan observation, or a batch of ``n`` of them
+                (every entry with a leading axis of length ``n``, as a
+                ``VecEnv`` or a Gymnasium vector env returns them).
             state: Unused (kept for SB3 compatibility); returned as is.
-            episode_start: Truthy at the first step of an episode.
+            episode_start: Truthy at the first step of an episode; for a batch,
+                ``(n,)`` flags, one per env.
             deterministic: Agents with stochastic policies sample when False.
 
         Returns:
-            ``(action, state)`` with ``action`` in the env's action space.
+            ``(action, state)``: one action in the env's action space, or for a
+            batch an array of ``n`` actions (``(n,)`` grid cells or ``(n, 2)``
+            centres).  Each env of a batch is served by its own copy of this
+            agent (the same options; seeds derived from this agent's seed and
+            the env's index), so episodes in different envs never share memory.
         """
-        self._check_observation(observation)
-        if (episode_start is not None and bool(np.any(episode_start))) or not self._started:
-            self._start_episode()
-            self._started = True
-        action = self._predict(observation, deterministic)
-        return action, state
+        n = self._batch_size(observation)
+        if n is None:
+            self._check_observation(observation)
+            if (episode_start is not None and bool(np.any(episode_start))) or not self._started:
+                self._start_episode()
+                self._started = True
+            return self._predict(observation, deterministic), state
+        starts = np.zeros(n, dtype=bool) if episode_start is None else np.asarray(episode_start, dtype=bool).reshape(-1)
+        if starts.shape != (n,):
+            raise ValueError(f"episode_start has {starts.size} flags for a batch of {n} observations")
+        lanes = self._lanes_for(n)
+        actions = []
+        for i, lane in enumerate(lanes):
+            single = {key: np.asarray(value)[i] for key, value in observation.items()}
+            action, _ = lane.predict(single, episode_start=bool(starts[i]), deterministic=deterministic)
+            actions.append(action)
+        return np.stack([np.asarray(a) for a in actions]), state
+
+    def _batch_size(self, observation: Any) -> int | None:
+        """``n`` for a batch of ``n`` observations, ``None`` for one (shapes are checked later)."""
+        if not isinstance(observation, dict):
+            return None
+        sizes = set()
+        for key, space in self.observation_space.spaces.items():
+            if key not in observation:
+                return None
+            shape = np.shape(observation[key])
+            if shape == space.shape:
+                return None
+            if len(shape) != len(space.shape) + 1 or shape[1:] != space.shape:
+                return None
+            sizes.add(shape[0])
+        if len(sizes) != 1:
+            raise ValueError(f"batched observation entries disagree in batch size: {sorted(sizes)}")
+        return sizes.pop()
+
+    def _lanes_for(self, n: int) -> list["Agent"]:
+        """The agents serving a batch of ``n`` envs: this one for env 0, copies for the others.
+
+        Env 0 thus gets exactly the decisions of an unbatched run with this
+        agent's seed; env ``i`` gets a copy seeded from ``(seed, i)``.
+        """
+        lanes = getattr(self, "_lanes", None)
+        if lanes is None or len(lanes) != n:
+            import copy
+
+            lanes = [self]
+            for i in range(1, n):
+                lane = copy.copy(self)
+                lane.__dict__ = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "_lanes"}
+                lane_seed = None if self.seed is None else int(np.random.SeedSequence((int(self.seed), i)).generate_state(1)[0])
+                lane.seed = lane_seed
+                lane.rng = np.random.default_rng(lane_seed)
+                lane._started = False
+                lanes.append(lane)
+            self._lanes = lanes
+        return lanes
 
     def config(self) -> dict[str, Any]:
         """JSON-serialisable keyword arguments that reproduce this agent."""

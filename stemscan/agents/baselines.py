@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from stemscan.agents.base import Agent
+from stemscan.validation import check_bool
 
 __all__ = ["RandomAgent", "RasterAgent"]
 
@@ -43,7 +44,7 @@ class RasterAgent(Agent):
 
     def __init__(self, env: gym.Env, seed: int | None = 0, serpentine: bool = False) -> None:
         super().__init__(env, seed)
-        self.serpentine = bool(serpentine)
+        self.serpentine = check_bool("serpentine", serpentine)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "serpentine": self.serpentine}

@@ -141,12 +141,12 @@ def check_env_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return dict(env_kwargs)
 
 
-def _check_names(kind: str, given: Iterable[str], valid: Sequence[str]) -> list[str]:
+def _check_names(kind: str, given: Iterable[str], valid: Sequence[str], accept: Any = None) -> list[str]:
     given = list(given)
     if not given:
         raise ValueError(f"no {kind}s given; valid names: {', '.join(valid)}")
     for name in given:
-        if name not in valid:
+        if name not in valid and not (accept is not None and accept(name)):
             raise ValueError(f"unknown {kind} {name!r}; valid names: {', '.join(valid)}")
     if len(set(given)) != len(given):
         raise ValueError(f"{kind}s contain duplicates: {given}")
@@ -192,9 +192,13 @@ def expand_grid(
             seeds, budgets or kwargs.
     """
     from stemscan.agents import names as agent_names
+    from stemscan.agents.registry import agent_class, check_agent_kwargs, is_agent_name
     from stemscan.scenes import names as scene_names
 
-    agents = _check_names("agent", agents, agent_names())
+    agents = _check_names("agent", agents, agent_names(), accept=is_agent_name)
+    for name in agents:
+        if name not in agent_names():
+            agent_class(name)  # a module:Class reference must import now, not in every episode
     scenes = _check_names("scene", scenes, scene_names())
     seed_list = parse_seeds(seeds)
     base_env = check_env_kwargs(env_kwargs or {})
@@ -220,6 +224,10 @@ def expand_grid(
             raise ValueError("budgets must not be empty")
         if "dose_budget" in base_env:
             raise ValueError("give the dose budget either in budgets or in env kwargs, not both")
+    for name in agents:  # every agent's options, per scene too, before anything runs
+        for kwargs in [per_agent.get(name, {}), *(table[name] for table in per_scene.values() if name in table)]:
+            if kwargs:
+                check_agent_kwargs(name, dict(kwargs))
     specs = []
     for scene in scenes:
         for budget in budget_list:

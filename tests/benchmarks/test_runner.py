@@ -63,10 +63,10 @@ def test_rerun_skips_finished_and_extends_grid(tmp_path, tiny_grid):
 
 def test_failing_episode_is_reported_not_stored(tmp_path):
     specs = expand_grid(["random", "raster"], ["lattice-defects"], 1, [TINY_BUDGET], TINY_ENV,
-                        agent_kwargs={"raster": {"no_such_option": 1}})
+                        agent_kwargs={"raster": {"serpentine": "yes"}})  # a known option, a bad value: fails in the episode
     summary = run_grid(specs, tmp_path / "r.sqlite", workers=1, progress=False)
     assert summary.done == 1 and len(summary.failed) == 1
-    assert "no_such_option" in summary.failed[0][1]
+    assert "serpentine" in summary.failed[0][1]
     assert len(load_results(tmp_path / "r.sqlite", as_frame=False)) == 1
 
 
