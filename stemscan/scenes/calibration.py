@@ -1,0 +1,84 @@
+"""Synthetic versus multislice: the numbers the imaging model is checked on.
+
+For a reference cell (:mod:`stemscan.scenes.reference_cells`) the synthetic
+model renders a pristine patch of the same structure at a given pixel size
+and samples it (cubic spline) at the multislice scan positions, so both
+images describe the same probe positions.  :func:`contrast_metrics` reduces
+either image to a few dimensionless numbers: its mean (scattered fraction),
+each column's signal over the mean, and the darkest position over the mean.
+No abTEM needed: the multislice side is read from the calibration table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from stemscan.scenes.imaging import ImagingModel, calibration_table
+from stemscan.scenes.reference_cells import REFERENCE_CELLS, reference_columns
+
+__all__ = ["multislice_reference", "synthetic_reference", "contrast_metrics", "reference_imaging"]
+
+
+def reference_imaging(name: str, **overrides: float) -> ImagingModel:
+    """The imaging model with the reference cell's voltage, probe and detector."""
+    spec = REFERENCE_CELLS[name]
+    kwargs = dict(voltage_kv=spec.voltage_kv, convergence_mrad=spec.convergence_mrad,
+                  detector_inner_mrad=spec.detector_inner_mrad, detector_outer_mrad=spec.detector_outer_mrad)
+    kwargs.update(overrides)
+    return ImagingModel(**kwargs)
+
+
+def multislice_reference(name: str) -> np.ndarray:
+    """The stored multislice image of the reference cell, ``(ny, nx)`` scattered fraction."""
+    references = calibration_table().get("references", {})
+    if name not in references:
+        raise KeyError(f"no multislice reference {name!r} in the calibration table; run benchmarks/calibrate_haadf.py")
+    return np.asarray(references[name]["image"], dtype=np.float64)
+
+
+def synthetic_reference(name: str, imaging: ImagingModel | None = None, pixel_size: float = 0.1) -> np.ndarray:
+    """Synthetic image of the reference cell on the multislice scan grid, ``(ny, nx)``.
+
+    A patch of ``reps`` cells is rendered at ``pixel_size`` Å/px with
+    :meth:`ImagingModel.render`; the central cell is sampled at the scan
+    positions of the multislice reference.
+    """
+    spec = REFERENCE_CELLS[name]
+    imaging = imaging or reference_imaging(name)
+    xy, columns = reference_columns(name)
+    sigma = np.array([imaging.column_cross_section(z) for z in columns])
+    reps = (8, 6)
+    cells = np.array(spec.cell)
+    shifts = np.array([(i, j) for i in range(reps[0]) for j in range(reps[1])], dtype=np.float64) * cells
+    points = (shifts[:, None, :] + xy[None, :, :]).reshape(-1, 2)
+    weights = np.tile(sigma, len(shifts))
+    extent = np.array(reps) * cells
+    size = (int(np.ceil(extent[1] / pixel_size)), int(np.ceil(extent[0] / pixel_size)))
+    rows_cols = points[:, ::-1] / pixel_size
+    image = imaging.render(size, rows_cols, weights, pixel_size).astype(np.float64)
+    centre = (np.array(reps) // 2) * cells
+    nx, ny = spec.scan_gpts
+    x = centre[0] + np.arange(nx) * cells[0] / nx
+    y = centre[1] + np.arange(ny) * cells[1] / ny
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    return ndimage.map_coordinates(image, [yy / pixel_size, xx / pixel_size], order=3, mode="nearest")
+
+
+def contrast_metrics(image: np.ndarray, name: str) -> dict[str, float]:
+    """Mean, column signals over the mean, and the minimum over the mean, of one cell's scan.
+
+    Keys: ``mean`` (scattered fraction), ``column_<k>`` for each distinct
+    column kind ``k`` (e.g. ``column_C``, ``column_Mo``, ``column_S2``:
+    value at the column position / mean), ``min`` (darkest position / mean).
+    """
+    spec = REFERENCE_CELLS[name]
+    image = np.asarray(image, dtype=np.float64)
+    ny, nx = image.shape
+    mean = float(image.mean())
+    out = {"mean": mean, "min": float(image.min()) / mean}
+    symbols = {6: "C", 16: "S", 42: "Mo"}
+    for (fx, fy), zs, _ in spec.columns:
+        key = "column_" + "".join(symbols.get(z, str(z)) for z in zs[:1]) + (str(len(zs)) if len(zs) > 1 else "")
+        out.setdefault(key, float(image[int(round(fy * ny)) % ny, int(round(fx * nx)) % nx]) / mean)
+    return out
