@@ -67,7 +67,7 @@ ELECTRON_REST_KEV = 510.99895
 HC_KEV_ANGSTROM = 12.398419843
 #: Atom density of amorphous carbon at 2.0 g/cm³, atoms/Å³.
 CARBON_ATOMS_PER_A3 = 2.0 / 12.011 * 0.602214076
-#: Smallest Gaussian width rendered on the pixel grid, pixels (keeps the sampled sum = integral to < 1e-4).
+#: Width of the Gaussian carrier columns are splatted with, pixels (its sampled sum equals its integral to < 1e-4).
 _MIN_RENDER_SIGMA_PX = 0.7
 
 
@@ -236,13 +236,19 @@ class ImagingModel:
             sigma_px = float(np.hypot(self.probe_fwhm / 2.3548, self.column_sigma())) / pixel_size
             heights = cross_sections / pixel_size**2 / (2 * np.pi * sigma_px**2)
             return render_columns(shape, positions, heights, sigma_px)
-        sigma_px = max(self.column_sigma() / pixel_size, _MIN_RENDER_SIGMA_PX)
-        # probe tails reach ~ a few lambda/alpha; pad so the FFT's wrap-around stays outside the field
-        pad = int(np.ceil(6 * self.wavelength / (self.convergence_mrad * 1e-3) / pixel_size)) + int(4 * sigma_px) + 2
+        # Columns are splatted as Gaussians of a carrier width that the pixel grid samples accurately; in
+        # Fourier space the carrier is swapped for the object function's Gaussian (exact below the probe's
+        # cut-off 2 alpha / lambda, where the transfer function ends) and multiplied by the probe's transfer.
+        carrier_px = _MIN_RENDER_SIGMA_PX
+        pad = int(np.ceil(10 * self.wavelength / (self.convergence_mrad * 1e-3) / pixel_size)) + 4
         padded = (shape[0] + 2 * pad, shape[1] + 2 * pad)
-        heights = cross_sections / pixel_size**2 / (2 * np.pi * sigma_px**2)
-        canvas = render_columns(padded, positions + pad, heights, sigma_px).astype(np.float64)
-        spectrum = np.fft.rfft2(canvas) * self.transfer_function(padded, pixel_size)
+        heights = cross_sections / pixel_size**2 / (2 * np.pi * carrier_px**2)
+        canvas = render_columns(padded, positions + pad, heights, carrier_px).astype(np.float64)
+        q_row, q_col = np.fft.fftfreq(padded[0], d=pixel_size), np.fft.rfftfreq(padded[1], d=pixel_size)
+        q2 = q_row[:, None] ** 2 + q_col[None, :] ** 2
+        swap = np.exp(2 * np.pi**2 * q2 * ((carrier_px * pixel_size) ** 2 - self.column_sigma() ** 2))
+        transfer = self.transfer_function(padded, pixel_size)
+        spectrum = np.fft.rfft2(canvas) * np.where(transfer > 0, transfer * swap, 0.0)
         image = np.fft.irfft2(spectrum, s=padded)[pad : pad + shape[0], pad : pad + shape[1]]
         return np.maximum(image, 0.0).astype(np.float32)
 

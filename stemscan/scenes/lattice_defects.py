@@ -7,8 +7,12 @@ atom each) or a MoS2-like 2H lattice (projected honeycomb of Mo columns and
 S2 columns of two S atoms).  The image is the fraction of the incident
 electrons scattered into the annular detector, from the imaging model of
 :mod:`stemscan.scenes.imaging`: each column contributes its calibrated
-cross-section (sum over its atoms, from multislice tables) spread by the
-aberration-free probe of ``convergence_mrad`` at ``voltage_kv``.  A thin
+cross-section (sum over its atoms, from multislice tables, times the
+column kind's coherence factor fitted to a multislice of the pristine
+layer, :mod:`stemscan.scenes.calibration`) spread by the aberration-free
+probe of ``convergence_mrad`` at ``voltage_kv``.  Dopants take the factor
+of the site they replace; an S2 column that lost one S, that of the Mo
+site (a single atom).  A thin
 amorphous carbon layer (``amorphous_thickness``, surface contamination)
 lies underneath.
 
@@ -54,7 +58,9 @@ from scipy.spatial import cKDTree
 
 from stemscan.scenes.base import Scene
 from stemscan.scenes.fields import amorphous_background, smooth_field
+from stemscan.scenes.calibration import column_factor
 from stemscan.scenes.imaging import ImagingModel
+from stemscan.scenes.reference_cells import column_kind
 from stemscan.scenes.lattices import honeycomb_sites, rotation
 from stemscan.scenes.painting import cut_into_segments, features_from_labels, paint_disks
 from stemscan.scenes.params import check_choice, check_number
@@ -202,8 +208,9 @@ def make_lattice_defects(
         sites, sublattice = _merge_close(sites, sublattice, 0.6 * bond_px)
         boundary_distance = np.abs(line(sites))
 
-    # per-site column cross-sections, Å²
-    intensity = np.array([imaging.column_cross_section(c) for c in spec.columns])[sublattice]
+    # per-site column cross-sections, Å²: summed atoms times the fitted coherence factor of the column kind
+    factors = np.array([column_factor(material, column_kind(c)) for c in spec.columns])
+    intensity = (np.array([imaging.column_cross_section(c) for c in spec.columns]) * factors)[sublattice]
     classes = np.full(len(sites), HOST, dtype=np.int64)
     present = np.ones(len(sites), dtype=bool)
 
@@ -237,11 +244,12 @@ def make_lattice_defects(
     dopant_sites, taken = _pick(rng, log_weight, dopant_ok, sites, taken, int(round(dopant_fraction * n_sites)),
                                 2 * defect_radius + 2)
     classes[dopant_sites] = DOPANT
-    intensity[dopant_sites] = imaging.cross_section(dopant_z)
+    intensity[dopant_sites] = imaging.cross_section(dopant_z) * factors[sublattice[dopant_sites]]
     vacancy_sites, taken = _pick(rng, log_weight, eligible, sites, taken, int(round(vacancy_fraction * n_sites)),
                                  2 * defect_radius + 2)
     multi = np.array([len(c) for c in spec.columns])[sublattice[vacancy_sites]] > 1
-    intensity[vacancy_sites[multi]] = imaging.column_cross_section(spec.columns[1][1:])  # one atom left
+    # one atom of the column left: a single-atom column, scaled like sublattice 0's single atoms
+    intensity[vacancy_sites[multi]] = imaging.column_cross_section(spec.columns[1][1:]) * factors[0]
     present[vacancy_sites[~multi]] = False
 
     # static displacements (thermal / strain), 0.03 Å rms

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ReferenceCell", "REFERENCE_CELLS", "reference_atoms", "reference_columns"]
+__all__ = ["ReferenceCell", "REFERENCE_CELLS", "reference_atoms", "reference_columns", "scan_window",
+           "supercell_columns", "column_kind"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,18 @@ REFERENCE_CELLS: dict[str, ReferenceCell] = {
 }
 
 
+_SYMBOLS = {6: "C", 14: "Si", 16: "S", 42: "Mo", 74: "W"}
+
+
+def column_kind(atomic_numbers: tuple[int, ...]) -> str:
+    """Name of a column from its atoms: ``"C"``, ``"Mo"``, ``"S2"`` (symbol, count if > 1)."""
+    numbers = tuple(int(z) for z in atomic_numbers)
+    symbol = _SYMBOLS.get(numbers[0], f"Z{numbers[0]}")
+    if len(set(numbers)) != 1:
+        raise ValueError(f"a reference column holds one element, got {numbers}")
+    return symbol + (str(len(numbers)) if len(numbers) > 1 else "")
+
+
 def _spec(name: str) -> ReferenceCell:
     if name not in REFERENCE_CELLS:
         raise ValueError(f"unknown reference cell {name!r}; valid: {', '.join(REFERENCE_CELLS)}")
@@ -81,23 +94,34 @@ def reference_columns(name: str) -> tuple[np.ndarray, list[tuple[int, ...]]]:
     return positions, [tuple(z) for _, z, _ in spec.columns]
 
 
-def reference_atoms(name: str) -> Any:
-    """``ase.Atoms`` of the repeated reference cell, with the scan window of its central cell.
+def supercell_columns(name: str, repeats: tuple[int, int]) -> tuple[np.ndarray, list[tuple[int, ...]], np.ndarray]:
+    """Columns of ``repeats`` cells: ``(x, y)`` Å (N, 2), atomic numbers, and the column index in the cell."""
+    spec = _spec(name)
+    xy, numbers = reference_columns(name)
+    shifts = np.array([(i, j) for i in range(repeats[0]) for j in range(repeats[1])], dtype=np.float64)
+    positions = (shifts[:, None, :] * np.array(spec.cell) + xy[None, :, :]).reshape(-1, 2)
+    index = np.tile(np.arange(len(xy)), len(shifts))
+    return positions, [numbers[k] for k in index], index
 
-    Returns the atoms; the central cell starts at
-    ``(repeats // 2) * cell`` (see :func:`scan_window`).
+
+def reference_atoms(name: str, repeats: tuple[int, int] | None = None) -> Any:
+    """``ase.Atoms`` of the reference cell repeated ``repeats`` (default: the spec's) times.
+
+    The central cell of the default repeat starts at ``(repeats // 2) * cell``
+    (see :func:`scan_window`).
     """
     import ase
 
     spec = _spec(name)
+    repeats = spec.repeats if repeats is None else repeats
     numbers, positions = [], []
-    for i in range(spec.repeats[0]):
-        for j in range(spec.repeats[1]):
+    for i in range(repeats[0]):
+        for j in range(repeats[1]):
             for (fx, fy), zs, heights in spec.columns:
                 for z, h in zip(zs, heights):
                     numbers.append(z)
                     positions.append(((i + fx) * spec.cell[0], (j + fy) * spec.cell[1], h))
-    cell = (spec.repeats[0] * spec.cell[0], spec.repeats[1] * spec.cell[1], spec.thickness)
+    cell = (repeats[0] * spec.cell[0], repeats[1] * spec.cell[1], spec.thickness)
     return ase.Atoms(numbers=numbers, positions=positions, cell=cell, pbc=True)
 
 
