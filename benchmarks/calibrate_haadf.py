@@ -62,6 +62,8 @@ class Args:
     """``all``, ``references``, ``cross-sections`` or ``column-sigma``."""
     resume: bool = False
     """Keep elements already in ``out``."""
+    references: list[str] = field(default_factory=lambda: list(REFERENCE_CELLS))
+    """Reference cells to simulate."""
 
 
 def parse() -> Args:
@@ -70,8 +72,12 @@ def parse() -> Args:
     parser.add_argument("--only", choices=("all", "references", "cross-sections", "column-sigma"), default="all")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--elements", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    parser.add_argument("--references", type=lambda s: s.split(","), default=None,
+                        help=f"comma-separated reference cells (default all: {','.join(REFERENCE_CELLS)})")
     ns = parser.parse_args()
     args = Args(out=ns.out, only=ns.only, resume=ns.resume)
+    if ns.references:
+        args.references = ns.references
     if ns.elements:
         args.elements = ns.elements
     return args
@@ -101,13 +107,14 @@ def main() -> None:
     table.setdefault("references", {})
     with threadpool_limits(1):
         if args.only in ("all", "references"):
-            for name, spec in REFERENCE_CELLS.items():
+            for name in args.references:
+                spec = REFERENCE_CELLS[name]
                 start = time.perf_counter()
                 atoms = reference_atoms(name)
                 scan_start, scan_end = scan_window(name)
                 image = haadf_image(atoms, spec.voltage_kv, spec.convergence_mrad, spec.detector_inner_mrad,
                                     spec.detector_outer_mrad, spec.scan_gpts, scan_start=scan_start,
-                                    scan_end=scan_end, method="prism")
+                                    scan_end=scan_end, slice_thickness=spec.slice_thickness, method="prism")
                 table["references"][name] = {
                     "voltage_kv": spec.voltage_kv, "convergence_mrad": spec.convergence_mrad,
                     "detector_inner_mrad": spec.detector_inner_mrad, "detector_outer_mrad": spec.detector_outer_mrad,
@@ -147,16 +154,22 @@ def fit_columns(table: dict) -> tuple[float, dict[str, dict[str, float]]]:
     imaging.calibration_table.cache_clear()
     cached = imaging.calibration_table()
     cached.update(table)
-    best, best_error, best_factors = 0.0, np.inf, {}
+    available = [name for name in REFERENCE_CELLS if name in table["references"]]
+    thin = [name for name in available if REFERENCE_CELLS[name].thickness < 10]  # the object width: 2-D layers
+    best, best_error = 0.0, np.inf
     for sigma in np.arange(0.0, 0.31, 0.01):
         cached["column_sigma_A"] = float(sigma)
-        fits = {name: fit_column_factors(name) for name in REFERENCE_CELLS}
-        error = sum(residual**2 for _, residual in fits.values())
+        error = sum(fit_column_factors(name)[1] ** 2 for name in thin)
         if error < best_error:
-            best, best_error, best_factors = float(sigma), error, {name: f for name, (f, _) in fits.items()}
+            best, best_error = float(sigma), error
+    cached["column_sigma_A"] = round(best, 2)
+    factors = {}
+    for name in available:
+        fitted, residual = fit_column_factors(name)
+        factors[name] = {k: round(v, 3) for k, v in fitted.items()}
+        print(f"{name}: factors {factors[name]}, rms residual {residual:.3f} of the mean", flush=True)
     imaging.calibration_table.cache_clear()
-    rounded = {name: {k: round(v, 3) for k, v in f.items()} for name, f in best_factors.items()}
-    return round(best, 2), rounded
+    return round(best, 2), factors
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from stemscan.scenes.imaging import ImagingModel, calibration_table
-from stemscan.scenes.reference_cells import REFERENCE_CELLS, column_kind, reference_columns
+from stemscan.scenes.reference_cells import REFERENCE_CELLS, column_kinds, reference_columns
 
 __all__ = ["multislice_reference", "synthetic_reference", "contrast_metrics", "reference_imaging",
            "fit_column_factors", "column_factor"]
@@ -72,7 +72,7 @@ def synthetic_reference(
     spec = REFERENCE_CELLS[name]
     imaging = imaging or reference_imaging(name)
     xy, columns = reference_columns(name)
-    kinds = [column_kind(z) for z in columns]
+    kinds = column_kinds(name)
     factor = {k: (column_factor(name, k) if factors is None else float(factors.get(k, 0.0))) for k in kinds}
     sigma = np.array([imaging.column_cross_section(z) * factor[k] for z, k in zip(columns, kinds)])
     reps = (8, 6)
@@ -96,17 +96,18 @@ def contrast_metrics(image: np.ndarray, name: str) -> dict[str, float]:
     """Mean, column signals over the mean, and the minimum over the mean, of one cell's scan.
 
     Keys: ``mean`` (scattered fraction), ``column_<k>`` for each distinct
-    column kind ``k`` (e.g. ``column_C``, ``column_Mo``, ``column_S2``:
-    value at the column position / mean), ``min`` (darkest position / mean).
+    column kind ``k`` (e.g. ``column_C``, ``column_Mo``, ``column_S2``,
+    ``column_A``: value at the column position / mean), ``min`` (darkest
+    position / mean).
     """
     spec = REFERENCE_CELLS[name]
     image = np.asarray(image, dtype=np.float64)
     ny, nx = image.shape
     mean = float(image.mean())
     out = {"mean": mean, "min": float(image.min()) / mean}
-    for (fx, fy), zs, _ in spec.columns:
+    for ((fx, fy), _, _), kind in zip(spec.columns, spec.kinds):
         value = float(image[int(round(fy * ny)) % ny, int(round(fx * nx)) % nx])
-        out.setdefault("column_" + column_kind(zs), value / mean)
+        out.setdefault("column_" + kind, value / mean)
     return out
 
 
@@ -120,7 +121,7 @@ def fit_column_factors(
     solve give the factors.  Returns ``(factors, relative rms residual)``.
     """
     truth = multislice_reference(name)
-    kinds = sorted({column_kind(z) for z in reference_columns(name)[1]})
+    kinds = sorted(set(column_kinds(name)))
     basis = np.stack([synthetic_reference(name, imaging, pixel_size, {k: 1.0}).ravel() for k in kinds], axis=1)
     solution, *_ = np.linalg.lstsq(basis, truth.ravel(), rcond=None)
     residual = basis @ solution - truth.ravel()

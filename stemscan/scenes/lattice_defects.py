@@ -60,7 +60,6 @@ from stemscan.scenes.base import Scene
 from stemscan.scenes.fields import amorphous_background, smooth_field
 from stemscan.scenes.calibration import column_factor
 from stemscan.scenes.imaging import ImagingModel
-from stemscan.scenes.reference_cells import column_kind
 from stemscan.scenes.lattices import honeycomb_sites, rotation
 from stemscan.scenes.painting import cut_into_segments, features_from_labels, paint_disks
 from stemscan.scenes.params import check_choice, check_number
@@ -81,6 +80,8 @@ class Material:
         dopant_sublattice: Sublattices a dopant may replace.
         stone_wales: Whether Stone-Wales bond rotations occur.
         voltage_kv: Default accelerating voltage, kV.
+        column_kinds: Calibration kind of the columns of sublattice 0 and 1
+            (keys of the fitted column factors, :mod:`stemscan.scenes.calibration`).
     """
 
     lattice_constant: float
@@ -89,11 +90,12 @@ class Material:
     dopant_sublattice: tuple[int, ...]
     stone_wales: bool
     voltage_kv: float
+    column_kinds: tuple[str, str]
 
 
 MATERIALS: dict[str, Material] = {
-    "graphene": Material(2.46, ((6,), (6,)), 14, (0, 1), True, 60.0),
-    "mos2": Material(3.16, ((42,), (16, 16)), 74, (0,), False, 80.0),
+    "graphene": Material(2.46, ((6,), (6,)), 14, (0, 1), True, 60.0, ("C", "C")),
+    "mos2": Material(3.16, ((42,), (16, 16)), 74, (0,), False, 80.0, ("Mo", "S2")),
 }
 
 
@@ -209,7 +211,7 @@ def make_lattice_defects(
         boundary_distance = np.abs(line(sites))
 
     # per-site column cross-sections, Å²: summed atoms times the fitted coherence factor of the column kind
-    factors = np.array([column_factor(material, column_kind(c)) for c in spec.columns])
+    factors = np.array([column_factor(material, kind) for kind in spec.column_kinds])
     intensity = (np.array([imaging.column_cross_section(c) for c in spec.columns]) * factors)[sublattice]
     classes = np.full(len(sites), HOST, dtype=np.int64)
     present = np.ones(len(sites), dtype=bool)

@@ -1,7 +1,9 @@
 """The pristine structures the imaging model is checked against by multislice.
 
 One orthogonal unit cell each of monolayer graphene (60 kV) and 2H-MoS2
-(80 kV), at the default detector (80-200 mrad) and a 30 mrad probe.  The
+(80 kV), at the default detector (80-200 mrad) and a 30 mrad probe, and
+of cubic PbTiO3 seen along [001], 80 Å thick (200 kV, 25 mrad): the
+defaults of ``lattice-defects`` and ``ferroelectric-domains``.  The
 multislice side (:func:`reference_atoms`, needs ASE) repeats the cell
 ``repeats`` times so the probe never wraps onto itself, and scans the central
 cell on ``scan_gpts`` positions chosen so that every column lies on a scan
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["ReferenceCell", "REFERENCE_CELLS", "reference_atoms", "reference_columns", "scan_window",
-           "supercell_columns", "column_kind"]
+           "supercell_columns", "column_kinds"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class ReferenceCell:
         scan_gpts: Probe positions ``(nx, ny)`` over one cell.
         repeats: Cells along ``(x, y)`` in the simulated potential.
         thickness: Box height along the beam, Å.
+        kinds: Name of each column's kind (its calibration factor's key).
+        slice_thickness: Multislice slice thickness, Å.
     """
 
     cell: tuple[float, float]
@@ -45,11 +49,30 @@ class ReferenceCell:
     scan_gpts: tuple[int, int]
     repeats: tuple[int, int]
     thickness: float
+    kinds: tuple[str, ...]
+    slice_thickness: float = 1.0
 
 
 _GRAPHENE_A = 2.46
 _MOS2_A = 3.16
 _S_HEIGHT = 1.56  # S above/below the Mo plane, Å
+_PTO_A = 3.95
+_PTO_CELLS = 20  # 79 Å along the beam
+
+
+def _stack(z: int, offset: float) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """One atom of ``z`` per perovskite cell along the beam, starting ``offset`` cells in."""
+    return (z,) * _PTO_CELLS, tuple(1.0 + (k + offset) * _PTO_A for k in range(_PTO_CELLS))
+
+
+def _perovskite_columns() -> tuple:
+    pb, pb_h = _stack(82, 0.0)
+    ti, ti_h = _stack(22, 0.5)
+    o_apical, o_apical_h = _stack(8, 0.0)
+    o_side, o_side_h = _stack(8, 0.5)
+    return (((0.0, 0.0), pb, pb_h), ((0.5, 0.5), ti + o_apical, ti_h + o_apical_h),
+            ((0.5, 0.0), o_side, o_side_h), ((0.0, 0.5), o_side, o_side_h))
+
 
 REFERENCE_CELLS: dict[str, ReferenceCell] = {
     "graphene": ReferenceCell(
@@ -57,34 +80,33 @@ REFERENCE_CELLS: dict[str, ReferenceCell] = {
         columns=(((0.0, 0.0), (6,), (2.0,)), ((0.0, 1 / 3), (6,), (2.0,)),
                  ((0.5, 0.5), (6,), (2.0,)), ((0.5, 5 / 6), (6,), (2.0,))),
         voltage_kv=60.0, convergence_mrad=30.0, detector_inner_mrad=80.0, detector_outer_mrad=200.0,
-        scan_gpts=(24, 42), repeats=(6, 4), thickness=4.0,
+        scan_gpts=(24, 42), repeats=(6, 4), thickness=4.0, kinds=("C", "C", "C", "C"),
     ),
     "mos2": ReferenceCell(
         cell=(_MOS2_A, np.sqrt(3) * _MOS2_A),
         columns=(((0.0, 0.0), (42,), (3.5,)), ((0.0, 1 / 3), (16, 16), (3.5 - _S_HEIGHT, 3.5 + _S_HEIGHT)),
                  ((0.5, 0.5), (42,), (3.5,)), ((0.5, 5 / 6), (16, 16), (3.5 - _S_HEIGHT, 3.5 + _S_HEIGHT))),
         voltage_kv=80.0, convergence_mrad=30.0, detector_inner_mrad=80.0, detector_outer_mrad=200.0,
-        scan_gpts=(30, 54), repeats=(5, 3), thickness=7.0,
+        scan_gpts=(30, 54), repeats=(5, 3), thickness=7.0, kinds=("Mo", "S2", "Mo", "S2"),
+    ),
+    "pbtio3": ReferenceCell(
+        cell=(_PTO_A, _PTO_A), columns=_perovskite_columns(),
+        voltage_kv=200.0, convergence_mrad=25.0, detector_inner_mrad=80.0, detector_outer_mrad=200.0,
+        scan_gpts=(20, 20), repeats=(4, 4), thickness=_PTO_CELLS * _PTO_A + 2.0, kinds=("A", "BO", "O", "O"),
+        slice_thickness=_PTO_A / 2,
     ),
 }
-
-
-_SYMBOLS = {6: "C", 14: "Si", 16: "S", 42: "Mo", 74: "W"}
-
-
-def column_kind(atomic_numbers: tuple[int, ...]) -> str:
-    """Name of a column from its atoms: ``"C"``, ``"Mo"``, ``"S2"`` (symbol, count if > 1)."""
-    numbers = tuple(int(z) for z in atomic_numbers)
-    symbol = _SYMBOLS.get(numbers[0], f"Z{numbers[0]}")
-    if len(set(numbers)) != 1:
-        raise ValueError(f"a reference column holds one element, got {numbers}")
-    return symbol + (str(len(numbers)) if len(numbers) > 1 else "")
 
 
 def _spec(name: str) -> ReferenceCell:
     if name not in REFERENCE_CELLS:
         raise ValueError(f"unknown reference cell {name!r}; valid: {', '.join(REFERENCE_CELLS)}")
     return REFERENCE_CELLS[name]
+
+
+def column_kinds(name: str) -> tuple[str, ...]:
+    """The kind of each column of one cell (keys of the fitted column factors)."""
+    return _spec(name).kinds
 
 
 def reference_columns(name: str) -> tuple[np.ndarray, list[tuple[int, ...]]]:
