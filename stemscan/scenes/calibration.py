@@ -16,8 +16,12 @@ so the crystal scatters less into the detector than the sum of its
 isolated atoms (MoS2 at 80 kV: S2 column 0.73 of two S atoms; the whole
 layer 0.81; graphene 0.97).  :func:`fit_column_factors` finds, per column
 kind of a reference cell, the factor on the summed single-atom
-cross-section that best reproduces the multislice image (linear least
-squares over the scan); the generator applies them (``column_factor``).
+cross-section that best reproduces the multislice image (non-negative
+least squares over the scan); the generator applies them
+(``column_factor``).  In a thick crystal (PbTiO3, 79 Å) channelling spreads
+the probe along the columns and sends intensity between them; a second,
+broad Gaussian per column (``column_halo``: a width and a factor per kind)
+is fitted with them.
 """
 
 from __future__ import annotations
@@ -29,13 +33,21 @@ from stemscan.scenes.imaging import ImagingModel, calibration_table
 from stemscan.scenes.reference_cells import REFERENCE_CELLS, column_kinds, reference_columns
 
 __all__ = ["multislice_reference", "synthetic_reference", "contrast_metrics", "reference_imaging",
-           "fit_column_factors", "column_factor"]
+           "fit_column_factors", "column_factor", "column_halo"]
 
 
 def column_factor(material: str, kind: str) -> float:
     """Fitted coherence factor of column ``kind`` (e.g. ``"S2"``) in ``material``; 1 if not fitted."""
     factors = calibration_table().get("column_factors", {}).get(material, {})
     return float(factors.get(kind, 1.0))
+
+
+def column_halo(material: str) -> tuple[float, dict[str, float]]:
+    """Fitted halo of a thick crystal's columns: ``(width Å, {kind: factor})``; ``(0, {})`` if none."""
+    halo = calibration_table().get("column_halo", {}).get(material)
+    if not halo:
+        return 0.0, {}
+    return float(halo["width_A"]), {k: float(v) for k, v in halo["factors"].items()}
 
 
 def reference_imaging(name: str, **overrides: float) -> ImagingModel:
@@ -60,30 +72,36 @@ def synthetic_reference(
     imaging: ImagingModel | None = None,
     pixel_size: float = 0.1,
     factors: dict[str, float] | None = None,
+    halo: tuple[float, dict[str, float]] | None = None,
 ) -> np.ndarray:
     """Synthetic image of the reference cell on the multislice scan grid, ``(ny, nx)``.
 
     A patch of ``reps`` cells is rendered at ``pixel_size`` Å/px with
     :meth:`ImagingModel.render`, each column's cross-section the sum of its
-    atoms' times its kind's factor (``factors``; default the fitted ones);
-    the central cell is sampled at the scan positions of the multislice
-    reference.
+    atoms' times its kind's factor (``factors``; default the fitted ones),
+    plus, for thick crystals, a halo of width ``halo[0]`` Å with its own
+    factors (default the fitted halo; ``(0, {})`` for none); the central
+    cell is sampled at the scan positions of the multislice reference.
     """
     spec = REFERENCE_CELLS[name]
     imaging = imaging or reference_imaging(name)
     xy, columns = reference_columns(name)
     kinds = column_kinds(name)
     factor = {k: (column_factor(name, k) if factors is None else float(factors.get(k, 0.0))) for k in kinds}
-    sigma = np.array([imaging.column_cross_section(z) * factor[k] for z, k in zip(columns, kinds)])
+    halo_width, halo_factors = column_halo(name) if halo is None else halo
+    summed = np.array([imaging.column_cross_section(z) for z in columns])
+    sigma = summed * np.array([factor[k] for k in kinds])
+    halo_sigma = summed * np.array([halo_factors.get(k, 0.0) for k in kinds])
     reps = (8, 6)
     cells = np.array(spec.cell)
     shifts = np.array([(i, j) for i in range(reps[0]) for j in range(reps[1])], dtype=np.float64) * cells
     points = (shifts[:, None, :] + xy[None, :, :]).reshape(-1, 2)
-    weights = np.tile(sigma, len(shifts))
     extent = np.array(reps) * cells
     size = (int(np.ceil(extent[1] / pixel_size)), int(np.ceil(extent[0] / pixel_size)))
     rows_cols = points[:, ::-1] / pixel_size
-    image = imaging.render(size, rows_cols, weights, pixel_size).astype(np.float64)
+    image = imaging.render(size, rows_cols, np.tile(sigma, len(shifts)), pixel_size).astype(np.float64)
+    if halo_width > 0 and np.any(halo_sigma > 0):
+        image += imaging.render(size, rows_cols, np.tile(halo_sigma, len(shifts)), pixel_size, halo_width)
     centre = (np.array(reps) // 2) * cells
     nx, ny = spec.scan_gpts
     x = centre[0] + np.arange(nx) * cells[0] / nx
@@ -112,17 +130,27 @@ def contrast_metrics(image: np.ndarray, name: str) -> dict[str, float]:
 
 
 def fit_column_factors(
-    name: str, imaging: ImagingModel | None = None, pixel_size: float = 0.05
-) -> tuple[dict[str, float], float]:
+    name: str, imaging: ImagingModel | None = None, pixel_size: float = 0.05, halo_width: float = 0.0
+) -> tuple[dict[str, float], dict[str, float], float]:
     """Per-kind factors minimising the squared difference to the multislice image.
 
     The synthetic image is linear in the column cross-sections, so one
-    basis image per column kind (factor 1, the others 0) and a least-squares
-    solve give the factors.  Returns ``(factors, relative rms residual)``.
+    basis image per column kind (factor 1, the others 0) -- and, with
+    ``halo_width`` > 0, one per kind for the halo -- and a non-negative
+    least-squares solve give the factors.  Returns ``(core factors, halo
+    factors, relative rms residual)``.
     """
+    from scipy.optimize import nnls
+
     truth = multislice_reference(name)
     kinds = sorted(set(column_kinds(name)))
-    basis = np.stack([synthetic_reference(name, imaging, pixel_size, {k: 1.0}).ravel() for k in kinds], axis=1)
-    solution, *_ = np.linalg.lstsq(basis, truth.ravel(), rcond=None)
+    none: tuple[float, dict[str, float]] = (0.0, {})
+    columns = [synthetic_reference(name, imaging, pixel_size, {k: 1.0}, none).ravel() for k in kinds]
+    if halo_width > 0:
+        columns += [synthetic_reference(name, imaging, pixel_size, {}, (halo_width, {k: 1.0})).ravel() for k in kinds]
+    basis = np.stack(columns, axis=1)
+    solution, _ = nnls(basis, truth.ravel())
     residual = basis @ solution - truth.ravel()
-    return {k: float(f) for k, f in zip(kinds, solution)}, float(np.sqrt(np.mean(residual**2)) / truth.mean())
+    core = {k: float(f) for k, f in zip(kinds, solution)}
+    halo = {k: float(f) for k, f in zip(kinds, solution[len(kinds):])}
+    return core, halo, float(np.sqrt(np.mean(residual**2)) / truth.mean())

@@ -20,9 +20,12 @@ intensity (Pennycook & Jesson 1991).  stemscan writes it as
   transfer function) is the autocorrelation of the aperture,
   ``(2/pi) (arccos u - u sqrt(1 - u^2))`` with ``u = q lambda / (2 alpha)``.
 * ``G_c`` is a Gaussian: the width of the column's object function
-  (``column_sigma``, fitted once to the multislice reference images) and
-  the effective source size (``source_size``, FWHM, Å), added in
-  quadrature.  A legacy ``probe_fwhm`` replaces ``|P|^2 * G`` by one
+  (``column_sigma``, fitted once to the multislice reference images of the
+  2-D layers) and the effective source size (``source_size``, FWHM, Å),
+  added in quadrature.  Thick crystals spread the probe along the columns
+  (channelling): their columns get a second, broad Gaussian (a *halo*,
+  ``column_width``) whose share is fitted per column kind
+  (:mod:`stemscan.scenes.calibration`).  A legacy ``probe_fwhm`` replaces ``|P|^2 * G`` by one
   Gaussian of that FWHM (same integrated intensity).
 
 Amorphous films (carbon support, surface contamination) scatter
@@ -215,7 +218,12 @@ class ImagingModel:
         return (2 / np.pi) * (np.arccos(u) - u * np.sqrt(1 - u**2))
 
     def render(
-        self, shape: tuple[int, int], positions: np.ndarray, cross_sections: np.ndarray, pixel_size: float
+        self,
+        shape: tuple[int, int],
+        positions: np.ndarray,
+        cross_sections: np.ndarray,
+        pixel_size: float,
+        column_width: float | None = None,
     ) -> np.ndarray:
         """Noiseless HAADF image of point columns, in scattered fraction.
 
@@ -225,6 +233,9 @@ class ImagingModel:
                 outside the field: their probe tails still count).
             cross_sections: (N,) column cross-sections, Å².
             pixel_size: Å per pixel.
+            column_width: Object-function width (Å, rms) instead of the
+                fitted one (e.g. the broad halo of a thick crystal's
+                columns); the source size is still added in quadrature.
 
         Returns:
             ``float32`` (H, W) image whose sum times ``pixel_size**2`` equals
@@ -232,8 +243,9 @@ class ImagingModel:
         """
         positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
         cross_sections = np.broadcast_to(np.asarray(cross_sections, dtype=np.float64), (len(positions),))
+        width = self.column_sigma() if column_width is None else float(np.hypot(column_width, self.source_size / 2.3548))
         if self.probe_fwhm is not None:
-            sigma_px = float(np.hypot(self.probe_fwhm / 2.3548, self.column_sigma())) / pixel_size
+            sigma_px = float(np.hypot(self.probe_fwhm / 2.3548, width)) / pixel_size
             heights = cross_sections / pixel_size**2 / (2 * np.pi * sigma_px**2)
             return render_columns(shape, positions, heights, sigma_px)
         # Columns are splatted as Gaussians of a carrier width that the pixel grid samples accurately; in
@@ -246,7 +258,7 @@ class ImagingModel:
         canvas = render_columns(padded, positions + pad, heights, carrier_px).astype(np.float64)
         q_row, q_col = np.fft.fftfreq(padded[0], d=pixel_size), np.fft.rfftfreq(padded[1], d=pixel_size)
         q2 = q_row[:, None] ** 2 + q_col[None, :] ** 2
-        swap = np.exp(2 * np.pi**2 * q2 * ((carrier_px * pixel_size) ** 2 - self.column_sigma() ** 2))
+        swap = np.exp(2 * np.pi**2 * q2 * ((carrier_px * pixel_size) ** 2 - width**2))
         transfer = self.transfer_function(padded, pixel_size)
         spectrum = np.fft.rfft2(canvas) * np.where(transfer > 0, transfer * swap, 0.0)
         image = np.fft.irfft2(spectrum, s=padded)[pad : pad + shape[0], pad : pad + shape[1]]

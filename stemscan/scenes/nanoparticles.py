@@ -12,7 +12,7 @@ of {111} planes (2.3 Å) or two crossing sets as seen along <110>.
 Overlapping particles add.  The support is a speckled amorphous carbon film
 ``support_thickness`` thick with slow thickness variation.  Defaults: 200
 kV, 25 mrad, 80-200 mrad detector, 3 nm carbon: a 3 nm particle's centre
-scatters ~0.06 of the beam, the support ~0.003.
+scatters ~0.02 of the beam (±25 % fringes), the support ~3e-4.
 
 Particles are placed one by one.  With probability ``aggregation`` a new
 particle is attached to a random existing one (touching it with a small

@@ -10,7 +10,7 @@ phase's mean signal is its mass-thickness Z-contrast in the imaging model
 (:mod:`stemscan.scenes.imaging`): ``thickness * sum(sigma_atom) / V_formula``
 with the calibrated single-atom cross-sections (kinematic, an upper bound
 for thick crystals).  At the defaults (200 kV, 80-200 mrad, 20 nm) the
-matrix scatters ~0.06 of the beam and the spinel ~0.36 of that.  Two
+matrix scatters ~0.042 of the beam and the spinel 0.39 of that.  Two
 morphologies:
 
 * ``"pillars"``: epitaxial pillars of the second phase (slightly wavy

@@ -13,6 +13,7 @@ import pytest
 import stemscan.scenes as scenes
 from stemscan.scenes.calibration import (
     column_factor,
+    column_halo,
     contrast_metrics,
     multislice_reference,
     reference_imaging,
@@ -23,30 +24,35 @@ from stemscan.scenes.reference_cells import REFERENCE_CELLS
 
 TOLERANCE = 0.25
 MATERIALS = ["graphene", "mos2"]
+#: reference cell -> the generator's default scene of that structure
+GENERATORS = {"graphene": ("lattice-defects", {}), "mos2": ("lattice-defects", {"material": "mos2"}),
+              "pbtio3": ("ferroelectric-domains", {})}
 
 
-@pytest.mark.parametrize("material", MATERIALS)
+@pytest.mark.parametrize("material", list(GENERATORS))
 def test_references_use_the_generator_default_imaging(material):
     spec = REFERENCE_CELLS[material]
-    params = scenes.make("lattice-defects", seed=0, size=64, material=material).params
-    assert params["voltage_kv"] == spec.voltage_kv == {"graphene": 60.0, "mos2": 80.0}[material]
+    family, kwargs = GENERATORS[material]
+    params = scenes.make(family, seed=0, size=64, **kwargs).params
+    assert params["voltage_kv"] == spec.voltage_kv == {"graphene": 60.0, "mos2": 80.0, "pbtio3": 200.0}[material]
     assert (params["convergence_mrad"], params["detector_inner_mrad"], params["detector_outer_mrad"]) == (
         spec.convergence_mrad, spec.detector_inner_mrad, spec.detector_outer_mrad)
     stored = calibration_table()["references"][material]
     assert stored["voltage_kv"] == spec.voltage_kv and stored["detector_inner_mrad"] == spec.detector_inner_mrad
 
 
-@pytest.mark.parametrize("material", MATERIALS)
+@pytest.mark.parametrize("material", list(GENERATORS))
 def test_generator_mean_signal_matches_multislice(material):
-    """``make("lattice-defects", seed=0, size=512)`` against pristine multislice, default imaging model."""
-    scene = scenes.make("lattice-defects", seed=0, size=512, material=material)
+    """``make("lattice-defects", seed=0, size=512)`` (etc.) against pristine multislice, default imaging model."""
+    family, kwargs = GENERATORS[material]
+    scene = scenes.make(family, seed=0, size=512, **kwargs)
     reference = float(multislice_reference(material).mean())
     assert abs(float(scene.image.mean()) / reference - 1) < TOLERANCE, (scene.image.mean(), reference)
 
 
-@pytest.mark.parametrize("material", MATERIALS)
+@pytest.mark.parametrize("material", list(GENERATORS))
 def test_column_contrast_matches_multislice_at_the_generator_pixel_size(material):
-    pixel = scenes.parameters("lattice-defects")["pixel_size"]
+    pixel = scenes.parameters(GENERATORS[material][0])["pixel_size"]
     truth = contrast_metrics(multislice_reference(material), material)
     synthetic = contrast_metrics(synthetic_reference(material, pixel_size=pixel), material)
     assert set(synthetic) == set(truth)
@@ -81,9 +87,18 @@ def test_generated_columns_follow_the_calibrated_cross_sections():
 
 @pytest.mark.parametrize("material", MATERIALS)
 def test_fitted_factors_are_physical(material):
-    # coherent (static-lattice) interference only removes intensity from the isolated-atom sum
+    # a monolayer: coherent (static-lattice) interference changes the isolated-atom sum by less than half
     factors = calibration_table()["column_factors"][material]
-    assert all(0.3 < f < 1.1 for f in factors.values())
+    assert all(0.5 < f < 1.1 for f in factors.values())
+    assert material not in calibration_table().get("column_halo", {})
+
+
+def test_thick_crystal_halo_keeps_the_signal_of_the_atoms():
+    # core + halo of each PbTiO3 column: between 0.7 and 2 of its isolated atoms (channelling redistributes)
+    width, halo = column_halo("pbtio3")
+    assert 0.2 <= width <= 1.0
+    for kind, core in calibration_table()["column_factors"]["pbtio3"].items():
+        assert 0.7 < core + halo[kind] < 2.0
 
 
 @pytest.mark.slow
