@@ -32,7 +32,8 @@ def require_abtem() -> Any:
         raise ImportError(
             "multislice simulation needs abTEM and ASE, the optional extra: pip install \"stemscan[physics]\""
         ) from error
-    abtem.config.set({"device": "cpu", "fft": "numpy"})
+    # numpy FFTs, and no progress bar of abTEM's own (callers show one tqdm bar over the dask tasks)
+    abtem.config.set({"device": "cpu", "fft": "numpy", "diagnostics.progress_bar": False})
     return abtem
 
 
@@ -118,7 +119,11 @@ def haadf_image(
         raise ValueError(f"detector angles must satisfy 0 < inner < outer, got {detector_inner_mrad}, "
                          f"{detector_outer_mrad} mrad")
     sampling = potential_sampling_for(voltage_kv, detector_outer_mrad * 1.05)
-    potential = abtem.Potential(atoms, sampling=sampling, parametrization="lobato", projection="infinite",
+    # grid points: fine enough for the detector's outer angle and, for PRISM, a multiple of the
+    # interpolation factor (otherwise abTEM cannot keep the probe's normalisation exact)
+    step = interpolation if method == "prism" else 1
+    gpts = tuple(int(np.ceil(length / sampling / step)) * step for length in np.diag(atoms.cell)[:2])
+    potential = abtem.Potential(atoms, gpts=gpts, parametrization="lobato", projection="infinite",
                                 slice_thickness=slice_thickness)
     end = tuple(np.diag(atoms.cell)[:2]) if scan_end is None else scan_end
     scan = abtem.GridScan(start=scan_start, end=end, gpts=tuple(int(g) for g in scan_gpts), endpoint=False)
