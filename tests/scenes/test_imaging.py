@@ -120,3 +120,18 @@ def test_params_are_json_ready():
     params = ImagingModel().to_params()
     assert params == {"voltage_kv": 60.0, "convergence_mrad": 30.0, "detector_inner_mrad": 80.0,
                       "detector_outer_mrad": 200.0, "source_size": 0.0, "probe_fwhm": None}
+
+
+@pytest.mark.parametrize("family", ["lattice-defects", "ferroelectric-domains", "phase-separated", "nanoparticles"])
+def test_every_family_takes_its_imaging_conditions(family):
+    import stemscan.scenes as scenes
+
+    base = scenes.make(family, seed=1, size=96)
+    assert {"voltage_kv", "convergence_mrad", "detector_inner_mrad", "detector_outer_mrad"} <= set(base.params)
+    # faster electrons scatter less to high angles; a wider annulus collects more
+    faster = scenes.make(family, seed=1, size=96, voltage_kv=300)
+    wider = scenes.make(family, seed=1, size=96, detector_outer_mrad=250)
+    assert faster.image.mean() < 0.9 * base.image.mean()
+    assert wider.image.mean() > base.image.mean()
+    with pytest.raises(ValueError, match="detector_inner_mrad"):
+        scenes.make(family, seed=1, size=96, detector_inner_mrad=10)
