@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default="docs/calibration.png")
     args = parser.parse_args()
-    names = [name for name in REFERENCE_CELLS if name in calibration_table()["references"]]
+    names = [name for name in PIXEL if name in calibration_table()["references"]]
     fig, axes = plt.subplots(len(names), 3, figsize=(11, 3.3 * len(names)), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1, 1.4]})
     for row, name in enumerate(names):

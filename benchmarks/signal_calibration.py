@@ -1,11 +1,12 @@
 """Synthetic scenes against multislice: mean scattered fraction and column contrast.
 
 For each reference structure (pristine graphene at 60 kV, 2H-MoS2 at 80 kV,
-79 Å of PbTiO3 [001] at 200 kV; 80-200 mrad detector) prints
+79 Å and 39.5 Å of PbTiO3 [001] at 200 kV; 80-200 mrad detector) prints
 
 * the mean scattered fraction of the generator's default scene
   (``make("lattice-defects", seed=0, size=512)``, ``material="mos2"``,
-  ``make("ferroelectric-domains", seed=0, size=512)``) and of the pristine
+  ``make("ferroelectric-domains", seed=0, size=512)``, and with
+  ``thickness=39.5`` for the 10-cell PbTiO3 reference) and of the pristine
   multislice cell, and their ratio;
 * the contrast metrics of :func:`stemscan.scenes.calibration.contrast_metrics`
   (column signal / mean, darkest position / mean) for the synthetic model
@@ -33,6 +34,7 @@ GENERATORS = {
     "graphene": ("lattice-defects", {}),
     "mos2": ("lattice-defects", {"material": "mos2"}),
     "pbtio3": ("ferroelectric-domains", {}),
+    "pbtio3-10uc": ("ferroelectric-domains", {"thickness": 39.5}),
 }
 
 

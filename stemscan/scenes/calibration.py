@@ -30,10 +30,10 @@ import numpy as np
 from scipy import ndimage
 
 from stemscan.scenes.imaging import ImagingModel, calibration_table
-from stemscan.scenes.reference_cells import REFERENCE_CELLS, column_kinds, reference_columns
+from stemscan.scenes.reference_cells import PEROVSKITE_SERIES, REFERENCE_CELLS, column_kinds, reference_columns
 
 __all__ = ["multislice_reference", "synthetic_reference", "contrast_metrics", "reference_imaging",
-           "fit_column_factors", "column_factor", "column_halo"]
+           "fit_column_factors", "column_factor", "column_halo", "perovskite_columns"]
 
 
 def column_factor(material: str, kind: str) -> float:
@@ -48,6 +48,37 @@ def column_halo(material: str) -> tuple[float, dict[str, float]]:
     if not halo:
         return 0.0, {}
     return float(halo["width_A"]), {k: float(v) for k, v in halo["factors"].items()}
+
+
+def perovskite_columns(cells: float) -> tuple[dict[str, float], float, dict[str, float]]:
+    """Core factors, halo width (Å) and halo factors of a perovskite ``cells`` unit cells thick.
+
+    Linear in thickness between the fitted references of
+    :data:`~stemscan.scenes.reference_cells.PEROVSKITE_SERIES` (10 and 20
+    cells of PbTiO3), the nearest one outside their range.
+    """
+    table = calibration_table()
+    fitted = sorted(n for n, name in PEROVSKITE_SERIES.items() if name in table.get("column_factors", {}))
+    if not fitted:
+        return {}, 0.0, {}
+
+    def at(n: int) -> tuple[dict[str, float], float, dict[str, float]]:
+        name = PEROVSKITE_SERIES[n]
+        width, halo = column_halo(name)
+        return {k: float(v) for k, v in table["column_factors"][name].items()}, width, halo
+
+    low = max([n for n in fitted if n <= cells], default=fitted[0])
+    high = min([n for n in fitted if n >= cells], default=fitted[-1])
+    if low == high:
+        return at(low)
+    w = (cells - low) / (high - low)
+    (core_a, width_a, halo_a), (core_b, width_b, halo_b) = at(low), at(high)
+    mix = lambda a, b: {k: (1 - w) * a.get(k, 0.0) + w * b.get(k, 0.0) for k in set(a) | set(b)}  # noqa: E731
+    if not halo_a or not halo_b:  # one end without a halo: keep the other's width
+        width = width_a or width_b
+    else:
+        width = (1 - w) * width_a + w * width_b
+    return mix(core_a, core_b), width, mix(halo_a, halo_b)
 
 
 def reference_imaging(name: str, **overrides: float) -> ImagingModel:

