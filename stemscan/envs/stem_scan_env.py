@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from stemscan.envs.discovery import DiscoveryTracker
+from stemscan.envs.dose_defaults import default_acquisition
 from stemscan.envs.geometry import PatchGeometry
 from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
@@ -18,6 +19,7 @@ from stemscan.envs.shot_noise import ShotNoiseMap
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
 from stemscan.scenes import names as scene_names
+from stemscan.scenes import parameters as scene_parameters
 from stemscan.validation import check_int
 
 __all__ = ["STEMScanEnv"]
@@ -107,9 +109,16 @@ class STEMScanEnv(gym.Env):
     * ``image_size``: field side in pixels for generated scenes (512).
     * ``patch_size``: sub-scan side in pixels (32).
     * ``dose_budget``: budget as a fraction of one full frame at imaging dose (0.1).
-    * ``electrons_per_pixel``: imaging dose, e⁻/pixel (500).
-    * ``dwell_time_us``: imaging dwell per pixel, µs (4; the probe current
-      follows: 500 e⁻ / 4 µs ≈ 20 pA).
+    * ``electrons_per_pixel``: imaging dose, e⁻/pixel; ``None`` (default):
+      the family's typical dose density (e⁻/Å²) times the scene's pixel
+      area, from :mod:`stemscan.envs.dose_defaults` (graphene 2e4, MoS2
+      4e3, ferroelectric-domains 2.25e3, phase-separated 1e3,
+      nanoparticles 2e3 e⁻/px at default pixel sizes; 500 for a loaded
+      image).  Scene signals are scattered fractions (graphene ~2.5e-4 on
+      average), so counts per pixel are ``electrons_per_pixel × signal``.
+    * ``dwell_time_us``: imaging dwell per pixel, µs; ``None``: the dose at
+      the family's typical probe current (30 pA), or 4 µs for a loaded
+      image.
     * ``survey``: acquire the initial overview (True).
     * ``survey_dose``: survey dose as a fraction of one full frame (0.01).
     * ``overview_size``: cells per side of ``overview``/``visited`` (64).
@@ -122,6 +131,10 @@ class STEMScanEnv(gym.Env):
     * v0: initial version.  Since stemscan 0.1.0's compiled step, sub-scan
       noise comes from an exact sampler of its own: the same Poisson
       distribution, other draws for a given seed than ``Generator.poisson``.
+      Since the calibrated imaging model (issue 15) scenes are in physical
+      scattered fraction and ``electrons_per_pixel``/``dwell_time_us``
+      default to each family's typical dose (``None``); pass 500 and 4 for
+      the former defaults.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -133,8 +146,8 @@ class STEMScanEnv(gym.Env):
         image_size: int = 512,
         patch_size: int = 32,
         dose_budget: float = 0.1,
-        electrons_per_pixel: float = 500.0,
-        dwell_time_us: float = 4.0,
+        electrons_per_pixel: float | None = None,
+        dwell_time_us: float | None = None,
         survey: bool = True,
         survey_dose: float = 0.01,
         overview_size: int = 64,
@@ -179,6 +192,23 @@ class STEMScanEnv(gym.Env):
         self.discovery_threshold = float(discovery_threshold)
         if not 0.0 < self.discovery_threshold <= 1.0:
             raise ValueError(f"discovery_threshold must lie in (0, 1], got {discovery_threshold}")
+        for name, value in (("electrons_per_pixel", electrons_per_pixel), ("dwell_time_us", dwell_time_us)):
+            is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if value is not None and not is_number:
+                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
+        if electrons_per_pixel is None or dwell_time_us is None:
+            if self._fixed_scene is not None:
+                fixed = self._fixed_scene  # a loaded scene file keeps its generator's params under "file_params"
+                family_params = {**fixed.params.get("file_params", {}), **fixed.params, "pixel_size": fixed.pixel_size}
+            else:
+                family_params = {**scene_parameters(self.family), **self.scene_kwargs}
+            default_electrons, default_dwell = default_acquisition(self.family, family_params)
+            if electrons_per_pixel is None:
+                electrons_per_pixel = default_electrons
+                if dwell_time_us is None:
+                    dwell_time_us = default_dwell
+            elif dwell_time_us is None:  # keep the family's probe current for a given dose
+                dwell_time_us = default_dwell * float(electrons_per_pixel) / default_electrons
         self.microscope = Microscope(electrons_per_pixel=float(electrons_per_pixel), dwell_time_us=float(dwell_time_us))
         self.geometry = PatchGeometry(shape, self.patch_size)
         self.grid = CoarseGrid(shape, int(overview_size))

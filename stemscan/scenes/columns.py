@@ -1,15 +1,10 @@
-"""Rendering atom columns as probe-blurred peaks (HAADF Z-contrast)."""
+"""Rendering atom columns as Gaussian peaks on the pixel grid (the imaging model's column splat)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["z_contrast", "render_columns"]
-
-
-def z_contrast(atomic_number: float | np.ndarray, exponent: float = 1.7) -> np.ndarray:
-    """Relative HAADF scattering of a column of atomic number ``Z``: ``Z**exponent``."""
-    return np.power(np.asarray(atomic_number, dtype=np.float64), exponent)
+__all__ = ["render_columns"]
 
 
 def render_columns(

@@ -4,10 +4,24 @@ Physics
 -------
 A single layer seen along its normal: a graphene honeycomb (C columns, one
 atom each) or a MoS2-like 2H lattice (projected honeycomb of Mo columns and
-S2 columns of two S atoms).  Every column is a probe-blurred Gaussian whose
-height scales as ``sum(Z**1.7)`` over its atoms (HAADF Z-contrast); host
-columns of graphene peak at ~0.03 of the incident beam, Mo at ~0.11.  A thin
-amorphous-carbon-like background sits underneath.
+S2 columns of two S atoms).  The image is the fraction of the incident
+electrons scattered into the annular detector, from the imaging model of
+:mod:`stemscan.scenes.imaging`: each column contributes its calibrated
+cross-section (sum over its atoms, from multislice tables, times the
+column kind's coherence factor fitted to a multislice of the pristine
+layer, :mod:`stemscan.scenes.calibration`) spread by the aberration-free
+probe of ``convergence_mrad`` at ``voltage_kv``.  Dopants take the factor
+of the site they replace; an S2 column that lost one S, that of the Mo
+site (a single atom).  A thin
+amorphous carbon layer (``amorphous_thickness``, surface contamination)
+lies underneath.
+
+Default imaging conditions follow the published low-voltage work on each
+material: graphene at 60 kV (below its ~86 kV knock-on threshold, as in
+Krivanek et al., Nature 464, 571 (2010)), MoS2 at 80 kV; a 30 mrad probe and
+an 80-200 mrad detector.  At these defaults the mean scattered fraction of
+pristine graphene is ~2.5e-4 and of MoS2 ~1.9e-3 (multislice: 2.5e-4 and
+1.9e-3; ``benchmarks/signal_calibration.py``).
 
 Defects (features)
 ------------------
@@ -43,8 +57,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from stemscan.scenes.base import Scene
-from stemscan.scenes.columns import render_columns, z_contrast
 from stemscan.scenes.fields import amorphous_background, smooth_field
+from stemscan.scenes.calibration import column_factor
+from stemscan.scenes.imaging import ImagingModel
 from stemscan.scenes.lattices import honeycomb_sites, rotation
 from stemscan.scenes.painting import cut_into_segments, features_from_labels, paint_disks
 from stemscan.scenes.params import check_choice, check_number
@@ -63,21 +78,24 @@ class Material:
         columns: Atoms in a column of sublattice 0 and 1, as atomic numbers.
         dopant_z: Default substitutional dopant.
         dopant_sublattice: Sublattices a dopant may replace.
-        signal: Peak signal of a sublattice-0 host column (fraction).
         stone_wales: Whether Stone-Wales bond rotations occur.
+        voltage_kv: Default accelerating voltage, kV.
+        column_kinds: Calibration kind of the columns of sublattice 0 and 1
+            (keys of the fitted column factors, :mod:`stemscan.scenes.calibration`).
     """
 
     lattice_constant: float
     columns: tuple[tuple[int, ...], tuple[int, ...]]
     dopant_z: int
     dopant_sublattice: tuple[int, ...]
-    signal: float
     stone_wales: bool
+    voltage_kv: float
+    column_kinds: tuple[str, str]
 
 
 MATERIALS: dict[str, Material] = {
-    "graphene": Material(2.46, ((6,), (6,)), 14, (0, 1), 0.03, True),
-    "mos2": Material(3.16, ((42,), (16, 16)), 74, (0,), 0.11, False),
+    "graphene": Material(2.46, ((6,), (6,)), 14, (0, 1), True, 60.0, ("C", "C")),
+    "mos2": Material(3.16, ((42,), (16, 16)), 74, (0,), False, 80.0, ("Mo", "S2")),
 }
 
 
@@ -93,8 +111,14 @@ def make_lattice_defects(
     misorientation: float | None = None,
     clustering: float = 0.7,
     dopant_z: int | None = None,
-    probe_fwhm: float = 0.9,
     segment_length: float = 32.0,
+    voltage_kv: float | None = None,
+    convergence_mrad: float = 30.0,
+    detector_inner_mrad: float = 80.0,
+    detector_outer_mrad: float = 200.0,
+    source_size: float = 0.0,
+    amorphous_thickness: float = 0.3,
+    probe_fwhm: float | None = None,
 ) -> Scene:
     """Build a ``lattice-defects`` scene.
 
@@ -114,8 +138,16 @@ def make_lattice_defects(
             strained patches, 0 (uniform) to 1.
         dopant_z: Atomic number of the dopant; ``None``: 14 (Si) in graphene,
             74 (W) in MoS2.  Must exceed the host's.
-        probe_fwhm: Probe full width at half maximum, Å.
         segment_length: Length of one grain-boundary feature, pixels.
+        voltage_kv: Accelerating voltage, kV (60-300); ``None``: 60 for
+            graphene, 80 for MoS2.
+        convergence_mrad: Probe convergence semi-angle, mrad.
+        detector_inner_mrad, detector_outer_mrad: Annular detector, mrad.
+        source_size: Effective source size (FWHM), Å, blurring the probe.
+        amorphous_thickness: Amorphous carbon contamination under the
+            layer, Å (0-50; 0.3 Å is ~8 % of a graphene layer's atoms).
+        probe_fwhm: Legacy: a Gaussian probe of this FWHM (Å) instead of the
+            aberration-free probe (training augmentation); ``None``.
     """
     check_choice("material", material, tuple(MATERIALS))
     spec = MATERIALS[material]
@@ -136,23 +168,29 @@ def make_lattice_defects(
     host_z = max(spec.columns[s][0] for s in spec.dopant_sublattice)
     if isinstance(dopant_z, bool) or not isinstance(dopant_z, (int, np.integer)) or not host_z < dopant_z <= 92:
         raise ValueError(f"dopant_z must be an integer atomic number in ({host_z}, 92], got {dopant_z!r}")
-    check_number("probe_fwhm", probe_fwhm, 0.3, 3.0)
     check_number("segment_length", segment_length, 8, 128)
+    check_number("amorphous_thickness", amorphous_thickness, 0, 50)
+    imaging = ImagingModel(
+        voltage_kv=spec.voltage_kv if voltage_kv is None else voltage_kv, convergence_mrad=convergence_mrad,
+        detector_inner_mrad=detector_inner_mrad, detector_outer_mrad=detector_outer_mrad, source_size=source_size,
+        probe_fwhm=probe_fwhm,
+    )
     params = {
         "material": material, "pixel_size": float(pixel_size), "vacancy_fraction": float(vacancy_fraction),
         "dopant_fraction": float(dopant_fraction), "stone_wales_fraction": float(stone_wales_fraction),
         "grain_boundary": bool(grain_boundary), "misorientation": misorientation, "clustering": float(clustering),
-        "dopant_z": int(dopant_z), "probe_fwhm": float(probe_fwhm), "segment_length": float(segment_length),
+        "dopant_z": int(dopant_z), "segment_length": float(segment_length),
+        "amorphous_thickness": float(amorphous_thickness), **imaging.to_params(),
     }
 
     rng = np.random.default_rng(seed)
     a_px = spec.lattice_constant / pixel_size
     bond_px = a_px / np.sqrt(3)
-    sigma = probe_fwhm / 2.3548 / pixel_size
+    sigma = imaging.resolution_fwhm / 2.3548 / pixel_size
     if bond_px < 2.5 * sigma or bond_px < 3:
         raise ValueError(
-            f"pixel_size {pixel_size} Å with probe_fwhm {probe_fwhm} Å cannot resolve the {material} lattice; "
-            "use a smaller pixel_size or probe_fwhm"
+            f"pixel_size {pixel_size} Å with a {imaging.resolution_fwhm:.2f} Å probe cannot resolve the {material} "
+            "lattice; use a smaller pixel_size, a larger convergence_mrad or a smaller probe_fwhm"
         )
     shape = (size, size)
     margin = 2 * a_px
@@ -172,10 +210,9 @@ def make_lattice_defects(
         sites, sublattice = _merge_close(sites, sublattice, 0.6 * bond_px)
         boundary_distance = np.abs(line(sites))
 
-    # per-site column contents
-    column_z = [np.array(c) for c in spec.columns]
-    intensity = np.array([z_contrast(c).sum() for c in column_z])[sublattice]
-    scale = spec.signal / z_contrast(column_z[0]).sum()
+    # per-site column cross-sections, Å²: summed atoms times the fitted coherence factor of the column kind
+    factors = np.array([column_factor(material, kind) for kind in spec.column_kinds])
+    intensity = (np.array([imaging.column_cross_section(c) for c in spec.columns]) * factors)[sublattice]
     classes = np.full(len(sites), HOST, dtype=np.int64)
     present = np.ones(len(sites), dtype=bool)
 
@@ -209,17 +246,19 @@ def make_lattice_defects(
     dopant_sites, taken = _pick(rng, log_weight, dopant_ok, sites, taken, int(round(dopant_fraction * n_sites)),
                                 2 * defect_radius + 2)
     classes[dopant_sites] = DOPANT
-    intensity[dopant_sites] = z_contrast(dopant_z)
+    intensity[dopant_sites] = imaging.cross_section(dopant_z) * factors[sublattice[dopant_sites]]
     vacancy_sites, taken = _pick(rng, log_weight, eligible, sites, taken, int(round(vacancy_fraction * n_sites)),
                                  2 * defect_radius + 2)
     multi = np.array([len(c) for c in spec.columns])[sublattice[vacancy_sites]] > 1
-    intensity[vacancy_sites[multi]] = z_contrast(column_z[1][1:]).sum()  # one atom of the column left
+    # one atom of the column left: a single-atom column, scaled like sublattice 0's single atoms
+    intensity[vacancy_sites[multi]] = imaging.column_cross_section(spec.columns[1][1:]) * factors[0]
     present[vacancy_sites[~multi]] = False
 
     # static displacements (thermal / strain), 0.03 Å rms
     sites = sites + rng.normal(0, 0.03 / pixel_size, sites.shape)
-    image = render_columns(shape, sites[present], scale * intensity[present], sigma)
-    image += amorphous_background(shape, rng, level=0.004, texture=0.0015, grain_px=1.0 / pixel_size,
+    image = imaging.render(shape, sites[present], intensity[present], pixel_size)
+    level = imaging.amorphous_carbon(amorphous_thickness)
+    image += amorphous_background(shape, rng, level=level, texture=0.35 * level, grain_px=1.0 / pixel_size,
                                   thickness_variation=0.2, thickness_correlation_px=30.0 / pixel_size)
     np.clip(image, 0, 0.99, out=image)
 

@@ -12,22 +12,45 @@ Formats
 * ``.dm3`` / ``.dm4`` / ``.emd``: RosettaSciIO, the optional extra
   ``pip install "stemscan[io]"``.
 
-Signal convention
------------------
-Raw detector values have arbitrary offset and gain, so the image is mapped
-to the scene convention (fraction of incident electrons on the detector)
-by ``(x - min) / (1.05 * (max - min))``: non-negative, maximum ~0.95.  With
-the environment's dose model the brightest pixel then gives ~0.95 of the
-imaging dose in counts.  Pass ``pixel_size`` (Å) to override the file's.
+* ``.h5`` written by :func:`stemscan.scenes.scene_file.save_scene` (e.g.
+  ``stemscan scenes simulate``): a whole scene, labels, kinds and units.
+
+Signal convention (``signal_scale``)
+------------------------------------
+The scene convention is the fraction of incident electrons scattered onto
+the detector.  ``signal_scale`` says how the file's values relate to it:
+
+* ``"auto"`` (default): a stemscan scene file (whose metadata says
+  ``"scattered fraction"``) is kept as it is; any other file is taken to be
+  in arbitrary detector units (offset and gain unknown) and mapped by
+  ``(x - min) / (1.05 * (max - min))``: non-negative, maximum ~0.95 (so the
+  brightest pixel gives ~0.95 of the imaging dose in counts; a physical
+  scale is *not* recovered).
+* ``"fraction"`` or ``1.0``: the values already are scattered fractions,
+  kept exactly (they must lie in [0, 1]).
+* a positive float ``k``: fraction = ``k * raw`` (e.g. ``1 / (electrons
+  per pixel)`` for background-subtracted counts); the result must lie in
+  [0, 1].
+
+Pass ``pixel_size`` (Å) to override the file's.
 
 Labels
 ------
-``labels`` is either an integer label image of the image's shape (an array
-or a ``.npy``/``.png``/``.tif`` path; each distinct non-zero value is one
-feature) or a ``.csv``/``.txt``/``.npy`` list of feature coordinates, one
-per row: ``row, col[, kind[, weight]]`` in pixels; each becomes a disk of
-``label_radius`` pixels.  Without labels the scene has no features and
-``scored=False``: agents can run on it, but nothing is scored.
+``labels`` is one of
+
+* a feature table ``.json`` (:mod:`stemscan.scenes.feature_table`): per
+  feature its kind, weight and footprint (disk, polygon, or a value of an
+  accompanying label image) -- the one format that carries all three;
+* an integer label image of the image's shape (an array or a
+  ``.npy``/``.png``/``.tif`` path; each distinct non-zero value is one
+  feature of kind ``"feature"``);
+* a ``.csv``/``.txt``/``.npy`` list of feature coordinates, one per row:
+  ``row, col[, kind[, weight]]`` in pixels; each becomes a disk of
+  ``label_radius`` pixels.
+
+A stemscan scene file carries its own labels (``labels`` overrides them).
+Without labels the scene has no features and ``scored=False``: agents can
+run on it, but nothing is scored.
 """
 
 from __future__ import annotations
@@ -42,7 +65,7 @@ import numpy as np
 from stemscan.scenes.base import Scene
 from stemscan.scenes.painting import features_from_labels, paint_disks
 
-__all__ = ["load", "read_image", "IMAGE_SUFFIXES"]
+__all__ = ["load", "read_image", "IMAGE_SUFFIXES", "apply_signal_scale"]
 
 IMAGE_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".hspy", ".h5", ".hdf5", ".dm3", ".dm4", ".emd")
 _RSCIIO_READERS = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".emd": "emd"}
@@ -55,18 +78,23 @@ def load(
     pixel_size: float | None = None,
     *,
     label_radius: float = 4.0,
+    signal_scale: str | float = "auto",
 ) -> Scene:
     """Read a real image (and optional ground truth) as a :class:`Scene`.
 
     Args:
         path: Image file (see the module docstring for formats).
-        labels: Label image (array or file) or a file of feature coordinates.
+        labels: Feature table (``.json``), label image (array or file) or a
+            file of feature coordinates.
         pixel_size: Å per pixel; default: the file's calibration, else 1 Å.
         label_radius: Disk radius for coordinate labels, pixels.
+        signal_scale: ``"auto"``, ``"fraction"`` or a positive float (see
+            the module docstring).
 
     Returns:
-        A scene with ``family="file"``, ``seed=None``; ``scored`` is False
-        when no labels are given.
+        A scene with ``family="file"`` (a stemscan scene file keeps its
+        family and seed), ``seed=None``; ``scored`` is False when there are
+        no labels.
 
     Raises:
         ValueError: unreadable, corrupt, empty or non-2-D image or labels,
@@ -75,8 +103,13 @@ def load(
         FileNotFoundError: ``path`` does not exist.
     """
     path = Path(path)
-    raw, file_pixel_size = read_image(path)
-    image = _normalise(raw, path)
+    stored = _read_scene_file(path)
+    if stored is not None:
+        raw, file_pixel_size, file_units = stored["image"], stored["pixel_size"], stored["signal_units"]
+    else:
+        raw, file_pixel_size = read_image(path)
+        file_units = None
+    image = apply_signal_scale(raw, signal_scale, path, file_units)
     if pixel_size is not None:
         if isinstance(pixel_size, bool) or not isinstance(pixel_size, (int, float)) or not pixel_size > 0:
             raise ValueError(f"pixel_size must be a positive number of Å, got {pixel_size!r}")
@@ -85,7 +118,14 @@ def load(
         size, source = file_pixel_size, "file"
     else:
         size, source = 1.0, "unknown (1 Å assumed)"
-    params: dict[str, Any] = {"path": str(path), "pixel_size_source": source}
+    params: dict[str, Any] = {"path": str(path), "pixel_size_source": source,
+                              "signal_scale": signal_scale if isinstance(signal_scale, str) else float(signal_scale)}
+    if stored is not None:
+        params["file_params"] = stored["params"]
+    if labels is None and stored is not None:
+        return Scene(image=image, labels=stored["labels"], features=stored["features"], pixel_size=size,
+                     family=stored["family"], params=params, seed=stored["seed"], atoms=stored["atoms"],
+                     atom_classes=stored["atom_classes"], scored=stored["scored"])
     if labels is None:
         label_image = np.zeros(image.shape, dtype=np.int32)
         features: list = []
@@ -193,8 +233,53 @@ def _read_rsciio(path: Path, suffix: str) -> tuple[np.ndarray, float | None]:
     raise ValueError(f"{path}: no 2-D image among its {len(signals)} signal(s)")
 
 
-def _normalise(raw: Any, path: Path) -> np.ndarray:
-    """Check a raw image and map it to the signal convention (float32, [0, 0.95])."""
+def _read_scene_file(path: Path) -> dict[str, Any] | None:
+    """A stemscan scene file's contents, or None for any other file."""
+    if path.suffix.lower() not in (".h5", ".hdf5") or not path.exists():
+        return None
+    from stemscan.scenes.scene_file import read_scene_file
+
+    try:
+        return read_scene_file(path)
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise ValueError(f"{path}: cannot read as .h5 ({error})") from error
+
+
+def apply_signal_scale(
+    raw: Any, signal_scale: str | float, path: Path | str = "image", file_units: str | None = None
+) -> np.ndarray:
+    """Check a raw image and convert it to scattered fraction (float32) per ``signal_scale``.
+
+    See the module docstring: ``"auto"`` keeps files whose ``file_units``
+    say ``"scattered fraction"`` and rescales the rest to [0, 0.95];
+    ``"fraction"`` (or ``1.0``) keeps the values; a positive float multiplies.
+    """
+    from stemscan.scenes.scene_file import FRACTION_UNITS
+
+    if isinstance(signal_scale, str):
+        if signal_scale not in ("auto", "fraction"):
+            raise ValueError(f"signal_scale must be 'auto', 'fraction' or a positive number, got {signal_scale!r}")
+        if signal_scale == "auto" and file_units != FRACTION_UNITS:
+            return _normalise(raw, Path(path))
+        factor = 1.0
+    elif isinstance(signal_scale, bool) or not isinstance(signal_scale, (int, float, np.integer, np.floating)) or not (
+        np.isfinite(signal_scale) and signal_scale > 0
+    ):
+        raise ValueError(f"signal_scale must be 'auto', 'fraction' or a positive number, got {signal_scale!r}")
+    else:
+        factor = float(signal_scale)
+    data = _check_raw(raw, Path(path))
+    image = data * factor if factor != 1.0 else data
+    if image.min() < 0 or image.max() > 1:
+        raise ValueError(
+            f"{path}: with signal_scale={signal_scale!r} the image spans [{image.min():.4g}, {image.max():.4g}], "
+            "but a scattered fraction lies in [0, 1]; subtract the detector offset or use signal_scale='auto'"
+        )
+    return image.astype(np.float32)
+
+
+def _check_raw(raw: Any, path: Path) -> np.ndarray:
+    """A raw image as a finite float64 2-D array, or ``ValueError`` naming the problem."""
     data = np.asarray(raw)
     if data.dtype.kind not in "uif" or data.dtype.kind == "c":
         raise ValueError(f"{path}: image must be numeric, got dtype {data.dtype}")
@@ -204,6 +289,12 @@ def _normalise(raw: Any, path: Path) -> np.ndarray:
     data = data.astype(np.float64)
     if not np.all(np.isfinite(data)):
         raise ValueError(f"{path}: image contains NaN or infinite values")
+    return data
+
+
+def _normalise(raw: Any, path: Path) -> np.ndarray:
+    """Check a raw image and map arbitrary detector units to [0, 0.95] (float32)."""
+    data = _check_raw(raw, path)
     low, high = float(data.min()), float(data.max())
     if high <= low:
         raise ValueError(f"{path}: image is constant (value {low}); nothing to scan")
@@ -220,6 +311,10 @@ def _read_labels(
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such labels file")
     suffix = path.suffix.lower()
+    if suffix == ".json":
+        from stemscan.scenes.feature_table import read_feature_table
+
+        return read_feature_table(path, shape)
     if suffix in (".csv", ".txt"):
         return _coordinate_labels(_read_coordinate_file(path), shape, radius, path)
     if suffix in (".npy", ".png", ".tif", ".tiff"):
@@ -235,7 +330,7 @@ def _read_labels(
             return _coordinate_labels(rows, shape, radius, path)
         raise ValueError(f"{path}: labels must be a label image of shape {shape} or (N, 2-4) coordinates, "
                          f"got shape {array.shape}")
-    raise ValueError(f"{path}: unsupported labels format {suffix!r} (use .npy, .png, .tif or .csv)")
+    raise ValueError(f"{path}: unsupported labels format {suffix!r} (use .json, .npy, .png, .tif or .csv)")
 
 
 def _label_image(array: np.ndarray, shape: tuple[int, int], name: str) -> tuple[np.ndarray, list]:

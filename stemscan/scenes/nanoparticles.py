@@ -2,13 +2,17 @@
 
 Physics
 -------
-Metal nanoparticles (Pt/Au-like, fcc) on an amorphous carbon film at 0.5
-Å/px.  Each particle's signal follows its projected thickness (a sphere,
-with slightly wavy outline) times lattice fringes of its own random
-orientation: one set of {111} planes (2.3 Å) or two crossing sets as seen
-along <110>.  The heaviest (thickest) particles reach ~0.3 of the incident
-beam.  Overlapping particles add.  The carbon support is a speckled film
-of mean signal ~0.02 with slow thickness variation.
+Pt nanoparticles (fcc) on an amorphous carbon film at 0.5 Å/px.  Each
+particle's signal is its mass-thickness Z-contrast in the imaging model
+(:mod:`stemscan.scenes.imaging`): projected thickness of a sphere (slightly
+wavy outline) times Pt's atom density (0.0662 Å⁻³) times its calibrated
+cross-section (kinematic, an upper bound for the thickest particles),
+modulated ±25 % by lattice fringes of its own random orientation: one set
+of {111} planes (2.3 Å) or two crossing sets as seen along <110>.
+Overlapping particles add.  The support is a speckled amorphous carbon film
+``support_thickness`` thick with slow thickness variation.  Defaults: 200
+kV, 25 mrad, 80-200 mrad detector, 3 nm carbon: a 3 nm particle's centre
+scatters ~0.02 of the beam (±25 % fringes), the support ~3e-4.
 
 Particles are placed one by one.  With probability ``aggregation`` a new
 particle is attached to a random existing one (touching it with a small
@@ -34,12 +38,15 @@ import numpy as np
 from stemscan.scenes.base import Scene
 from stemscan.scenes.fields import amorphous_background
 from stemscan.scenes.fringes import plane_wave
+from stemscan.scenes.imaging import ImagingModel
 from stemscan.scenes.painting import cut_into_segments, features_from_labels, paint_disks
 from stemscan.scenes.params import check_number
 
 __all__ = ["make_nanoparticles"]
 
 _FCC_SPACINGS = (2.26, 1.96)  # Pt {111} and {200}, Å
+_PT_Z = 78
+_PT_ATOMS_PER_A3 = 4 / 3.924**3
 
 
 def make_nanoparticles(
@@ -51,6 +58,11 @@ def make_nanoparticles(
     coverage: float = 0.15,
     aggregation: float = 0.5,
     segment_length: float = 32.0,
+    support_thickness: float = 30.0,
+    voltage_kv: float = 200.0,
+    convergence_mrad: float = 25.0,
+    detector_inner_mrad: float = 80.0,
+    detector_outer_mrad: float = 200.0,
 ) -> Scene:
     """Build a ``nanoparticles`` scene.
 
@@ -63,6 +75,10 @@ def make_nanoparticles(
         coverage: Fraction of the support covered by particles (0.01-0.5).
         aggregation: Probability that a particle is attached to another (0-1).
         segment_length: Length of one particle-edge feature, pixels.
+        support_thickness: Amorphous carbon support film, Å (0-500).
+        voltage_kv: Accelerating voltage, kV (60-300).
+        convergence_mrad: Probe convergence semi-angle, mrad.
+        detector_inner_mrad, detector_outer_mrad: Annular detector, mrad.
     """
     check_number("pixel_size", pixel_size, 0.2, 0.8)
     check_number("diameter", diameter, 0, 100, low_open=True)
@@ -70,27 +86,33 @@ def make_nanoparticles(
     check_number("coverage", coverage, 0.01, 0.5)
     check_number("aggregation", aggregation, 0, 1)
     check_number("segment_length", segment_length, 8, 128)
+    check_number("support_thickness", support_thickness, 0, 500)
+    imaging = ImagingModel(voltage_kv=voltage_kv, convergence_mrad=convergence_mrad,
+                           detector_inner_mrad=detector_inner_mrad, detector_outer_mrad=detector_outer_mrad)
+    per_angstrom = _PT_ATOMS_PER_A3 * imaging.cross_section(_PT_Z)  # scattered fraction per Å of Pt
     diameter_px = diameter * 10 / pixel_size
     if not 8 <= diameter_px <= size:
         raise ValueError(f"diameter {diameter} nm is {diameter_px:.0f} px; it must lie in [8, size] pixels")
     params = {
         "pixel_size": float(pixel_size), "diameter": float(diameter), "size_spread": float(size_spread),
         "coverage": float(coverage), "aggregation": float(aggregation), "segment_length": float(segment_length),
+        "support_thickness": float(support_thickness), **imaging.to_params(),
     }
     rng = np.random.default_rng(seed)
     shape = (size, size)
     centres, radii, contacts = _place_particles(size, diameter_px / 2, size_spread, coverage, aggregation, rng)
 
-    image = amorphous_background(shape, rng, level=0.02, texture=0.004, grain_px=1.5 / pixel_size,
+    level = imaging.amorphous_carbon(support_thickness)
+    image = amorphous_background(shape, rng, level=level, texture=0.2 * level, grain_px=1.5 / pixel_size,
                                  thickness_variation=0.15, thickness_correlation_px=100 / pixel_size)
     touched = np.zeros(len(centres), dtype=bool)
     for i, j, _ in contacts:
         touched[i] = touched[j] = True
     rims = np.zeros(shape, dtype=bool)
     for k, (centre, radius) in enumerate(zip(centres, radii)):
-        _render_particle(image, rims if not touched[k] else None, centre, radius, pixel_size, rng)
+        _render_particle(image, rims if not touched[k] else None, centre, radius, pixel_size, per_angstrom, rng)
     for i, j, point in contacts:
-        _render_neck(image, point, min(radii[i], radii[j]), pixel_size)
+        _render_neck(image, point, min(radii[i], radii[j]), pixel_size, per_angstrom)
     np.clip(image, 0, 0.99, out=image)
 
     labels = cut_into_segments(rims, segment_length, rng)
@@ -150,12 +172,12 @@ def _place_particles(
     return centres, radii, contacts
 
 
-def _peak_signal(radius: float, pixel_size: float) -> float:
-    """Centre signal of a particle: thicker (larger) particles scatter more, up to 0.3."""
-    return 0.3 * min(1.0, radius * pixel_size / 25.0) ** 0.7
+def _peak_signal(radius: float, pixel_size: float, per_angstrom: float) -> float:
+    """Centre signal of a sphere of ``radius`` pixels: thickness (Å) times signal per Å of Pt."""
+    return 2 * radius * pixel_size * per_angstrom
 
 
-def _render_neck(image: np.ndarray, point: np.ndarray, radius: float, pixel_size: float) -> None:
+def _render_neck(image: np.ndarray, point: np.ndarray, radius: float, pixel_size: float, per_angstrom: float) -> None:
     """Add the sintering neck filling the contact between two particles (a Gaussian blob)."""
     sigma = max(1.5, 0.15 * radius)
     reach = int(np.ceil(3 * sigma))
@@ -163,9 +185,8 @@ def _render_neck(image: np.ndarray, point: np.ndarray, radius: float, pixel_size
     rows = np.arange(max(r0 - reach, 0), min(r0 + reach + 1, image.shape[0]))
     cols = np.arange(max(c0 - reach, 0), min(c0 + reach + 1, image.shape[1]))
     blob = np.exp(-((rows[:, None] - point[0]) ** 2 + (cols[None, :] - point[1]) ** 2) / (2 * sigma**2))
-    image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] += (0.35 * _peak_signal(radius, pixel_size) * blob).astype(
-        np.float32
-    )
+    neck = 0.35 * _peak_signal(radius, pixel_size, per_angstrom) * blob
+    image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] += neck.astype(np.float32)
 
 
 def _render_particle(
@@ -174,6 +195,7 @@ def _render_particle(
     centre: np.ndarray,
     radius: float,
     pixel_size: float,
+    per_angstrom: float,
     rng: np.random.Generator,
 ) -> None:
     """Add one particle's signal to ``image``; mark its rim band in ``rims`` if given."""
@@ -199,8 +221,8 @@ def _render_particle(
     fringes = plane_wave(rows, cols, spacing, angle, phase[0])
     if crossed:
         fringes = 0.5 * (fringes + plane_wave(rows, cols, spacing, angle + np.deg2rad(70.5), phase[1]))
-    peak = _peak_signal(radius, pixel_size)
-    signal = peak * thickness * (0.75 + 0.25 * fringes)
+    peak = _peak_signal(radius, pixel_size, per_angstrom)
+    signal = peak * thickness * (1 + 0.25 * fringes)
     window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     image[window] += signal.astype(np.float32)
     if rims is not None:

@@ -3,10 +3,15 @@
 Physics
 -------
 Two crystalline phases at medium magnification (0.5 Å/px by default, so
-the lattices show as fringes of column-like peaks).  The matrix is a heavy
-perovskite-like phase (mean signal ~0.11, square lattice 3.96 Å); the second
-phase is a lighter spinel-like one (mean ~0.065, sub-cell 4.19 Å, slightly
-rotated), as in BiFeO3-CoFe2O4 nanocomposites.  Two morphologies:
+the lattices show as fringes of column-like peaks), as in BiFeO3-CoFe2O4
+nanocomposites: a heavy perovskite matrix (BiFeO3, square lattice 3.96 Å)
+and a lighter spinel (CoFe2O4, sub-cell 4.19 Å, slightly rotated).  Each
+phase's mean signal is its mass-thickness Z-contrast in the imaging model
+(:mod:`stemscan.scenes.imaging`): ``thickness * sum(sigma_atom) / V_formula``
+with the calibrated single-atom cross-sections (kinematic, an upper bound
+for thick crystals).  At the defaults (200 kV, 80-200 mrad, 20 nm) the
+matrix scatters ~0.042 of the beam and the spinel 0.39 of that.  Two
+morphologies:
 
 * ``"pillars"``: epitaxial pillars of the second phase (slightly wavy
   outlines) embedded in the matrix, ``volume_fraction`` of the area;
@@ -30,6 +35,7 @@ import numpy as np
 from stemscan.scenes.base import Scene
 from stemscan.scenes.fields import amorphous_background, smooth_field
 from stemscan.scenes.fringes import square_lattice
+from stemscan.scenes.imaging import ImagingModel
 from stemscan.scenes.painting import cut_into_segments, features_from_labels, region_boundaries
 from stemscan.scenes.params import check_choice, check_number
 
@@ -43,9 +49,15 @@ def make_phase_separated(
     pixel_size: float = 0.5,
     domain_size: float = 6.0,
     volume_fraction: float = 0.25,
-    contrast: float = 0.6,
+    contrast: float | None = None,
     interface_width: float = 5.0,
     segment_length: float = 32.0,
+    thickness: float = 200.0,
+    voltage_kv: float = 200.0,
+    convergence_mrad: float = 25.0,
+    detector_inner_mrad: float = 80.0,
+    detector_outer_mrad: float = 200.0,
+    amorphous_thickness: float = 20.0,
 ) -> Scene:
     """Build a ``phase-separated`` scene.
 
@@ -56,23 +68,37 @@ def make_phase_separated(
         pixel_size: Sampling, Å per pixel (0.2-1.5, fine enough for fringes).
         domain_size: Pillar diameter, or spinodal wavelength, nm (> 0).
         volume_fraction: Area fraction of the second phase (0.05-0.6).
-        contrast: Mean signal of the second phase relative to the matrix (0.2-1.5).
+        contrast: Mean signal of the second phase relative to the matrix
+            (0.2-1.5); ``None``: from the imaging model (CoFe2O4 / BiFeO3).
         interface_width: Width of the composition profile, Å.
         segment_length: Length of one interface feature, pixels.
+        thickness: Specimen thickness, Å (10-2000).
+        voltage_kv: Accelerating voltage, kV (60-300).
+        convergence_mrad: Probe convergence semi-angle, mrad.
+        detector_inner_mrad, detector_outer_mrad: Annular detector, mrad.
+        amorphous_thickness: Amorphous surface layer, carbon-equivalent Å (0-200).
     """
     check_choice("pattern", pattern, ("pillars", "spinodal"))
     check_number("pixel_size", pixel_size, 0.2, 1.5)
     check_number("domain_size", domain_size, 0.5, 1000, low_open=True)
     check_number("volume_fraction", volume_fraction, 0.05, 0.6)
-    check_number("contrast", contrast, 0.2, 1.5)
+    if contrast is not None:
+        check_number("contrast", contrast, 0.2, 1.5)
+    check_number("thickness", thickness, 10, 2000)
+    check_number("amorphous_thickness", amorphous_thickness, 0, 200)
+    imaging = ImagingModel(voltage_kv=voltage_kv, convergence_mrad=convergence_mrad,
+                           detector_inner_mrad=detector_inner_mrad, detector_outer_mrad=detector_outer_mrad)
+    matrix_mean = thickness * _mass_thickness(imaging, _BIFEO3)
+    ratio = _mass_thickness(imaging, _COFE2O4) / _mass_thickness(imaging, _BIFEO3) if contrast is None else contrast
     check_number("interface_width", interface_width, 0.5, 50)
     check_number("segment_length", segment_length, 8, 128)
     if domain_size * 10 / pixel_size < 16:
         raise ValueError(f"domain_size {domain_size} nm is under 16 pixels at pixel_size {pixel_size} Å")
     params = {
         "pattern": pattern, "pixel_size": float(pixel_size), "domain_size": float(domain_size),
-        "volume_fraction": float(volume_fraction), "contrast": float(contrast),
+        "volume_fraction": float(volume_fraction), "contrast": float(ratio),
         "interface_width": float(interface_width), "segment_length": float(segment_length),
+        "thickness": float(thickness), "amorphous_thickness": float(amorphous_thickness), **imaging.to_params(),
     }
     rng = np.random.default_rng(seed)
     shape = (size, size)
@@ -92,12 +118,13 @@ def make_phase_separated(
     second = square_lattice(coords, coords, 4.19 / pixel_size, angle + np.deg2rad(rng.uniform(-2, 2)),
                             tuple(rng.uniform(0, 2 * np.pi, 2)))
     fringe = 0.5  # peak-to-mean modulation of the lattice
-    matrix_signal = 0.11 * (1 - fringe + 2 * fringe * matrix)
-    second_signal = 0.11 * contrast * (1 - fringe + 2 * fringe * second)
+    matrix_signal = matrix_mean * (1 - fringe + 2 * fringe * matrix)
+    second_signal = matrix_mean * ratio * (1 - fringe + 2 * fringe * second)
     image = (1 - phase) * matrix_signal + phase * second_signal
     image *= 1 - 0.15 * np.exp(-((distance / width_px) ** 2))  # interface strain contrast
     image *= 1 + 0.08 * smooth_field(shape, 200 / pixel_size, rng)  # thickness
-    image += amorphous_background(shape, rng, level=0.005, texture=0.003, grain_px=1.5 / pixel_size)
+    level = imaging.amorphous_carbon(amorphous_thickness)
+    image += amorphous_background(shape, rng, level=level, texture=0.5 * level, grain_px=1.5 / pixel_size)
     image = np.clip(image, 0, 0.99).astype(np.float32)
 
     regions = (distance > 0).astype(np.int8)
@@ -106,6 +133,17 @@ def make_phase_separated(
     labels, features = features_from_labels(labels, kinds, [1.0] * len(kinds), min_pixels=16)
     return Scene(image=image, labels=labels, features=features, pixel_size=float(pixel_size),
                  family="phase-separated", params=params, seed=seed)
+
+
+#: (atomic numbers of one formula unit, its volume in Å³)
+_BIFEO3 = ((83, 26, 8, 8, 8), 3.96**3)
+_COFE2O4 = ((27, 26, 26, 8, 8, 8, 8), 8.38**3 / 8)
+
+
+def _mass_thickness(imaging: ImagingModel, compound: tuple[tuple[int, ...], float]) -> float:
+    """Scattered fraction per Å of thickness of a compound: ``sum(sigma) / V``, 1/Å."""
+    numbers, volume = compound
+    return imaging.column_cross_section(numbers) / volume
 
 
 def _pillar_distance(

@@ -11,6 +11,10 @@ import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import make as make_agent
 from stemscan.agents.dcnn_bo import DCNNBOAgent
 from stemscan.benchmarks import play_episode
+from stemscan.envs.dose_defaults import default_acquisition
+
+#: The env's default imaging dose on graphene (scenes are in physical scattered fraction), e⁻/px.
+GRAPHENE_DOSE = default_acquisition("lattice-defects", {"material": "graphene", "pixel_size": 0.2})[0]
 
 
 @pytest.fixture()
@@ -55,7 +59,7 @@ def test_descriptor_is_higher_on_defects_than_on_clean_lattice(env: gym.Env) -> 
     rng = np.random.default_rng(0)
 
     def mean_descriptor(scene) -> float:
-        image = measure(scene, 500.0, rng)
+        image = measure(scene, GRAPHENE_DOSE, rng)
         values = [agent.descriptor({"patch": image[r:r + 32, c:c + 32]}) for r in range(0, 128, 32)
                   for c in range(0, 128, 32)]
         return float(np.mean(values))
@@ -73,7 +77,7 @@ def test_vacancy_count_is_higher_where_vacancies_are(env: gym.Env) -> None:
     def total(vacancy_fraction: float) -> float:
         scene = make_scene("lattice-defects", seed=4, size=128, vacancy_fraction=vacancy_fraction,
                            dopant_fraction=0.0, stone_wales_fraction=0.0, grain_boundary=False)
-        image = measure(scene, 500.0, rng)
+        image = measure(scene, GRAPHENE_DOSE, rng)
         return sum(agent.descriptor({"patch": image[r:r + 32, c:c + 32]}) for r in range(0, 128, 32)
                    for c in range(0, 128, 32))
 

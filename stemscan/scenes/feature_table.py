@@ -1,0 +1,144 @@
+"""Feature tables: one JSON file that carries each feature's footprint, kind and weight.
+
+Format (``.json``)::
+
+    {
+      "label_image": "labels.npy",          # optional, relative to the JSON file
+      "features": [
+        {"kind": "vacancy", "weight": 1.0, "center": [r, c], "radius": 4.0},
+        {"kind": "interface", "weight": 1.0, "polygon": [[r0, c0], [r1, c1], ...]},
+        {"kind": "grain-boundary", "weight": 1.0, "label": 7}
+      ]
+    }
+
+Each feature has exactly one footprint: a disk (``center`` ``(row, col)``
+and ``radius``, pixels), a polygon (vertices ``(row, col)``, pixels, at
+least 3), or ``label``: the pixels equal to that value in ``label_image``
+(an integer image of the scene's shape, ``.npy``/``.png``/``.tif``).
+``kind`` defaults to ``"feature"``, ``weight`` to 1.  Footprints are painted
+in order, so a later feature covers an earlier one where they overlap; a
+feature left with no pixel is an error (nothing could ever discover it).
+:func:`write_feature_table` writes any :class:`~stemscan.scenes.Scene`'s
+ground truth in this format (label image plus table), exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stemscan.scenes.base import Feature, Scene
+
+__all__ = ["read_feature_table", "parse_feature_table", "write_feature_table"]
+
+
+def read_feature_table(
+    path: str | os.PathLike[str], shape: tuple[int, int]
+) -> tuple[np.ndarray, list[Feature]]:
+    """Read a feature table file into ``(int32 labels, features)`` for an image of ``shape``."""
+    path = Path(path)
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot read the feature table ({error})") from error
+    label_image = None
+    if isinstance(table, dict) and table.get("label_image") is not None:
+        from stemscan.scenes.loaders import read_image
+
+        label_path = path.parent / str(table["label_image"])
+        label_image, _ = read_image(label_path)
+        label_image = np.asarray(label_image)
+    return parse_feature_table(table, shape, label_image, name=str(path))
+
+
+def parse_feature_table(
+    table: Any, shape: tuple[int, int], label_image: np.ndarray | None = None, name: str = "feature table"
+) -> tuple[np.ndarray, list[Feature]]:
+    """Paint a parsed feature table (see the module docstring) into labels and records."""
+    if not isinstance(table, dict) or not isinstance(table.get("features"), list):
+        raise ValueError(f"{name}: expected an object with a 'features' list")
+    if label_image is not None:
+        if label_image.shape != tuple(shape):
+            raise ValueError(f"{name}: label_image has shape {label_image.shape}, the image {tuple(shape)}")
+        if label_image.dtype.kind not in "uif" or not np.all(label_image == np.round(label_image)):
+            raise ValueError(f"{name}: label_image must hold integers")
+    labels = np.zeros(shape, dtype=np.int32)
+    kinds: list[str] = []
+    weights: list[float] = []
+    for index, entry in enumerate(table["features"], start=1):
+        where = f"{name}: feature {index}"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be an object, got {entry!r}")
+        kind = entry.get("kind", "feature")
+        weight = entry.get("weight", 1.0)
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"{where}: kind must be a non-empty string, got {kind!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (np.isfinite(weight) and weight > 0):
+            raise ValueError(f"{where}: weight must be a positive number, got {weight!r}")
+        mask = _footprint(entry, shape, label_image, where)
+        if not mask.any():
+            raise ValueError(f"{where} ({kind}) covers no pixel of the {shape[0]}x{shape[1]} image")
+        labels[mask] = index
+        kinds.append(kind)
+        weights.append(float(weight))
+    present = np.bincount(labels.ravel(), minlength=len(kinds) + 1)[1:]
+    hidden = np.flatnonzero(present == 0)
+    if hidden.size:
+        raise ValueError(f"{name}: feature(s) {', '.join(str(i + 1) for i in hidden)} are entirely covered by "
+                         "later features")
+    from stemscan.scenes.painting import features_from_labels
+
+    return features_from_labels(labels, kinds, weights, min_pixels=1)
+
+
+def _footprint(entry: dict, shape: tuple[int, int], label_image: np.ndarray | None, where: str) -> np.ndarray:
+    keys = [key for key in ("center", "polygon", "label") if key in entry]
+    if len(keys) != 1:
+        raise ValueError(f"{where}: give exactly one footprint ('center'+'radius', 'polygon' or 'label'), got {keys}")
+    key = keys[0]
+    if key == "label":
+        if label_image is None:
+            raise ValueError(f"{where}: 'label' needs a 'label_image' in the table")
+        value = entry["label"]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{where}: label must be a positive integer, got {value!r}")
+        return label_image == value
+    if key == "center":
+        centre = np.asarray(entry["center"], dtype=np.float64)
+        radius = entry.get("radius")
+        if centre.shape != (2,) or not np.all(np.isfinite(centre)):
+            raise ValueError(f"{where}: center must be [row, col], got {entry['center']!r}")
+        if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not radius > 0:
+            raise ValueError(f"{where}: a disk needs a positive 'radius' in pixels, got {radius!r}")
+        rows, cols = np.ogrid[: shape[0], : shape[1]]
+        return (rows - centre[0]) ** 2 + (cols - centre[1]) ** 2 <= float(radius) ** 2
+    from skimage.draw import polygon as draw_polygon
+
+    vertices = np.asarray(entry["polygon"], dtype=np.float64)
+    if vertices.ndim != 2 or vertices.shape[1] != 2 or len(vertices) < 3 or not np.all(np.isfinite(vertices)):
+        raise ValueError(f"{where}: polygon must be >= 3 finite [row, col] vertices")
+    mask = np.zeros(shape, dtype=bool)
+    rr, cc = draw_polygon(vertices[:, 0], vertices[:, 1], shape=shape)
+    mask[rr, cc] = True
+    return mask
+
+
+def write_feature_table(scene: Scene, path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write ``scene``'s ground truth as ``path`` (JSON) plus ``<stem>_labels.npy``; returns both paths."""
+    path = Path(path)
+    label_path = path.with_name(path.stem + "_labels.npy")
+    np.save(label_path, scene.labels)
+    table = {
+        "label_image": label_path.name,
+        "features": [
+            {"kind": f.kind, "weight": float(f.weight), "label": int(f.id),
+             "centroid": [float(f.centroid[0]), float(f.centroid[1])]}
+            for f in scene.features
+        ],
+    }
+    path.write_text(json.dumps(table, indent=1), encoding="utf-8")
+    return path, label_path
