@@ -48,6 +48,12 @@ class Microscope:
         for name in ("background_counts", "settle_time_us", "flyback_time_us"):
             check_number(name, getattr(self, name), 0.0)
 
+    @property
+    def probe_current_pa(self) -> float:
+        """Probe current implied by dose and dwell, pA (the family defaults of
+        :mod:`stemscan.envs.dose_defaults` assume a typical current per material class)."""
+        return self.electrons_per_pixel / (self.dwell_time_us * ELECTRONS_PER_PA_US)
+
     def counts(self, signal: np.ndarray, electrons: float, rng: np.random.Generator) -> np.ndarray:
         """Poisson detector counts for ``electrons`` incident per sample (``Generator.poisson``).
 

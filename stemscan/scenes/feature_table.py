@@ -47,7 +47,7 @@ def read_feature_table(
         raise ValueError(f"{path}: cannot read the feature table ({error})") from error
     label_image = None
     if isinstance(table, dict) and table.get("label_image") is not None:
-        from stemscan.scenes.loaders import read_image
+        from stemscan.scenes.image_files import read_image
 
         label_path = path.parent / str(table["label_image"])
         label_image, _ = read_image(label_path)

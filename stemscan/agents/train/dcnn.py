@@ -31,6 +31,7 @@ from stemscan.agents.dcnn import CLASS_NAMES, DEFECT_CLASSES, normalise_image
 from stemscan.agents.train.dcnn_data import atom_radius, class_map, measure, random_scene
 from stemscan.atomic import write_bytes_atomic
 from stemscan.scenes import Scene
+from stemscan.scenes import make as make_scene
 from stemscan.validation import check_int, check_number, check_positive
 
 __all__ = ["TrainConfig", "configure", "evaluate_scene", "make_batch", "run", "segmentation_loss", "train_dcnn"]
