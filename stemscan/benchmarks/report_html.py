@@ -23,7 +23,7 @@ import numpy as np
 from stemscan.benchmarks.entry import Entry, agent_label
 from stemscan.benchmarks.metrics import curve_at
 
-__all__ = ["discovery_curves_png", "render_html", "scan_paths_png"]
+__all__ = ["discovery_curves_png", "render_html", "scan_paths_png", "short_labels"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -32,6 +32,7 @@ table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .92em; }
 th, td { padding: .35em .8em; border-bottom: 1px solid #e4e4e4; text-align: right; }
 th { background: #f4f5f7; cursor: pointer; user-select: none; position: sticky; top: 0; }
 th:hover { background: #e6e9ef; } td.agent, th.agent { text-align: left; font-weight: 600; }
+td.agent { max-width: 24em; } .name, .ci { white-space: nowrap; } .kw { font-weight: normal; font-size: .8em; color: #666; overflow-wrap: anywhere; }
 tr:nth-child(1) td { background: #f1faf1; }
 .ci { color: #777; font-size: .9em; } .note { color: #666; font-size: .9em; }
 img { max-width: 100%; border: 1px solid #eee; }
@@ -84,6 +85,28 @@ def _pyplot() -> Any:
     return plt
 
 
+def short_labels(labels: Sequence[str]) -> dict[str, str]:
+    """Plot labels: the agent name alone, or ``name [k]`` for the k-th label with keyword options.
+
+    Full labels (``agent {json}``) can be hundreds of characters; figures
+    use these short ones and the page lists ``[k]`` with its options.
+    """
+    out: dict[str, str] = {}
+    k = 0
+    for label in sorted(set(labels)):
+        if " " in label:
+            k += 1
+            out[label] = f"{label.split(' ', 1)[0]} [{k}]"
+        else:
+            out[label] = label
+    return out
+
+
+def _legend_notes(labels: Sequence[str]) -> list[str]:
+    short = short_labels(labels)
+    return [f"{short[label]}: {label}" for label in sorted(short) if short[label] != label]
+
+
 def discovery_curves_png(rows: Sequence[Mapping[str, Any]], n_points: int = 200) -> str | None:
     """Base64 PNG: one panel per family, median and IQR band of found fraction vs dose per agent."""
     if not rows:
@@ -91,6 +114,7 @@ def discovery_curves_png(rows: Sequence[Mapping[str, Any]], n_points: int = 200)
     plt = _pyplot()
     families = sorted({r["scene"] for r in rows})
     agents = sorted({agent_label(r) for r in rows})
+    short = short_labels(agents)
     colours = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(agents)}
     fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.4), squeeze=False, sharey=True)
     for ax, family in zip(axes[0], families):
@@ -111,7 +135,7 @@ def discovery_curves_png(rows: Sequence[Mapping[str, Any]], n_points: int = 200)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=RuntimeWarning)
                 low, mid, high = np.nanpercentile(stack, [25, 50, 75], axis=0)
-            ax.plot(grid, mid, color=colours[agent], label=agent, lw=1.8)
+            ax.plot(grid, mid, color=colours[agent], label=short[agent], lw=1.8)
             ax.fill_between(grid, low, high, color=colours[agent], alpha=0.2, lw=0)
         ax.set_title(family)
         ax.set_xlabel("dose (fraction of a full frame)")
@@ -159,6 +183,7 @@ def scan_paths_png(rows: Sequence[Mapping[str, Any]]) -> tuple[str | None, list[
     if not recordings:
         return None, notes
     plt = _pyplot()
+    short = short_labels([agent_label(r) for r in rows])  # the numbering of the discovery curves
     n = len(recordings)
     cols = min(n, 4)
     nrows = math.ceil(n / cols)
@@ -175,7 +200,7 @@ def scan_paths_png(rows: Sequence[Mapping[str, Any]]) -> tuple[str | None, list[
             ax.plot(xs, ys, "-", color="white", lw=0.8, alpha=0.8)
             ax.scatter(xs, ys, c=np.arange(len(xs)), cmap="plasma", s=12, zorder=3)
             ax.plot(xs[0], ys[0], marker="o", ms=8, mfc="none", mec="cyan", mew=1.5)
-        ax.set_title(f"{label}\n{rec.label.split(' / ', 1)[1]}: {rec.final_found}/{rec.features_total} found", fontsize=9)
+        ax.set_title(f"{short[label]}\n{rec.label.split(' / ', 1)[1]}: {rec.final_found}/{rec.features_total} found", fontsize=9)
     fig.tight_layout()
     return _png(fig), notes
 
@@ -183,7 +208,9 @@ def scan_paths_png(rows: Sequence[Mapping[str, Any]]) -> tuple[str | None, list[
 def _cell(entry: Entry, key: str) -> str:
     value = getattr(entry, key)
     if key == "agent":
-        return f'<td class="agent" data-v="{html.escape(value)}">{html.escape(value)}</td>'
+        name, _, options = value.partition(" ")
+        extra = f'<br><span class="kw">{html.escape(options)}</span>' if options else ""
+        return f'<td class="agent" data-v="{html.escape(value)}"><span class="name">{html.escape(name)}</span>{extra}</td>'
     if key in ("rank", "episodes"):
         return f'<td data-v="{value}">{value}</td>'
     text = "–" if not math.isfinite(value) else f"{value:.3f}" if key == "latency_ms_median" else f"{value:.2f}"
@@ -227,7 +254,8 @@ def render_html(
     if curves:
         parts += ["<h2>Discovery curves</h2>",
                   '<p class="note">Median (line) and interquartile band over episodes.</p>',
-                  f'<img alt="discovery curves per scene family" src="data:image/png;base64,{curves}">']
+                  f'<img alt="discovery curves per scene family" src="data:image/png;base64,{curves}">',
+                  *(f'<p class="note">{html.escape(n)}</p>' for n in _legend_notes([agent_label(r) for r in rows]))]
     if scan_paths and rows:
         picture, notes = scan_paths_png(rows)
         parts.append("<h2>Scan paths</h2>")

@@ -77,4 +77,16 @@ def test_html_is_self_contained_with_plots(tmp_path, tiny_grid):
     assert page.count("data:image/png;base64,") == 2  # discovery curves + scan paths
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched from the network
     for agent in ("random", "raster", "oracle"):
-        assert f">{agent}</td>" in page
+        assert f"<span class=\"name\">{agent}</span></td>" in page
+
+
+
+def test_html_keeps_long_agent_labels_readable():
+    from stemscan.benchmarks.leaderboard import Entry
+    from stemscan.benchmarks.report_html import _cell, short_labels
+
+    long = 'rvae-bo {"boundary":"change","centring":"lattice","descriptor":"contrast","edge_px":2,"lattice_px":26.333}'
+    tuned = 'linear-bo {"beta":2}'
+    assert short_labels(["random", long, tuned]) == {"random": "random", tuned: "linear-bo [1]", long: "rvae-bo [2]"}
+    cell = _cell(Entry("f", 1, long, 10, 1.0, 0.5, 1.5, 0.1, 0.2, 0.3, 0.4, 5.0), "agent")
+    assert '><span class="name">rvae-bo</span><br><span class="kw">{&quot;boundary&quot;' in cell
