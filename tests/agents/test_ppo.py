@@ -205,3 +205,12 @@ def test_initial_policy_is_uniform_over_unvisited_cells() -> None:
     assert logits[5] < others[0] - 4.0
 
 
+
+
+def test_training_shows_a_progress_bar_by_default(tmp_path, capsys):
+    config = PPOTrainConfig(seed=0, timesteps=64, scenes=["lattice-defects"], n_envs=1, env_overrides=TINY,
+                            log_dir=tmp_path / "runs", eval_freq=64, n_eval_episodes=1, tensorboard=False)
+    assert config.progress_bar
+    train_ppo(tmp_path / "p.safetensors", config)
+    err = capsys.readouterr().err
+    assert "train ppo" in err and "step" in err

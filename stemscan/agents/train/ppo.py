@@ -196,8 +196,8 @@ class PPOTrainConfig:
     """Log to TensorBoard under ``log_dir``."""
     num_threads: int = 1
     """``torch.set_num_threads`` during training (restored after)."""
-    progress_bar: bool = False
-    """Show SB3's progress bar."""
+    progress_bar: bool = True
+    """Show a tqdm bar on stderr: env steps done, env steps/s, time left."""
 
 
 def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, command: str | None = None) -> TrainResult:
@@ -216,7 +216,7 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     import stable_baselines3
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import EvalCallback
+    from stable_baselines3.common.callbacks import CallbackList, EvalCallback
 
     from stemscan import __version__
     from stemscan.agents.nets.scan_map import ScanMapExtractor
@@ -293,8 +293,9 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
                 deterministic=True,
                 verbose=0,
             )
+            callbacks = CallbackList([callback, _progress_callback(timesteps)]) if progress_bar else callback
             start = time.perf_counter()
-            model.learn(total_timesteps=timesteps, callback=callback, tb_log_name="PPO", progress_bar=progress_bar)
+            model.learn(total_timesteps=timesteps, callback=callbacks, tb_log_name="PPO")
             wall_s = time.perf_counter() - start
             train_env.close()
             eval_env.close()
@@ -345,7 +346,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curve", default=None, help="draw the learning curve to this PNG")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-tensorboard", action="store_true", help="do not log to TensorBoard")
-    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: a tqdm bar with env steps/s)")
+    parser.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old commands
+
+
+def _progress_callback(total: int) -> Any:
+    """An SB3 callback drawing a tqdm bar over the env steps of ``model.learn`` (SB3's own bar needs ``rich``)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class TqdmSteps(BaseCallback):
+
+        def __init__(self, total: int) -> None:
+            super().__init__()
+            self.total = int(total)
+            self.bar: Any = None
+
+        def _on_training_start(self) -> None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc="train ppo", unit="step", unit_scale=True, dynamic_ncols=True)
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.model.num_timesteps - self.bar.n)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    return TqdmSteps(total)
 
 
 def _command_args(args: argparse.Namespace) -> list[str]:
@@ -360,7 +388,7 @@ def _command_args(args: argparse.Namespace) -> list[str]:
         value = getattr(args, attr, None)
         if value is not None:
             words += [flag, str(value)]
-    for attr, flag in (("no_tensorboard", "--no-tensorboard"), ("progress", "--progress")):
+    for attr, flag in (("no_tensorboard", "--no-tensorboard"), ("no_progress", "--no-progress")):
         if getattr(args, attr, False):
             words.append(flag)
     return words
@@ -382,10 +410,11 @@ def run(args: argparse.Namespace) -> int:
         curve_path=args.curve,
         tensorboard=not args.no_tensorboard,
         num_threads=args.threads,
-        progress_bar=args.progress,
+        progress_bar=not args.no_progress,
     )
     result = train_ppo(args.out, config, command=command)
-    print(f"trained {result.timesteps} steps in {result.wall_s:.0f} s -> {result.policy_path}")
+    rate = result.timesteps / result.wall_s if result.wall_s > 0 else float("nan")
+    print(f"trained {result.timesteps} steps in {result.wall_s:.0f} s ({rate:.0f} env steps/s) -> {result.policy_path}")
     if result.eval_timesteps.size:
         print(f"last evaluation: mean reward {result.eval_mean_reward[-1]:.2f} at {result.eval_timesteps[-1]} steps")
     if result.curve_path is not None:
