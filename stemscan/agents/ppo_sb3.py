@@ -1,0 +1,62 @@
+"""A saved stemscan PPO policy as a stable-baselines3 ``PPO`` model: evaluate, fine-tune, continue training.
+
+The policy file holds tensors (safetensors) and a JSON config, nothing
+pickled; :func:`load_sb3_ppo` rebuilds SB3's ``PPO`` around it with the
+hyperparameters it was trained with::
+
+    env = gymnasium.make("STEMScan-v0", action_mode="grid")
+    model = load_sb3_ppo(env)                      # the shipped policy
+    evaluate_policy(model, env, n_eval_episodes=10)
+    model.learn(20_000)                            # continue training
+    save_policy(model.policy, "mine.safetensors", spec)   # stemscan's format again
+
+The optimiser's state is not stored with a policy, so training continues
+with a fresh Adam state; the network weights, architecture and PPO
+hyperparameters are the saved ones.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+
+from stemscan.agents.nets.scan_map import ScanMapExtractor
+from stemscan.agents.ppo import _ACTIVATIONS, load_policy
+
+__all__ = ["load_sb3_ppo"]
+
+
+def load_sb3_ppo(env: gym.Env | Any, path: str | os.PathLike | None = None, seed: int | None = 0, **ppo_overrides: Any) -> Any:
+    """Build ``stable_baselines3.PPO`` on ``env`` with the weights of a saved stemscan policy.
+
+    Args:
+        env: A grid-mode ``STEMScan-v0`` env (or a VecEnv of them) whose
+            spaces equal the policy's (e.g. ``gymnasium.make("STEMScan-v0",
+            action_mode="grid")`` for the shipped policy).
+        path: The ``.safetensors`` policy (``.json`` beside it); ``None``
+            for the shipped one.
+        seed: SB3's seed for training from here on.
+        ppo_overrides: PPO keywords replacing the saved hyperparameters
+            (e.g. ``learning_rate=3e-4``).
+
+    Raises:
+        ValueError: The env's spaces differ from the policy's (names which).
+    """
+    from stable_baselines3 import PPO
+
+    policy, spec = load_policy(path)
+    for name in ("observation_space", "action_space"):
+        if getattr(env, name) != getattr(policy, name):
+            raise ValueError(
+                f"the env's {name} {getattr(env, name)} differs from the policy's {getattr(policy, name)}; "
+                f"make the env with the policy's keywords {spec.get('env_kwargs')}"
+            )
+    kwargs = dict(spec.get("policy_kwargs") or {})
+    kwargs["activation_fn"] = _ACTIVATIONS[kwargs.get("activation_fn", "tanh")]
+    kwargs["features_extractor_class"] = ScanMapExtractor
+    hyper = {**((spec.get("training") or {}).get("ppo_kwargs") or {}), **ppo_overrides}
+    model = PPO("MultiInputPolicy", env, policy_kwargs=kwargs, seed=seed, device="cpu", verbose=0, **hyper)
+    model.policy.load_state_dict(policy.state_dict())
+    return model
