@@ -7,7 +7,9 @@ Three kinds of name are accepted wherever an agent is named (``make``,
 * a name another installed package registers in the entry-point group
   ``stemscan.agents`` (``[project.entry-points."stemscan.agents"] my-agent =
   "mypkg.agents:MyAgent"``);
-* ``module.path:ClassName`` (Gymnasium's convention), imported on use.
+* ``module.path:ClassName`` (Gymnasium's convention), imported on use;
+* ``sb3:[ALGO:]path/to/model.zip``: any stable-baselines3 model saved with
+  ``.save()`` (:mod:`stemscan.agents.sb3_model`; nothing in it unpickled).
 
 A plug-in is a class (or factory) called as ``cls(env, seed=..., **options)``
 that returns an object with SB3's ``predict``; subclassing
@@ -17,6 +19,7 @@ Modules are imported on first use.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -62,6 +65,8 @@ def is_agent_name(name: Any) -> bool:
         return False
     if name in _AGENTS or name in _plugins():
         return True
+    if name.startswith("sb3:"):
+        return len(name) > len("sb3:")
     module, sep, attribute = name.partition(":")
     return bool(sep) and all(part.isidentifier() for part in module.split(".")) and attribute.isidentifier()
 
@@ -84,6 +89,13 @@ def agent_class(name: str) -> Any:
         raise ValueError(f"unknown agent {name!r}; valid names: {', '.join(names())}, or module.path:ClassName")
     if name in _AGENTS:
         return _load(_AGENTS[name], name)
+    if name.startswith("sb3:"):
+        from stemscan.agents.sb3_model import SB3ModelAgent, parse_sb3_name
+
+        algorithm, path = parse_sb3_name(name)
+        if not path.is_file():
+            raise ValueError(f"agent {name!r}: no SB3 model file at {path}")
+        return functools.partial(SB3ModelAgent, path=path, algorithm=algorithm)
     plugin = _plugins().get(name)
     if plugin is not None:
         try:
