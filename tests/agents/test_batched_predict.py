@@ -66,3 +66,16 @@ def test_bad_batches_are_named():
     batch["dose"] = batch["dose"][:1]
     with pytest.raises(ValueError, match="disagree in batch size"):
         agent.predict(batch)
+
+
+def test_evaluate_policy_on_a_subprocess_vec_env():
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    vec = SubprocVecEnv([_env, _env], start_method="forkserver")
+    try:
+        vec.seed(5)
+        agent = stemscan.agents.make("linear-bo", _env(), seed=0)
+        rewards, lengths = evaluate_policy(agent, vec, n_eval_episodes=2, return_episode_rewards=True)
+    finally:
+        vec.close()
+    assert len(rewards) == 2 and all(np.isfinite(rewards)) and all(n > 0 for n in lengths)
