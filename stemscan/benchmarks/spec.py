@@ -16,6 +16,7 @@ import inspect
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,15 @@ def _check_names(kind: str, given: Iterable[str], valid: Sequence[str], accept: 
     return given
 
 
+def _is_scene_file(name: Any) -> bool:
+    """``"file:PATH"`` naming an existing file (``ValueError`` if the file is missing)."""
+    if not (isinstance(name, str) and name.startswith("file:")):
+        return False
+    if not Path(name[len("file:"):]).is_file():
+        raise ValueError(f"scene {name!r}: no such file")
+    return True
+
+
 def _check_agent_kwargs(where: str, name: str, kwargs: Any, agents: Sequence[str]) -> None:
     """Raise ``ValueError`` naming ``where`` unless ``kwargs`` are JSON keywords for a grid agent."""
     if name not in agents:
@@ -172,6 +182,7 @@ def expand_grid(
     env_kwargs: Mapping[str, Any] | None = None,
     agent_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     scene_agent_kwargs: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    scene_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[EpisodeSpec]:
     """Every (agent, scene, budget, seed) episode, validated.
 
@@ -186,6 +197,12 @@ def expand_grid(
         scene_agent_kwargs: Per-scene overrides, ``{scene: {agent name: {kw:
             value}}}``, merged over ``agent_kwargs`` for that scene's
             episodes (a workflow configured for one kind of sample).
+        scene_kwargs: Per-scene ``scene_kwargs`` of the env, ``{scene: {kw:
+            value}}``: family parameters, or for a ``"file:PATH"`` scene the
+            keywords of :func:`stemscan.scenes.load` (``labels``,
+            ``pixel_size``, ``signal_scale``).  Scenes may be family names or
+            ``"file:PATH"`` (an existing image file; paths relative to the
+            working directory).
 
     Raises:
         ValueError: Unknown agent/scene names (listing the valid ones), bad
@@ -199,7 +216,14 @@ def expand_grid(
     for name in agents:
         if name not in agent_names():
             agent_class(name)  # a module:Class reference must import now, not in every episode
-    scenes = _check_names("scene", scenes, scene_names())
+    scenes = _check_names("scene", scenes, scene_names(), accept=_is_scene_file)
+    per_scene_env = dict(scene_kwargs or {})
+    for scene, kwargs in per_scene_env.items():
+        if scene not in scenes:
+            raise ValueError(f"scene_kwargs given for scene {scene!r}, which is not in the grid's scenes {scenes}")
+        if not isinstance(kwargs, Mapping):
+            raise ValueError(f"scene_kwargs[{scene!r}] must be a mapping of keywords, got {type(kwargs).__name__}")
+        canonical_json(kwargs)
     seed_list = parse_seeds(seeds)
     base_env = check_env_kwargs(env_kwargs or {})
     per_agent = dict(agent_kwargs or {})
@@ -234,6 +258,8 @@ def expand_grid(
             env = dict(base_env)
             if budget is not None:
                 env["dose_budget"] = budget
+            if per_scene_env.get(scene):
+                env["scene_kwargs"] = {**env.get("scene_kwargs", {}), **per_scene_env[scene]}
             for agent in agents:
                 for seed in seed_list:
                     kwargs = per_scene.get(scene, {}).get(agent, per_agent.get(agent, {}))

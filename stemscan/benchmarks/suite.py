@@ -14,6 +14,9 @@ optional)::
     serpentine = true
     [scene_agent_kwargs.lattice-defects.raster] # per-scene overrides, merged over [agent_kwargs.raster]
     serpentine = false
+    [scene_kwargs."file:data/image.npy"]        # a scene from a file: stemscan.scenes.load's keywords
+    labels = "data/features.json"               # (or family parameters for a family name)
+    pixel_size = 0.2
 
 Built-in suites (package data) are named ``smoke`` and ``paper``; see
 :func:`builtin_suites`.
@@ -38,7 +41,7 @@ else:  # pragma: no cover
 __all__ = ["SUITE_KEYS", "Suite", "builtin_suites", "load_suite", "parse_suite"]
 
 #: Keys a suite file may contain.
-SUITE_KEYS = ("description", "agents", "scenes", "seeds", "budgets", "env", "agent_kwargs", "scene_agent_kwargs")
+SUITE_KEYS = ("description", "agents", "scenes", "seeds", "budgets", "env", "agent_kwargs", "scene_agent_kwargs", "scene_kwargs")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,13 @@ class Suite:
     agent_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
     scene_agent_kwargs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    scene_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def episodes(self) -> list[EpisodeSpec]:
         """The grid's episodes."""
         return expand_grid(
-            self.agents, self.scenes, self.seeds, self.budgets, self.env, self.agent_kwargs, self.scene_agent_kwargs
+            self.agents, self.scenes, self.seeds, self.budgets, self.env, self.agent_kwargs, self.scene_agent_kwargs,
+            self.scene_kwargs,
         )
 
 
@@ -109,12 +114,16 @@ def parse_suite(data: dict[str, Any], name: str = "suite") -> Suite:
         raise ValueError(
             f"{name}: [scene_agent_kwargs.<scene>.<agent>] must be tables of keywords, got {scene_agent_kwargs!r}"
         )
+    scene_kwargs = data.get("scene_kwargs", {})
+    if not isinstance(scene_kwargs, dict) or not all(isinstance(v, dict) for v in scene_kwargs.values()):
+        raise ValueError(f"{name}: [scene_kwargs.<scene>] must be tables of keywords, got {scene_kwargs!r}")
     description = data.get("description", "")
     if not isinstance(description, str):
         raise ValueError(f"{name}: 'description' must be a string")
     suite = Suite(
         name, agents, scenes, seeds, budgets, dict(env), {k: dict(v) for k, v in agent_kwargs.items()}, description,
         {scene: {agent: dict(kw) for agent, kw in table.items()} for scene, table in scene_agent_kwargs.items()},
+        {scene: dict(kw) for scene, kw in scene_kwargs.items()},
     )  # fmt: skip
     try:
         suite.episodes()  # validates names, seeds, budgets and kwargs

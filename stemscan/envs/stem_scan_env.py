@@ -22,7 +22,12 @@ from stemscan.scenes import names as scene_names
 from stemscan.scenes import parameters as scene_parameters
 from stemscan.validation import check_int
 
-__all__ = ["STEMScanEnv"]
+__all__ = ["FILE_PREFIX", "STEMScanEnv"]
+
+#: ``scene="file:PATH"`` loads the image (and labels) at PATH with
+#: :func:`stemscan.scenes.load`, ``scene_kwargs`` being its keywords; unlike a
+#: ``Scene`` object, the name keeps the env's spec JSON-serialisable.
+FILE_PREFIX = "file:"
 
 _NO_IDS = np.empty(0, dtype=np.int64)
 
@@ -104,8 +109,12 @@ class STEMScanEnv(gym.Env):
     ## Arguments
 
     * ``scene``: a family from :func:`stemscan.scenes.names`
-      (default ``"lattice-defects"``), or a ``Scene`` (used on every reset).
-    * ``scene_kwargs``: family parameters (dict).
+      (default ``"lattice-defects"``), ``"file:PATH"`` (an image and its
+      labels read once by :func:`stemscan.scenes.load`), or a ``Scene``
+      (both used on every reset; seeds vary the noise).
+    * ``scene_kwargs``: family parameters (dict); for ``scene="file:PATH"``,
+      the keywords of :func:`stemscan.scenes.load` (``labels``,
+      ``pixel_size``, ``signal_scale``, ``label_radius``).
     * ``image_size``: field side in pixels for generated scenes (512).
     * ``patch_size``: sub-scan side in pixels (32).
     * ``dose_budget``: budget as a fraction of one full frame at imaging dose (0.1).
@@ -155,6 +164,15 @@ class STEMScanEnv(gym.Env):
         discovery_threshold: float = 0.5,
         render_mode: str | None = None,
     ) -> None:
+        if isinstance(scene, str) and scene.startswith(FILE_PREFIX):
+            from stemscan.scenes import load as load_scene
+
+            if scene_kwargs is not None and not isinstance(scene_kwargs, dict):
+                raise TypeError(f"scene_kwargs must be a dict, got {type(scene_kwargs).__name__}")
+            try:
+                scene = load_scene(scene[len(FILE_PREFIX):], **(scene_kwargs or {}))
+            except TypeError as error:
+                raise ValueError(f"scene {scene!r}: scene_kwargs are stemscan.scenes.load's keywords: {error}") from error
         if isinstance(scene, Scene):
             self._fixed_scene: Scene | None = scene
             self.family = scene.family
