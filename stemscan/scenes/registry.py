@@ -1,13 +1,24 @@
-"""Name -> generator registry of the synthetic scene families."""
+"""Name -> generator registry of the synthetic scene families: the built-in ones and installed plug-ins.
+
+Another package adds a family through the entry-point group
+``stemscan.scenes`` (``[project.entry-points."stemscan.scenes"] my-family =
+"mypkg.scenes:make_my_family"``): a function ``(seed, size, **params) ->
+Scene`` whose keyword parameters have defaults.  It then appears in
+:func:`names`, in the env and in benchmark grids like the built-in families.
+"""
 
 from __future__ import annotations
 
 import inspect
+from importlib import metadata
 from typing import Any, Callable
 
 from stemscan.scenes.base import Scene
 
-__all__ = ["make", "names", "parameters"]
+__all__ = ["ENTRY_POINT_GROUP", "make", "names", "parameters"]
+
+#: Entry-point group through which installed packages add scene families.
+ENTRY_POINT_GROUP = "stemscan.scenes"
 
 #: family name -> "module:function"; modules are imported on first use.
 _FAMILIES: dict[str, str] = {
@@ -18,17 +29,34 @@ _FAMILIES: dict[str, str] = {
 }
 
 
+def _plugins() -> dict[str, metadata.EntryPoint]:
+    found: dict[str, metadata.EntryPoint] = {}
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name not in _FAMILIES:  # a plug-in never shadows a built-in family
+            found.setdefault(entry.name, entry)
+    return found
+
+
 def names() -> list[str]:
-    """Names of the synthetic scene families, sorted."""
-    return sorted(_FAMILIES)
+    """Names of the scene families (built-in and installed plug-ins), sorted."""
+    return sorted([*_FAMILIES, *_plugins()])
 
 
 def _generator(name: str) -> Callable[..., Scene]:
-    if not isinstance(name, str) or name not in _FAMILIES:
+    if isinstance(name, str) and name in _FAMILIES:
+        module_name, function_name = _FAMILIES[name].split(":")
+        module = __import__(module_name, fromlist=[function_name])
+        return getattr(module, function_name)
+    plugin = _plugins().get(name) if isinstance(name, str) else None
+    if plugin is None:
         raise ValueError(f"unknown scene family {name!r}; valid names: {', '.join(names())}")
-    module_name, function_name = _FAMILIES[name].split(":")
-    module = __import__(module_name, fromlist=[function_name])
-    return getattr(module, function_name)
+    try:
+        generator = plugin.load()
+    except Exception as error:  # a broken plug-in must say which one
+        raise ValueError(f"scene family {name!r} (entry point {plugin.value}) failed to load: {error}") from error
+    if not callable(generator):
+        raise ValueError(f"scene family {name!r} (entry point {plugin.value}) is not a function")
+    return generator
 
 
 def parameters(name: str) -> dict[str, Any]:
@@ -61,4 +89,7 @@ def make(name: str, seed: int = 0, size: int = 256, **params: Any) -> Scene:
             f"unknown parameter(s) {', '.join(unknown)} for scene family {name!r}; "
             f"valid parameters: {', '.join(valid)}"
         )
-    return generator(seed=int(seed), size=size, **params)
+    scene = generator(seed=int(seed), size=size, **params)
+    if not isinstance(scene, Scene):
+        raise ValueError(f"scene family {name!r} returned a {type(scene).__name__}, not a stemscan.scenes.Scene")
+    return scene

@@ -49,6 +49,20 @@ def test_installed_plugin_is_benchmarked_by_name_and_by_reference(site, tmp_path
     assert "'demo-reverse-raster'" in listed.stdout
 
 
+def test_installed_scene_family_is_benchmarked(site, tmp_path):
+    out = tmp_path / "r.sqlite"
+    result = _run(site, "bench", "--agents", "demo-reverse-raster,oracle", "--scenes", "demo-dots,lattice-defects",
+                  "--seeds", "2", "--budgets", "0.3", "--env-kwargs", ENV, "--workers", "1", "--no-progress",
+                  "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "8 run now, 0 failed" in result.stdout
+    board = _run(site, "leaderboard", str(out), cwd=tmp_path)
+    assert "## demo-dots" in board.stdout
+    listed = subprocess.run([sys.executable, "-c", "import stemscan.scenes; print(stemscan.scenes.names())"],
+                            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(site)))
+    assert "'demo-dots'" in listed.stdout
+
+
 def test_plugin_options_are_checked_before_the_results_file_exists(site, tmp_path):
     out = tmp_path / "r.sqlite"
     result = _run(site, "bench", "--agents", "demo-reverse-raster", "--scenes", "lattice-defects",
