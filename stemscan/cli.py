@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("stemscan.benchmarks.cli_bench", "run agents x scenes x seeds into a results file"),
     "leaderboard": ("stemscan.benchmarks.cli_leaderboard", "rank agents from a results file (md, html, csv)"),
     "replay": ("stemscan.benchmarks.cli_replay", "animate one episode to a GIF"),
-    "verify": ("stemscan.benchmarks.cli_verify", "re-run a results file's episodes and check that they reproduce"),
+    "verify": ("stemscan.benchmarks.cli_verify", "re-run a results file's or bundle's episodes and check that they reproduce"),
+    "submit": ("stemscan.benchmarks.cli_submit", "pack a results file into a bundle others can verify"),
 }
 
 #: ``stemscan train <model>`` -> (module, one-line help)

@@ -5,6 +5,7 @@ Examples::
     stemscan leaderboard results.sqlite                       # Markdown to stdout
     stemscan leaderboard results.sqlite --format html -o leaderboard.html
     stemscan leaderboard results.sqlite --format csv --budget 0.05
+    stemscan leaderboard paper.sqlite mine.zip theirs.zip          # several files and bundles, ranked together
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("results", help="SQLite results file of `stemscan bench`")
+    parser.add_argument("results", nargs="+", help="results files of `stemscan bench` or bundles of `stemscan submit` (several are ranked together)")
     parser.add_argument("--format", choices=("md", "html", "csv"), default="md", help="output format (default md)")
     parser.add_argument("-o", "--output", default=None, help="write here (default: stdout; html needs a file)")
     parser.add_argument("--budget", type=float, default=None, help="only episodes at this dose budget")
@@ -29,11 +30,12 @@ def run(args: argparse.Namespace) -> int:
     from stemscan.atomic import write_text_atomic
     from stemscan.benchmarks.leaderboard import leaderboard
 
-    if not Path(args.results).is_file():
-        raise FileNotFoundError(f"no results file at {args.results}")
+    for path in args.results:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no results file at {path}")
     if args.format == "html" and args.output is None:
         raise ValueError("--format html writes a file: give -o PATH")
-    text = leaderboard(args.results, format=args.format, budget=args.budget, scan_paths=not args.no_scan_paths)
+    text = leaderboard(args.results if len(args.results) > 1 else args.results[0], format=args.format, budget=args.budget, scan_paths=not args.no_scan_paths)
     if args.output is None:
         sys.stdout.write(text)
     else:

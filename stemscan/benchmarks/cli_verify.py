@@ -19,7 +19,7 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("results", help="SQLite results file of `stemscan bench`")
+    parser.add_argument("results", help="SQLite results file of `stemscan bench`, or a bundle of `stemscan submit` (.zip)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--sample", type=int, default=None, help="re-run this many randomly chosen rows (default 20)")
     which.add_argument("--all", action="store_true", help="re-run every row")
@@ -47,13 +47,33 @@ def _fingerprint_lines(stored: dict, here: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if Path(args.results).suffix.lower() == ".zip":
+        from stemscan.benchmarks.bundle import open_bundle
+
+        with open_bundle(args.results) as (results, manifest, problems, notes):
+            suite = (manifest.get("suite") or {}).get("name")
+            print(f"bundle {args.results}: {len(manifest.get('rows') or {})} rows" + (f", suite {suite}" if suite else ""))
+            for note in notes:
+                print(f"  note: {note}")
+            for problem in problems:
+                print(f"  INTEGRITY: {problem}")
+            if problems:
+                print("the bundle's rows are not the ones its manifest describes")
+                return 1
+            return _verify(args, str(results))
+    return _verify(args, args.results)
+
+
+def _verify(args: argparse.Namespace, path: str) -> int:
     from stemscan.benchmarks.store import load_results, load_runs
     from stemscan.benchmarks.verify import default_sample_seed, equivalence, rerun, sample_rows, verify_rows
 
-    rows = load_results(args.results, as_frame=False)
+    rows = load_results(path, as_frame=False)
     if not rows:
         raise ValueError(f"{args.results} holds no episodes")
-    runs = load_runs(args.results)
+    runs = load_runs(path)
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     seed = default_sample_seed() if args.seed is None else int(args.seed)

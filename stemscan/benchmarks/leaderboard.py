@@ -24,7 +24,7 @@ import numpy as np
 from stemscan.benchmarks.aggregate import add_relative_metrics, iqm, stratified_bootstrap_ci
 from stemscan.benchmarks.entry import Entry, agent_label
 
-__all__ = ["FORMATS", "Entry", "agent_label", "environment_notes", "format_csv", "format_markdown", "leaderboard", "rank"]
+__all__ = ["FORMATS", "Entry", "agent_label", "environment_notes", "format_csv", "format_markdown", "leaderboard", "merge_sources", "rank"]
 
 FORMATS = ("md", "html", "csv")
 
@@ -162,16 +162,58 @@ def format_csv(table: Mapping[str, Sequence[Entry]]) -> str:
     return buffer.getvalue()
 
 
+def _read_source(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows and runs of a results file, or of a bundle's results file (checked against its manifest)."""
+    from stemscan.benchmarks.store import load_results, load_runs
+
+    if os.fspath(path).lower().endswith(".zip"):
+        from stemscan.benchmarks.bundle import open_bundle
+
+        with open_bundle(path) as (results, _manifest, problems, _notes):
+            if problems:
+                raise ValueError(f"{os.fspath(path)}: the bundle's rows are not the ones its manifest describes: {problems[0]}")
+            return load_results(results, as_frame=False), load_runs(results)
+    return load_results(path, as_frame=False), load_runs(path)
+
+
+def merge_sources(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows and runs of several results files and bundles as one set.
+
+    Run ids are made unique per source (``"k:run_id"``); an episode stored in
+    more than one source (same reproduction key) is kept once, from the
+    first, with a warning.
+    """
+    rows: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    seen: set[tuple] = set()
+    duplicates = 0
+    for k, path in enumerate(paths):
+        source_rows, source_runs = _read_source(path)
+        for run in source_runs:
+            runs.append({**run, "run_id": f"{k}:{run['run_id']}"})
+        for row in source_rows:
+            key = (row["agent"], row["agent_kwargs"], row["scene"], row["env_kwargs"], row["seed"])
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            rows.append({**row, "run_id": None if row.get("run_id") is None else f"{k}:{row['run_id']}"})
+    if duplicates:
+        warnings.warn(f"{duplicates} episodes appear in more than one source; the first copy of each is ranked", stacklevel=2)
+    return rows, runs
+
+
 def leaderboard(
-    results: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+    results: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Iterable[Mapping[str, Any]],
     format: str = "md",
     budget: float | None = None,
     scan_paths: bool = True,
 ) -> str:
-    """The leaderboard of a results file (or of rows) as text.
+    """The leaderboard of a results file (or bundle, or several of them, merged; or of rows) as text.
 
     Args:
-        results: Path of a results file, or rows.
+        results: Path of a results file or a ``stemscan submit`` bundle, a
+            list of such paths (ranked together), or rows.
         format: ``"md"``, ``"csv"`` or ``"html"`` (a self-contained page).
         budget: Keep only this dose budget.
         scan_paths: HTML only: re-run one episode per agent to draw its scan path.
@@ -179,16 +221,17 @@ def leaderboard(
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; valid: {', '.join(FORMATS)}")
     notes: list[str] = []
-    if isinstance(results, (str, os.PathLike)):
-        from stemscan.benchmarks.store import load_results, load_runs
-
-        rows = load_results(results, as_frame=False)
-        title = f"stemscan leaderboard — {os.path.basename(os.fspath(results))}"
-        notes = environment_notes(rows, load_runs(results))
+    paths = [results] if isinstance(results, (str, os.PathLike)) else None
+    if paths is None and isinstance(results, (list, tuple)) and results and all(isinstance(r, (str, os.PathLike)) for r in results):
+        paths = list(results)
+    if paths is not None:
+        rows, runs = merge_sources(paths)
+        title = "stemscan leaderboard — " + ", ".join(os.path.basename(os.fspath(p)) for p in paths)
+        notes = environment_notes(rows, runs)
         if notes and notes[0].startswith("Warning"):
-            warnings.warn(f"{os.fspath(results)}: {notes[0]}", stacklevel=2)
+            warnings.warn(f"{', '.join(os.fspath(p) for p in paths)}: {notes[0]}", stacklevel=2)
     else:
-        rows, title = list(results), "stemscan leaderboard"
+        rows, title = list(results), "stemscan leaderboard"  # type: ignore[arg-type]
     table = rank(rows, budget=budget)
     if format == "md":
         return format_markdown(table, title, notes)

@@ -1,0 +1,194 @@
+"""Results bundles: one zip that someone else can check (``stemscan submit`` / ``stemscan verify``).
+
+A bundle holds
+
+* ``results.sqlite``: the results store as it is (rows, and runs with their
+  environment fingerprints);
+* ``manifest.json``: the format version, when and by which stemscan it was
+  made, the SHA-256 of ``results.sqlite`` and of every row (non-timing
+  columns, canonical JSON), the suite definition and its SHA-256 when one is
+  given, and per agent its identity: kind (zoo, entry point, ``module:Class``,
+  ``sb3:`` model), distribution and version, and a SHA-256 of its source
+  file (or of the model file).
+
+Verification (:func:`open_bundle`) first checks the manifest against the
+rows, so an altered row is found without re-running anything; re-running
+a sample (:mod:`stemscan.benchmarks.verify`) then checks that the rows are
+what the named agents do.  See ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from stemscan.benchmarks.verify import IGNORED_COLUMNS
+
+__all__ = ["BUNDLE_FORMAT", "agent_identity", "make_bundle", "open_bundle", "row_digest"]
+
+BUNDLE_FORMAT = "stemscan-results-bundle/1"
+_MAX_MEMBER_BYTES = 2 * 1024**3  # refuse zip members that claim more than this when unpacked
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def row_digest(row: Mapping[str, Any]) -> str:
+    """SHA-256 of a row's reproducible content (every column but timings, ids and the code version)."""
+    content = {k: v for k, v in row.items() if k not in IGNORED_COLUMNS}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def agent_identity(name: str) -> dict[str, Any]:
+    """Who an agent name is: kind, module, distribution and version, SHA-256 of its source (where it has a file)."""
+    from stemscan.agents.registry import _AGENTS, _plugins
+
+    identity: dict[str, Any] = {"name": name}
+    if name.startswith("sb3:"):
+        from stemscan.agents.sb3_model import parse_sb3_name
+
+        _, path = parse_sb3_name(name)
+        identity.update(kind="sb3", file=str(path), sha256=_sha256_file(path) if path.is_file() else None)
+        return identity
+    if name in _AGENTS:
+        identity["kind"], reference = "zoo", _AGENTS[name]
+    elif name in _plugins():
+        identity["kind"], reference = "entry-point", _plugins()[name].value
+    else:
+        identity["kind"], reference = "module", name
+    module = reference.partition(":")[0]
+    identity["reference"] = reference
+    spec = importlib.util.find_spec(module)
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    identity["source_sha256"] = _sha256_file(origin) if origin is not None and origin.is_file() else None
+    distributions = metadata.packages_distributions().get(module.split(".")[0], [])
+    identity["distribution"] = distributions[0] if distributions else None
+    try:
+        identity["version"] = metadata.version(distributions[0]) if distributions else None
+    except metadata.PackageNotFoundError:
+        identity["version"] = None
+    return identity
+
+
+def make_bundle(results: str | os.PathLike[str], out: str | os.PathLike[str], suite: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Write the bundle of the results file ``results`` to ``out`` (a ``.zip``); returns its manifest.
+
+    Raises:
+        FileNotFoundError: ``results`` or ``suite`` is missing.
+        ValueError: ``results`` is not a results file or holds no rows.
+    """
+    import stemscan
+    from stemscan.atomic import write_bytes_atomic
+    from stemscan.benchmarks.store import load_results, load_runs
+
+    results = Path(results)
+    rows = load_results(results, as_frame=False)
+    if not rows:
+        raise ValueError(f"{results} holds no episodes; nothing to submit")
+    manifest: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "created_at": time.time(),
+        "stemscan_version": stemscan.__version__,
+        "results_sha256": _sha256_file(results),
+        "rows": {str(r["id"]): row_digest(r) for r in rows},
+        "agents": [agent_identity(name) for name in sorted({r["agent"] for r in rows})],
+        "fingerprints": sorted({run["fingerprint_id"] for run in load_runs(results)}),
+        "suite": None,
+    }
+    if suite is not None:
+        from stemscan.benchmarks.suite import builtin_suites
+
+        if str(suite) in builtin_suites():
+            from importlib import resources
+
+            text = (resources.files("stemscan.benchmarks") / "suites" / f"{suite}.toml").read_text(encoding="utf-8")
+        else:
+            text = Path(suite).read_text(encoding="utf-8")
+        manifest["suite"] = {"name": Path(str(suite)).stem, "toml": text, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    with tempfile.TemporaryDirectory(prefix="stemscan-bundle-") as folder:
+        staging = Path(folder) / "bundle.zip"
+        with zipfile.ZipFile(staging, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.write(results, "results.sqlite")
+            archive.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+        write_bytes_atomic(out, staging.read_bytes())
+    return manifest
+
+
+@contextmanager
+def open_bundle(path: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, Any], list[str], list[str]]]:
+    """Unpack a bundle to a temporary folder and check it against its manifest.
+
+    Yields:
+        ``(results_path, manifest, problems, notes)``: the unpacked results
+        file, the manifest, one line per integrity problem (an altered,
+        missing or extra row, a changed results file; empty when the rows
+        are the ones the manifest describes), and one line per agent whose
+        installed code or version differs from the bundle's (re-running
+        decides whether that matters).
+
+    Raises:
+        ValueError: Not a stemscan bundle (names what is wrong).
+    """
+    from stemscan.benchmarks.store import load_results
+
+    path = Path(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} is not a results bundle (zip): {error}") from error
+    with archive, tempfile.TemporaryDirectory(prefix="stemscan-verify-") as folder:
+        members = {info.filename: info for info in archive.infolist()}
+        for needed in ("manifest.json", "results.sqlite"):
+            if needed not in members:
+                raise ValueError(f"{path}: not a results bundle, {needed} is missing")
+            if members[needed].file_size > _MAX_MEMBER_BYTES:
+                raise ValueError(f"{path}: {needed} claims {members[needed].file_size} bytes unpacked; refusing")
+        try:
+            manifest = json.loads(archive.read("manifest.json"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: manifest.json is not JSON: {error}") from error
+        if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+            raise ValueError(f"{path}: unknown bundle format {manifest.get('format') if isinstance(manifest, dict) else None!r}")
+        results = Path(folder) / "results.sqlite"
+        with archive.open("results.sqlite") as source, open(results, "wb") as target:
+            shutil.copyfileobj(source, target)
+        problems = []
+        if _sha256_file(results) != manifest.get("results_sha256"):
+            problems.append("results.sqlite differs from the file the manifest describes")
+        stored = {str(r["id"]): r for r in load_results(results, as_frame=False)}
+        expected = manifest.get("rows") or {}
+        for row_id, digest in expected.items():
+            row = stored.get(row_id)
+            if row is None:
+                problems.append(f"row {row_id} is missing")
+            elif row_digest(row) != digest:
+                problems.append(f"row {row_id} ({row['agent']}/{row['scene']}/s{row['seed']}) was altered")
+        for row_id in sorted(set(stored) - set(expected), key=int):
+            problems.append(f"row {row_id} is not in the manifest")
+        notes = []
+        for identity in manifest.get("agents") or []:
+            try:
+                here = agent_identity(identity["name"])
+            except (ImportError, ValueError, KeyError) as error:
+                notes.append(f"agent {identity.get('name')}: not available here ({error})")
+                continue
+            for key in ("source_sha256", "sha256", "version"):
+                if identity.get(key) != here.get(key):
+                    notes.append(f"agent {identity['name']}: {key} {identity.get(key)} in the bundle, {here.get(key)} here")
+        yield results, manifest, problems, notes
