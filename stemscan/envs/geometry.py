@@ -33,9 +33,12 @@ class PatchGeometry:
             if 0.0 <= row <= 1.0 and 0.0 <= col <= 1.0:  # False for NaN, which falls through to the checks
                 return self._corner(row, col)
         try:
-            a = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"continuous action must be 2 numbers (row, col) in [0, 1], got {action!r}") from error
+            raw = np.asarray(action)
+            if raw.dtype.kind not in "iuf":  # no bools, complex numbers, strings or objects
+                raise TypeError(f"dtype {raw.dtype}")
+            a = raw.astype(np.float64)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise ValueError(f"continuous action must be 2 real numbers (row, col) in [0, 1], got {action!r}") from error
         if a.shape != (2,):
             raise ValueError(f"continuous action must have shape (2,) (row, col), got shape {a.shape}")
         if not np.isfinite(a).all():

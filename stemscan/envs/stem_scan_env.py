@@ -29,6 +29,10 @@ __all__ = ["FILE_PREFIX", "STEMScanEnv"]
 #: ``Scene`` object, the name keeps the env's spec JSON-serialisable.
 FILE_PREFIX = "file:"
 
+#: Largest ``dose_budget``, in full frames at imaging dose (a bound, so that a
+#: typo such as 1e308 fails instead of giving an episode that never ends).
+MAX_DOSE_BUDGET = 1000.0
+
 _NO_IDS = np.empty(0, dtype=np.int64)
 
 
@@ -192,9 +196,14 @@ class STEMScanEnv(gym.Env):
         check_int("overview_size", overview_size, 4)
         if patch_size > min(shape):
             raise ValueError(f"patch_size {patch_size} is larger than the image {shape[0]}×{shape[1]} pixels")
-        for name, value in (("dose_budget", dose_budget), ("survey_dose", survey_dose)):
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a non-negative number (fraction of one full frame), got {value!r}")
+        for name, value, most in (("dose_budget", dose_budget, MAX_DOSE_BUDGET), ("survey_dose", survey_dose, 1.0)):
+            is_real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            if not (is_real and np.isfinite(value) and 0 <= value <= most):
+                raise ValueError(f"{name} must be a number in [0, {most:g}] (fraction of one full frame), got {value!r}")
+        if not isinstance(survey, (bool, np.bool_)):
+            raise ValueError(f"survey must be True or False, got {survey!r}")
+        if survey and survey_dose <= 0:
+            raise ValueError("survey_dose must be > 0 when the survey is on (or pass survey=False)")
         if action_mode not in ("continuous", "grid"):
             raise ValueError(f"action_mode must be 'continuous' or 'grid', got {action_mode!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

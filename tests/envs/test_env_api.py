@@ -13,6 +13,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import stemscan
 from stemscan.envs import ENV_ID
+from stemscan.envs.stem_scan_env import STEMScanEnv
 
 from ..conftest import SMALL
 
@@ -122,3 +123,30 @@ def test_vector_envs_run():
             assert reward.shape == (4,)
         finally:
             envs.close()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"dose_budget": 1e308}, "dose_budget must be a number in"),
+    ({"dose_budget": True}, "dose_budget must be a number in"),
+    ({"dose_budget": "0.1"}, "dose_budget must be a number in"),
+    ({"survey_dose": 0.0}, "survey_dose must be > 0 when the survey is on"),
+    ({"survey_dose": 2.0}, "survey_dose must be a number in"),
+    ({"survey": "no"}, "survey must be True or False"),
+])
+def test_bad_budget_and_survey_values_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        STEMScanEnv(image_size=128, patch_size=32, **kwargs)
+
+
+def test_numpy_scalars_are_accepted_and_a_survey_can_be_off():
+    env = STEMScanEnv(image_size=128, patch_size=32, dose_budget=np.float32(0.2), survey=False, survey_dose=0.0)
+    env.reset(seed=0)
+    assert env.budget > 0
+
+
+@pytest.mark.parametrize("action", [[10**400, 0], [0.5 + 1j, 0.5], ["0.5", "0.5"], [True, False]])
+def test_unreal_actions_are_refused(action):
+    env = STEMScanEnv(image_size=128, patch_size=32)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="continuous action must be 2 real numbers"):
+        env.step(action)
