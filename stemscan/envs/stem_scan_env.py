@@ -121,7 +121,8 @@ class STEMScanEnv(gym.Env):
       ``pixel_size``, ``signal_scale``, ``label_radius``).
     * ``image_size``: field side in pixels for generated scenes (512).
     * ``patch_size``: sub-scan side in pixels (32).
-    * ``dose_budget``: budget as a fraction of one full frame at imaging dose (0.1).
+    * ``dose_budget``: budget as a fraction of one full frame at imaging dose (0.1;
+      a real number in [0, 1000]).
     * ``electrons_per_pixel``: imaging dose, e⁻/pixel; ``None`` (default):
       the family's typical dose density (e⁻/Å²) times the scene's pixel
       area, from :mod:`stemscan.envs.dose_defaults` (graphene 2e4, MoS2
@@ -133,7 +134,8 @@ class STEMScanEnv(gym.Env):
       the family's typical probe current (30 pA), or 4 µs for a loaded
       image.
     * ``survey``: acquire the initial overview (True).
-    * ``survey_dose``: survey dose as a fraction of one full frame (0.01).
+    * ``survey_dose``: survey dose as a fraction of one full frame (0.01; in
+      (0, 1] while the survey is on).
     * ``overview_size``: cells per side of ``overview``/``visited`` (64).
     * ``action_mode``: ``"continuous"`` or ``"grid"``.
     * ``discovery_threshold``: fraction of a feature's pixels to scan (0.5).
