@@ -30,7 +30,7 @@ from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["ENTRY_POINT_GROUP", "agent_class", "check_agent_kwargs", "is_agent_name", "make", "names"]
+__all__ = ["ENTRY_POINT_GROUP", "agent_class", "agent_reference", "check_agent_kwargs", "is_agent_name", "make", "names"]
 
 #: Entry-point group through which installed packages add agents.
 ENTRY_POINT_GROUP = "stemscan.agents"
@@ -69,6 +69,22 @@ def is_agent_name(name: Any) -> bool:
         return len(name) > len("sb3:")
     module, sep, attribute = name.partition(":")
     return bool(sep) and all(part.isidentifier() for part in module.split(".")) and attribute.isidentifier()
+
+
+def agent_reference(name: str) -> tuple[str, str]:
+    """``(kind, reference)`` of an agent name: ``("zoo" | "entry-point" | "module" | "sb3", "module:Attr" or the name)``.
+
+    Raises:
+        ValueError: Not an agent name.
+    """
+    if not is_agent_name(name):
+        raise ValueError(f"unknown agent {name!r}; valid names: {', '.join(names())}, or module.path:ClassName")
+    if name in _AGENTS:
+        return "zoo", _AGENTS[name]
+    if name.startswith("sb3:"):
+        return "sb3", name
+    plugin = _plugins().get(name)
+    return ("entry-point", plugin.value) if plugin is not None else ("module", name)
 
 
 def _load(reference: str, name: str) -> Any:

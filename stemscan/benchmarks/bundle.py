@@ -57,21 +57,16 @@ def row_digest(row: Mapping[str, Any]) -> str:
 
 def agent_identity(name: str) -> dict[str, Any]:
     """Who an agent name is: kind, module, distribution and version, SHA-256 of its source (where it has a file)."""
-    from stemscan.agents.registry import _AGENTS, _plugins
+    from stemscan.agents.registry import agent_reference
 
-    identity: dict[str, Any] = {"name": name}
-    if name.startswith("sb3:"):
+    kind, reference = agent_reference(name)
+    identity: dict[str, Any] = {"name": name, "kind": kind}
+    if kind == "sb3":
         from stemscan.agents.sb3_model import parse_sb3_name
 
         _, path = parse_sb3_name(name)
-        identity.update(kind="sb3", file=str(path), sha256=_sha256_file(path) if path.is_file() else None)
+        identity.update(file=str(path), sha256=_sha256_file(path) if path.is_file() else None)
         return identity
-    if name in _AGENTS:
-        identity["kind"], reference = "zoo", _AGENTS[name]
-    elif name in _plugins():
-        identity["kind"], reference = "entry-point", _plugins()[name].value
-    else:
-        identity["kind"], reference = "module", name
     module = reference.partition(":")[0]
     identity["reference"] = reference
     spec = importlib.util.find_spec(module)

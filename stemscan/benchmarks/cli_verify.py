@@ -32,17 +32,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _fingerprint_lines(stored: dict, here: dict) -> list[str]:
-    from stemscan.benchmarks.fingerprint import compare_fingerprints, summary
+    from stemscan.benchmarks.fingerprint import numeric_differences, summary
 
     lines = [f"  stored:  {summary(stored)}", f"  here:    {summary(here)}"]
     if stored.get("id") == here.get("id"):
         lines.append("  same environment: every row must reproduce bit for bit")
         return lines
-    differences = compare_fingerprints(stored, here)
-    ignorable = ("git_", "stemscan_version", "platform")
-    for key, a, b in differences:
-        if not key.startswith(ignorable) and "num_threads" not in key:
-            lines.append(f"    {key}: {a} | {b}")
+    lines += [f"    {key}: {a} | {b}" for key, a, b in numeric_differences(stored, here)]
     return lines
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "NUMERIC_PACKAGES",
     "compare_fingerprints",
     "environment_fingerprint",
+    "numeric_differences",
     "fingerprint_id",
     "git_commit",
     "summary",
@@ -229,6 +230,15 @@ def compare_fingerprints(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str
     """``(key, value in a, value in b)`` for every entry that differs (dotted keys, e.g. ``packages.scipy``)."""
     fa, fb = _flatten(a), _flatten(b)
     return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if k != "id" and fa.get(k) != fb.get(k)]
+
+
+def numeric_differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """:func:`compare_fingerprints` without the entries that do not decide numbers (code version, platform, threads)."""
+    return [
+        (key, x, y)
+        for key, x, y in compare_fingerprints(a, b)
+        if not key.startswith(_NOT_IN_ID) and "num_threads" not in key
+    ]
 
 
 def summary(fingerprint: dict[str, Any]) -> str:

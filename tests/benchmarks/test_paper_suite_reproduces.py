@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from stemscan.benchmarks import load_results, load_suite, run_grid
-from stemscan.benchmarks.fingerprint import compare_fingerprints, environment_fingerprint
+from stemscan.benchmarks.fingerprint import environment_fingerprint, numeric_differences
 from stemscan.benchmarks.store import load_runs
 from stemscan.benchmarks.verify import compare_rows
 
@@ -46,6 +46,6 @@ def test_published_rows_reproduce_bit_for_bit(tmp_path):
             drift.append(f"{row['agent']}/{row['scene']}/b{row['dose_budget']}: {column} {str(old)[:40]} -> {str(new)[:40]}")
     if drift:
         runs = load_runs(PUBLISHED)
-        environment = [f"{k}: published {a} | here {b}" for k, a, b in compare_fingerprints(runs[0]["fingerprint"], environment_fingerprint())
-                       if not k.startswith(("git_", "stemscan_version", "platform")) and "num_threads" not in k] if runs else ["published rows carry no fingerprint"]
+        environment = [f"{k}: published {a} | here {b}" for k, a, b in numeric_differences(runs[0]["fingerprint"], environment_fingerprint())
+                       ] if runs else ["published rows carry no fingerprint"]
         pytest.fail("published rows do not reproduce:\n  " + "\n  ".join(drift) + "\nenvironment differences:\n  " + "\n  ".join(environment or ["none"]))
