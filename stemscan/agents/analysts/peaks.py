@@ -10,14 +10,16 @@ averaged; the survey is not used):
 2. **Bright columns** (substitutional heavy atoms): columns whose smoothed
    height exceeds the median column height by more than ``bright_sigmas``
    robust standard deviations (1.4826 × MAD) of the heights.
-3. **Missing columns** (vacancies): the lattice's translations are the
-   displacement vectors between columns (up to ``3 ×`` the nearest-neighbour
-   distance ``d``) for which at least ``translation_support`` of the columns
-   have a column at that displacement (within ``0.25 d``); a site that two
-   or more columns predict by a translation, inside the measured area, with
-   no column within ``0.35 d``, is a missing column.  Any Bravais lattice
-   or lattice with a basis works (in a honeycomb only the second-neighbour
-   vectors are translations).
+3. **Missing columns** (vacancies): around each column with fewer
+   neighbours (within ``1.3 d``, ``d`` the median nearest-neighbour
+   distance) than the median column, the *local* lattice translations are
+   the displacements to columns within ``2.5 d`` along which at least
+   ``translation_support`` of the local columns repeat (within ``0.25 d``);
+   a site within ``1.3 d`` of it that local columns predict by such a
+   translation at least three times, inside the measured area and with no
+   column within ``0.35 d``, is a missing column.  Local, so grains of
+   other orientations work; any lattice with a basis works (in a honeycomb
+   only the second-neighbour vectors are translations).
 4. **Contrast boundaries** (walls, interfaces, particle edges): on the
    canvas smoothed over ``boundary_sigma_px`` (which averages lattices
    away), pixels whose gradient magnitude exceeds ``boundary_sigmas``
@@ -165,48 +167,52 @@ class PeakAnalyst(Analyst):
         nearest = float(np.median(tree.query(columns, k=2)[0][:, 1]))
         if not nearest > 0:
             return Detections.empty(self.field.shape)
-        pairs = tree.query_pairs(3.0 * nearest, output_type="ndarray")
-        if not len(pairs):
-            return Detections.empty(self.field.shape)
-        vectors = columns[pairs[:, 1]] - columns[pairs[:, 0]]
-        vectors = np.concatenate([vectors, -vectors])
-        # candidate translations: displacements binned at d / 4, most frequent first
-        step = nearest / 4.0
-        keys, counts = np.unique(np.rint(vectors / step).astype(np.int64), axis=0, return_counts=True)
-        frequent = np.argsort(-counts, kind="stable")[:64]  # the hit test below decides; this only bounds its cost
-        candidates = keys[frequent][counts[frequent] >= max(3, 0.05 * len(columns))] * step
-        translations: list[np.ndarray] = []
-        for vector in candidates:
-            if any(np.hypot(*(vector - t)) < 0.25 * nearest for t in translations):
+        # columns with fewer neighbours (within 1.3 d) than the typical column sit next to a gap
+        coordination = np.array([len(n) - 1 for n in tree.query_ball_point(columns, 1.3 * nearest)])
+        needy = np.flatnonzero(coordination < np.median(coordination))
+        predicted: list[np.ndarray] = []
+        for p in needy:
+            centre = columns[p]
+            local = columns[tree.query_ball_point(centre, 2.5 * nearest)]
+            offsets = local - centre
+            offsets = offsets[np.hypot(*offsets.T) > 0.5 * nearest]
+            candidates = np.concatenate([offsets, -offsets])
+            if not len(candidates) or len(local) < 4:
                 continue
-            targets = columns + vector
-            hits = tree.query(targets, distance_upper_bound=0.25 * nearest)[0] < np.inf
-            inside = self._inside(targets, inner)
-            if inside.sum() >= 3 and hits[inside].mean() >= self.translation_support:
-                translations.append(vector)
-        if not translations:
+            # local translations: displacements along which most local columns repeat
+            targets = (local[None, :, :] + candidates[:, None, :]).reshape(-1, 2)
+            hit = (tree.query(targets, distance_upper_bound=0.25 * nearest)[0] < np.inf).reshape(len(candidates), -1)
+            inside = self._inside(targets, inner).reshape(len(candidates), -1)
+            tested = inside.sum(axis=1)
+            support = (hit & inside).sum(axis=1) / np.maximum(tested, 1)
+            translations = candidates[(tested >= 3) & (support >= self.translation_support)]
+            if not len(translations):
+                continue
+            sites = (local[None, :, :] + translations[:, None, :]).reshape(-1, 2)
+            sites = sites[np.hypot(*(sites - centre).T) <= 1.3 * nearest]
+            predicted.append(sites)
+        if not predicted:
             return Detections.empty(self.field.shape)
-        predicted = np.concatenate([columns + t for t in translations])
-        predicted = predicted[self._inside(predicted, inner)]
-        if not len(predicted):
+        points = np.concatenate(predicted)
+        points = points[self._inside(points, inner)]
+        if not len(points):
             return Detections.empty(self.field.shape)
-        empty = tree.query(predicted, distance_upper_bound=0.35 * nearest)[0] == np.inf
-        predicted = predicted[empty]
-        if not len(predicted):
+        points = points[tree.query(points, distance_upper_bound=0.35 * nearest)[0] == np.inf]
+        if not len(points):
             return Detections.empty(self.field.shape)
-        # sites predicted by two or more columns (within 0.35 d of each other) are missing columns
-        groups = cKDTree(predicted).query_ball_point(predicted, 0.35 * nearest)
-        sites, support, used = [], [], np.zeros(len(predicted), dtype=bool)
+        # a site predicted by at least three (column, translation) pairs within 0.35 d is a missing column
+        groups = cKDTree(points).query_ball_point(points, 0.35 * nearest)
+        sites, support_counts, used = [], [], np.zeros(len(points), dtype=bool)
         for i in np.argsort([-len(g) for g in groups], kind="stable"):
-            if used[i] or len(groups[i]) < 2:
-                continue
             members = [j for j in groups[i] if not used[j]]
+            if used[i] or len(members) < 3:
+                continue
             used[members] = True
-            sites.append(predicted[members].mean(axis=0))
-            support.append(len(members))
+            sites.append(points[members].mean(axis=0))
+            support_counts.append(len(members))
         if not sites:
             return Detections.empty(self.field.shape)
-        confidence = 1.0 - 0.5 ** np.asarray(support, dtype=np.float64)  # 2 predictions: 0.75, 3: 0.875, ...
+        confidence = 1.0 - 0.8 ** np.asarray(support_counts, dtype=np.float64)
         return Detections(np.array(sites), [self.kinds["missing"]] * len(sites), confidence, self.field.shape)
 
     @staticmethod
