@@ -21,8 +21,9 @@ Scores
     kind equals the feature's kind; per kind and overall, precision = TP /
     detections, recall = TP / features, F1 = 2 TP / (2 TP + FP + FN).
     *Localisation* (kind-agnostic): the same with kinds ignored.  With
-    nothing to find and nothing claimed, every score is 1; with nothing
-    claimed, precision is 0 (and recall 0) when there was something to find.
+    nothing to find and nothing claimed, every score is 1; otherwise an
+    empty ratio is 0 (nothing claimed: precision 0; nothing to find but
+    something claimed: recall 0).
 
 Dose-efficiency curve
     ``(budget_fraction, F1)`` at the dose checkpoints of an episode (a step

@@ -9,7 +9,9 @@ averaged; the survey is not used):
    least ``margin_px`` inside the measured area.
 2. **Bright columns** (substitutional heavy atoms): columns whose smoothed
    height exceeds the median column height by more than ``bright_sigmas``
-   robust standard deviations (1.4826 × MAD) of the heights.
+   robust standard deviations (1.4826 × MAD) of the heights and by a
+   factor ``bright_ratio`` (so that a near-perfect lattice, whose heights
+   hardly spread, gives no bright columns).
 3. **Missing columns** (vacancies): around each column with fewer
    neighbours (within ``1.3 d``, ``d`` the median nearest-neighbour
    distance) than the median column, the *local* lattice translations are
@@ -24,7 +26,9 @@ averaged; the survey is not used):
    canvas smoothed over ``boundary_sigma_px`` (which averages lattices
    away), pixels whose gradient magnitude exceeds ``boundary_sigmas``
    robust standard deviations above the median gradient of the measured
-   pixels; one detection per ``patch_size`` of boundary (greedy
+   pixels and that step by at least ``boundary_contrast`` of the median
+   signal (a step of height ``h`` smoothed over ``s`` pixels has a largest
+   gradient ``h / (s sqrt(2 pi))``); one detection per ``patch_size`` of boundary (greedy
    non-maximum suppression along the strongest gradients).
 
 Kinds: the three findings are named in the vocabulary of the family being
@@ -80,12 +84,15 @@ class PeakAnalyst(Analyst):
         seed: Unused (deterministic); kept for the common signature.
         sigma_px: Column smoothing width, pixels.
         threshold: Column threshold, noise sigmas above the median.
-        min_distance_px: Smallest separation of two columns, pixels.
+        min_distance_px: Smallest separation of two columns, pixels (2: a larger window would hide a column
+            whose neighbour is much brighter, as the window reaches past their midpoint).
         margin_px: Columns closer than this to an unmeasured pixel are ignored.
         bright_sigmas: Bright-column threshold, robust sigmas of the column heights.
+        bright_ratio: A bright column is also at least this many times the median column height.
         translation_support: Share of columns that must repeat along a displacement for it to be a translation.
         boundary_sigma_px: Boundary smoothing width, pixels (``None``: the patch size / 4).
         boundary_sigmas: Boundary threshold, robust sigmas of the gradient above its median.
+        boundary_contrast: A boundary is also a step of at least this fraction of the median measured signal.
         max_columns: At most this many columns per report.
     """
 
@@ -98,12 +105,14 @@ class PeakAnalyst(Analyst):
         *,
         sigma_px: float = 1.5,
         threshold: float = 3.0,
-        min_distance_px: int = 3,
+        min_distance_px: int = 2,
         margin_px: int = 2,
         bright_sigmas: float = 4.0,
+        bright_ratio: float = 1.3,
         translation_support: float = 0.7,
         boundary_sigma_px: float | None = None,
         boundary_sigmas: float = 6.0,
+        boundary_contrast: float = 0.1,
         max_columns: int = 20000,
     ) -> None:
         super().__init__(env, seed)
@@ -112,11 +121,13 @@ class PeakAnalyst(Analyst):
         self.min_distance_px = check_int("min_distance_px", min_distance_px, 1)
         self.margin_px = check_int("margin_px", margin_px, 0)
         self.bright_sigmas = check_number("bright_sigmas", bright_sigmas, 0.0, low_open=True)
+        self.bright_ratio = check_number("bright_ratio", bright_ratio, 1.0)
         self.translation_support = check_number("translation_support", translation_support, 0.0, 1.0, low_open=True)
         default_boundary = max(self.field.patch_size / 4.0, 2.0)
         self.boundary_sigma_px = default_boundary if boundary_sigma_px is None else check_number(
             "boundary_sigma_px", boundary_sigma_px, 0.0, low_open=True)
         self.boundary_sigmas = check_number("boundary_sigmas", boundary_sigmas, 0.0, low_open=True)
+        self.boundary_contrast = check_number("boundary_contrast", boundary_contrast, 0.0)
         self.max_columns = check_int("max_columns", max_columns, 1)
         names = VOCABULARY.get(self.family, {})
         self.kinds = {key: names.get(key, generic) for key, generic in GENERIC_KINDS.items()}
@@ -124,9 +135,9 @@ class PeakAnalyst(Analyst):
     def config(self) -> dict[str, Any]:
         return {
             "sigma_px": self.sigma_px, "threshold": self.threshold, "min_distance_px": self.min_distance_px,
-            "margin_px": self.margin_px, "bright_sigmas": self.bright_sigmas,
+            "margin_px": self.margin_px, "bright_sigmas": self.bright_sigmas, "bright_ratio": self.bright_ratio,
             "translation_support": self.translation_support, "boundary_sigma_px": self.boundary_sigma_px,
-            "boundary_sigmas": self.boundary_sigmas, "max_columns": self.max_columns,
+            "boundary_sigmas": self.boundary_sigmas, "boundary_contrast": self.boundary_contrast, "max_columns": self.max_columns,
         }  # fmt: skip
 
     # ------------------------------------------------------------ findings
@@ -156,8 +167,9 @@ class PeakAnalyst(Analyst):
         spread = _robust_sigma(heights)
         if spread <= 0:
             return Detections.empty(self.field.shape)
-        excess = (heights - np.median(heights)) / spread - self.bright_sigmas
-        keep = excess > 0
+        median = float(np.median(heights))
+        excess = (heights - median) / spread - self.bright_sigmas
+        keep = (excess > 0) & (heights > self.bright_ratio * median)
         return Detections(columns[keep], [self.kinds["bright"]] * int(keep.sum()), _confidence(excess[keep]), self.field.shape)
 
     def _missing(self, columns: np.ndarray, inner: np.ndarray) -> Detections:
@@ -225,10 +237,11 @@ class PeakAnalyst(Analyst):
 
     def _boundaries(self, image: np.ndarray, measured: np.ndarray) -> Detections:
         smooth = ndimage.gaussian_filter(image, self.boundary_sigma_px)
-        gradient = np.hypot(ndimage.sobel(smooth, 0), ndimage.sobel(smooth, 1))
-        # only where the whole smoothing window was measured (the canvas edge is no boundary)
+        rows, cols = np.gradient(smooth)
+        gradient = np.hypot(rows, cols)  # per pixel
+        # only where the whole smoothing window was measured and lies inside the field (no edge is a boundary)
         reach = int(np.ceil(2 * self.boundary_sigma_px))
-        valid = ndimage.binary_erosion(measured, iterations=reach, border_value=1) if reach else measured
+        valid = ndimage.binary_erosion(measured, iterations=reach, border_value=0) if reach else measured
         values = gradient[valid]
         if values.size < 16:
             return Detections.empty(self.field.shape)
@@ -236,7 +249,10 @@ class PeakAnalyst(Analyst):
         if spread <= 0:
             return Detections.empty(self.field.shape)
         excess = (gradient - np.median(values)) / spread - self.boundary_sigmas
-        candidates = np.flatnonzero((excess > 0) & valid)
+        # a step of height h smoothed over s pixels has a largest gradient h / (s sqrt(2 pi))
+        step = gradient * self.boundary_sigma_px * np.sqrt(2 * np.pi)
+        level = abs(float(np.median(smooth[measured])))
+        candidates = np.flatnonzero((excess > 0) & valid & (step >= self.boundary_contrast * level))
         if not candidates.size:
             return Detections.empty(self.field.shape)
         order = candidates[np.argsort(-excess.ravel()[candidates], kind="stable")]
