@@ -186,7 +186,8 @@ class DCNNBOAgent(BOAgent):
     def descriptor(self, observation: dict[str, np.ndarray]) -> float:
         """The patch's defect-instance count (``"instances"``) or target-class pixel share (``"share"``)."""
         probs = self.segment(observation["patch"])
-        self._canvas.add(probs, self.field.geometry.from_continuous(np.asarray(observation["position"], dtype=np.float64)))
+        if "position" in observation and probs.shape[1:] == (self.field.patch_size,) * 2:  # remembered for report()
+            self._canvas.add(probs, self.field.geometry.from_continuous(np.asarray(observation["position"], dtype=np.float64)))
         if self.descriptor_kind == "share" or self.target == "atom":
             labels = np.argmax(probs, axis=0)
             return float(np.isin(labels, self._channels).mean())

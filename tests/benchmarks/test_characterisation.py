@@ -112,3 +112,31 @@ def test_cli_navigator_plus_analyst(tmp_path, capsys):
     assert [r["analyst"] for r in load_identifications(out)] == ["peaks"]
     assert main(["bench", "--agents", "raster+self", "--scenes", "lattice-defects", "--out", str(out)]) == 2
     assert "no report() of its own" in capsys.readouterr().err
+
+
+def test_bundle_covers_identification_rows(tmp_path):
+    import zipfile
+
+    from stemscan.benchmarks.bundle import make_bundle, open_bundle
+
+    out = tmp_path / "r.sqlite"
+    run_grid(_grid(["raster+peaks"]), out, workers=1, progress=False)
+    bundle = tmp_path / "b.zip"
+    manifest = make_bundle(out, bundle)
+    assert len(manifest["identifications"]) == 2
+    with open_bundle(bundle) as (_, _, problems, _):
+        assert problems == []
+    altered = tmp_path / "altered.sqlite"
+    with zipfile.ZipFile(bundle) as archive:
+        altered.write_bytes(archive.read("results.sqlite"))
+        text = archive.read("manifest.json")
+    conn = sqlite3.connect(altered)
+    conn.execute("UPDATE identifications SET f1 = 1.0 WHERE seed = 1")
+    conn.commit()
+    conn.close()
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w") as archive:
+        archive.write(altered, "results.sqlite")
+        archive.writestr("manifest.json", text)
+    with open_bundle(tampered) as (_, _, problems, _):
+        assert any("identification row" in p and "(raster+peaks/lattice-defects/s1) was altered" in p for p in problems)
