@@ -79,13 +79,10 @@ def pending(specs: Sequence[EpisodeSpec], store: ResultsStore) -> list[EpisodeSp
         if key in seen:
             continue
         missing = tuple(a for a in spec.analysts if (*key, a) not in identified)
-        if key not in done:
+        # a stored episode whose analysts are not all scored is re-played for them (its row is kept)
+        if key not in done or missing:
+            seen.add(key)
             out.append(replace(spec, analysts=missing))
-        elif missing:  # stored episode, analysts not yet scored: re-play it for them (the episode row is kept)
-            out.append(replace(spec, analysts=missing))
-        else:
-            continue
-        seen.add(key)
     return out
 
 

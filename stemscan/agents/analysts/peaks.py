@@ -24,12 +24,17 @@ averaged; the survey is not used):
    only the second-neighbour vectors are translations).
 4. **Contrast boundaries** (walls, interfaces, particle edges): on the
    canvas smoothed over ``boundary_sigma_px`` (which averages lattices
-   away), pixels whose gradient magnitude exceeds ``boundary_sigmas``
+   away; a normalised convolution over the measured pixels only, judged
+   where at least three quarters of the smoothing weight were measured), pixels whose gradient magnitude exceeds ``boundary_sigmas``
    robust standard deviations above the median gradient of the measured
    pixels and that step by at least ``boundary_contrast`` of the median
    signal (a step of height ``h`` smoothed over ``s`` pixels has a largest
    gradient ``h / (s sqrt(2 pi))``); one detection per ``patch_size`` of boundary (greedy
    non-maximum suppression along the strongest gradients).
+
+Known limitation: within about ``2 boundary_sigma_px`` of the edge of the
+measured area, a truncated smoothing window over an atomic lattice can
+itself read as a contrast boundary.
 
 Kinds: the three findings are named in the vocabulary of the family being
 scanned (:data:`VOCABULARY`: what the operator calls a missing column, a
@@ -236,12 +241,16 @@ class PeakAnalyst(Analyst):
         return out
 
     def _boundaries(self, image: np.ndarray, measured: np.ndarray) -> Detections:
-        smooth = ndimage.gaussian_filter(image, self.boundary_sigma_px)
+        # normalised convolution: the Gaussian mean of the *measured* pixels only, so that the edge of
+        # a sub-scan (next to unmeasured pixels) is no contrast change
+        weight = measured.astype(np.float64)
+        coverage = ndimage.gaussian_filter(weight, self.boundary_sigma_px, mode="constant")
+        smooth = ndimage.gaussian_filter(image * weight, self.boundary_sigma_px, mode="constant") / np.maximum(coverage, 1e-12)
         rows, cols = np.gradient(smooth)
         gradient = np.hypot(rows, cols)  # per pixel
-        # only where the whole smoothing window was measured and lies inside the field (no edge is a boundary)
-        reach = int(np.ceil(2 * self.boundary_sigma_px))
-        valid = ndimage.binary_erosion(measured, iterations=reach, border_value=0) if reach else measured
+        # judged where three quarters of the smoothing weight were measured (a truncated window over a
+        # lattice is itself a gradient), one pixel inside the measured area
+        valid = ndimage.binary_erosion(measured, border_value=0) & (coverage >= 0.75)
         values = gradient[valid]
         if values.size < 16:
             return Detections.empty(self.field.shape)
