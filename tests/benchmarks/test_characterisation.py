@@ -140,3 +140,13 @@ def test_bundle_covers_identification_rows(tmp_path):
         archive.writestr("manifest.json", text)
     with open_bundle(tampered) as (_, _, problems, _):
         assert any("identification row" in p and "(raster+peaks/lattice-defects/s1) was altered" in p for p in problems)
+
+
+def test_analysts_leave_the_discovery_row_unchanged():
+    from stemscan.benchmarks.episode import run_spec
+    from stemscan.benchmarks.verify import IGNORED_COLUMNS
+
+    watched = run_spec(_grid(["dcnn-bo+self", "dcnn-bo+peaks"])[0])
+    plain = run_spec(_grid(["dcnn-bo"])[0])
+    assert len(watched.pop("identifications")) == 2
+    assert {k: v for k, v in watched.items() if k not in IGNORED_COLUMNS} == {k: v for k, v in plain.items() if k not in IGNORED_COLUMNS}
