@@ -3,8 +3,8 @@
 What it reports, from the canvas of everything measured so far (overlaps
 averaged; the survey is not used):
 
-1. **Atom columns** — local maxima of the canvas smoothed with a Gaussian
-   of ``sigma_px`` (:func:`~stemscan.agents.features.peaks.find_peaks`,
+1. **Atom columns** — in each connected measured region, local maxima of
+   the canvas smoothed with a Gaussian of ``sigma_px`` (:func:`~stemscan.agents.features.peaks.find_peaks`,
    ``threshold`` noise sigmas above the median), in measured pixels at
    least ``margin_px`` inside the measured area.
 2. **Bright columns** (substitutional heavy atoms): columns whose smoothed
@@ -161,10 +161,24 @@ class PeakAnalyst(Analyst):
         return Detections.concatenate(parts, self.field.shape)
 
     def columns(self, image: np.ndarray, inner: np.ndarray) -> np.ndarray:
-        """Atom-column positions (N, 2) in the measured interior, pixels."""
-        peaks = find_peaks(image, self.sigma_px, self.min_distance_px, self.threshold, self.max_columns)
-        if not len(peaks):
-            return peaks
+        """Atom-column positions (N, 2) in the measured interior, pixels.
+
+        Found in each connected measured region's bounding box on its own,
+        so that the noise level is estimated from measured pixels (not from
+        the flat fill of the unmeasured canvas).
+        """
+        regions, _ = ndimage.label(self.canvas.measured)
+        found = []
+        for box in ndimage.find_objects(regions):
+            crop = image[box]
+            if min(crop.shape) < 3:
+                continue
+            peaks = find_peaks(crop, self.sigma_px, self.min_distance_px, self.threshold, self.max_columns)
+            if len(peaks):
+                found.append(peaks + np.array([box[0].start, box[1].start], dtype=np.float64))
+        if not found:
+            return np.zeros((0, 2), dtype=np.float64)
+        peaks = np.unique(np.concatenate(found), axis=0)
         index = np.rint(peaks).astype(np.int64)
         return peaks[inner[index[:, 0], index[:, 1]]]
 
