@@ -21,6 +21,10 @@ environment fingerprint (:mod:`stemscan.benchmarks.fingerprint`) of the
 processes that ran its episodes.  Each episode's ``run_id`` points there.
 Files written before runs were recorded gain the table and the column when a
 writer opens them; their old rows keep ``run_id`` NULL (environment unknown).
+
+Table ``identifications`` holds the characterisation track, one row per
+(episode, analyst) (:mod:`stemscan.benchmarks.identification_store`); it
+too is added to older files by writers only.
 """
 
 from __future__ import annotations
