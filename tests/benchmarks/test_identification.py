@@ -115,3 +115,17 @@ def test_detections_validate():
     assert len(both) == 2 and list(both.kinds) == ["a", "b"] and len(both.of_kind("b")) == 1
     with pytest.raises(ValueError):
         both.positions[0, 0] = 7.0  # read-only
+
+
+def test_unscored_scene_gives_no_identification_rows():
+    from stemscan.benchmarks.characterise import identification_rows
+    from stemscan.benchmarks.episode import PlayedEpisode
+    from stemscan.benchmarks.spec import EpisodeSpec
+
+    played = PlayedEpisode(info={}, budget_fraction=0.1, reports={"peaks": [(1.0, Detections([[5.0, 5.0]], ["vacancy"]))]})
+    spec = EpisodeSpec("raster", "phase-separated", 0, analysts=("peaks",))
+    scene = _scene()
+    (row,) = identification_rows(spec, played, scene, {"peaks": {}})
+    assert (row["analyst"], row["f1"], row["dec_auc"]) == ("peaks", pytest.approx(2 / 3), 0.0)  # reported only at the end
+    scene.scored = False
+    assert identification_rows(spec, played, scene, {"peaks": {}}) == []
