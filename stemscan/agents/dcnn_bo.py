@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from stemscan.agents.analysts.dcnn import EXTENDED_NAME, ProbabilityCanvas, segmentation_detections
+from stemscan.agents.analysts.detections import Detections
 from stemscan.agents.bo import BOAgent, BOOptions
 from stemscan.agents.dcnn import ATOM_CLASSES, DEFECT_CLASSES, WEIGHTS_PATH, AtomFinder
 from stemscan.agents.features.lattice import (
@@ -137,8 +139,10 @@ class DCNNBOAgent(BOAgent):
         self.device = str(device)
         self._bonds: list[float] = []
         self.finder = AtomFinder.load(self.weights or WEIGHTS_PATH, device=device)
+        self.family = str(getattr(env.unwrapped, "family", ""))
         names = DEFECT_CLASSES if target == "defects" else (target,)
         self._channels = [self.finder.class_index(name) for name in names]
+        self._canvas = ProbabilityCanvas(self.field, len(self.finder.class_names))
 
     def config(self) -> dict[str, Any]:
         return {
@@ -161,10 +165,29 @@ class DCNNBOAgent(BOAgent):
     def _start_episode(self) -> None:
         super()._start_episode()
         self._bonds: list[float] = []  # per-patch bond lengths this episode, pixels
+        if hasattr(self, "_canvas"):
+            self._canvas.clear()
+
+    def report(self) -> Detections:
+        """The defects its segmentation shows so far (the characterisation track's analyst ``self``).
+
+        The segmentations of every sub-scan it has seen (pasted into a field
+        canvas, overlaps averaged) turned into detections as the ``dcnn``
+        analyst does (:func:`~stemscan.agents.analysts.dcnn.segmentation_detections`:
+        one per connected defect-class region of at least 4 pixels,
+        confidence its mean probability).  Under SB3's protocol the
+        navigator never receives the observation of the episode's last
+        step, so that sub-scan is missing here.
+        """
+        family = str(getattr(self, "family", ""))
+        return segmentation_detections(self._canvas.probabilities(), self._canvas.counts > 0, self.finder.class_names,
+                                       {"extended-defect": EXTENDED_NAME.get(family, "extended-defect")}, 4, self.field.shape)
 
     def descriptor(self, observation: dict[str, np.ndarray]) -> float:
         """The patch's defect-instance count (``"instances"``) or target-class pixel share (``"share"``)."""
         probs = self.segment(observation["patch"])
+        if "position" in observation and probs.shape[1:] == (self.field.patch_size,) * 2:  # remembered for report()
+            self._canvas.add(probs, self.field.geometry.from_continuous(np.asarray(observation["position"], dtype=np.float64)))
         if self.descriptor_kind == "share" or self.target == "atom":
             labels = np.argmax(probs, axis=0)
             return float(np.isin(labels, self._channels).mean())

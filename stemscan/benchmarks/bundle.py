@@ -6,7 +6,7 @@ A bundle holds
   environment fingerprints);
 * ``manifest.json``: the format version, when and by which stemscan it was
   made, the SHA-256 of ``results.sqlite`` and of every row (non-timing
-  columns, canonical JSON), the suite definition and its SHA-256 when one is
+  columns, canonical JSON) of tables ``episodes`` and ``identifications``, the suite definition and its SHA-256 when one is
   given, and per agent its identity: kind (zoo, entry point, ``module:Class``,
   ``sb3:`` model), distribution and version, and a SHA-256 of its source
   file (or of the model file).
@@ -90,7 +90,7 @@ def make_bundle(results: str | os.PathLike[str], out: str | os.PathLike[str], su
     """
     import stemscan
     from stemscan.atomic import write_bytes_atomic
-    from stemscan.benchmarks.store import load_results, load_runs
+    from stemscan.benchmarks.store import load_identifications, load_results, load_runs
 
     results = Path(results)
     rows = load_results(results, as_frame=False)
@@ -102,6 +102,7 @@ def make_bundle(results: str | os.PathLike[str], out: str | os.PathLike[str], su
         "stemscan_version": stemscan.__version__,
         "results_sha256": _sha256_file(results),
         "rows": {str(r["id"]): row_digest(r) for r in rows},
+        "identifications": {str(r["id"]): _identification_digest(r) for r in load_identifications(results)},
         "agents": [agent_identity(name) for name in sorted({r["agent"] for r in rows})],
         "fingerprints": sorted({run["fingerprint_id"] for run in load_runs(results)}),
         "suite": None,
@@ -123,6 +124,27 @@ def make_bundle(results: str | os.PathLike[str], out: str | os.PathLike[str], su
             archive.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
         write_bytes_atomic(out, staging.read_bytes())
     return manifest
+
+
+def _identification_digest(row: Mapping[str, Any]) -> str:
+    """SHA-256 of an identification row's reproducible content (no timings, ids)."""
+    return row_digest({k: v for k, v in row.items() if k not in ("analyst_time_s", "finished_at")})
+
+
+def _identification_problems(results: Path, expected: Mapping[str, str]) -> list[str]:
+    """One line per altered, missing or extra row of table ``identifications``."""
+    from stemscan.benchmarks.store import load_identifications
+
+    stored = {str(r["id"]): r for r in load_identifications(results)}
+    problems = []
+    for row_id, digest in expected.items():
+        row = stored.get(row_id)
+        if row is None:
+            problems.append(f"identification row {row_id} is missing")
+        elif _identification_digest(row) != digest:
+            problems.append(f"identification row {row_id} ({row['agent']}+{row['analyst']}/{row['scene']}/s{row['seed']}) was altered")
+    problems += [f"identification row {i} is not in the manifest" for i in sorted(set(stored) - set(expected), key=int)]
+    return problems
 
 
 @contextmanager
@@ -176,6 +198,8 @@ def open_bundle(path: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, 
                 problems.append(f"row {row_id} ({row['agent']}/{row['scene']}/s{row['seed']}) was altered")
         for row_id in sorted(set(stored) - set(expected), key=int):
             problems.append(f"row {row_id} is not in the manifest")
+        if "identifications" in manifest:  # bundles from before the characterisation track have none
+            problems += _identification_problems(results, manifest["identifications"] or {})
         notes = []
         for identity in manifest.get("agents") or []:
             try:

@@ -6,6 +6,7 @@ Examples::
     stemscan bench --agents random,oracle --scenes lattice-defects --seeds 10 \
         --budgets 0.05,0.1 --out results.sqlite --workers 2
     stemscan bench --suite paper --out paper.sqlite --backend ray --address auto
+    stemscan bench --agents raster+peaks,dcnn-bo+self --scenes lattice-defects --seeds 2 --out char.sqlite
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = "Seeds: env seed = episode seed; agent seed derived from it (stemscan.benchmarks.spec)."
     grid = parser.add_argument_group("grid (or --suite)")
     grid.add_argument("--suite", help="built-in suite name (smoke, paper) or a suite .toml file")
-    grid.add_argument("--agents", help="comma-separated agent names (stemscan.agents.names())")
+    grid.add_argument("--agents", help="comma-separated agent names (stemscan.agents.names()), or navigator+analyst pairs (raster+peaks)")
+    grid.add_argument("--analysts", help="comma-separated analysts watching every navigator (peaks, dcnn, self): the characterisation track")
     grid.add_argument("--scenes", help="comma-separated scene families (stemscan.scenes.names())")
     grid.add_argument("--seeds", help="number of seeds N (0..N-1), a list '3,5,8' or a range '10-19' (default 1)")
     grid.add_argument("--budgets", help="comma-separated dose budgets, fractions of a full frame (e.g. 0.05,0.1)")
@@ -59,7 +61,8 @@ def _specs(args: argparse.Namespace) -> list:
     agent_kwargs = json_object_arg("--agent-kwargs", args.agent_kwargs)
     budgets = None if args.budgets is None else [_float(b) for b in _split(args.budgets) or []]
     if args.suite is not None:
-        given = [flag for flag, value in (("--agents", args.agents), ("--scenes", args.scenes), ("--seeds", args.seeds),
+        given = [flag for flag, value in (("--agents", args.agents), ("--analysts", args.analysts),
+                                          ("--scenes", args.scenes), ("--seeds", args.seeds),
                                           ("--budgets", args.budgets), ("--env-kwargs", args.env_kwargs),
                                           ("--agent-kwargs", args.agent_kwargs)) if value is not None]
         if given:
@@ -67,7 +70,8 @@ def _specs(args: argparse.Namespace) -> list:
         return load_suite(args.suite).episodes()
     if not args.agents or not args.scenes:
         raise ValueError("give --suite, or --agents and --scenes (and --seeds)")
-    return expand_grid(_split(args.agents), _split(args.scenes), args.seeds or 1, budgets, env_kwargs, agent_kwargs)
+    return expand_grid(_split(args.agents), _split(args.scenes), args.seeds or 1, budgets, env_kwargs, agent_kwargs,
+                       analysts=_split(args.analysts))
 
 
 def _float(text: str) -> float:

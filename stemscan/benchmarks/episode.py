@@ -27,7 +27,7 @@ from typing import Any
 from stemscan.benchmarks import metrics
 from stemscan.benchmarks.spec import EpisodeSpec, agent_seed, canonical_json
 
-__all__ = ["ENV_ID", "TIMING_COLUMNS", "PlayedEpisode", "episode_row", "play_episode", "run_episode", "run_spec"]
+__all__ = ["CHECKPOINTS", "ENV_ID", "TIMING_COLUMNS", "PlayedEpisode", "episode_row", "play_episode", "run_episode", "run_spec"]
 
 ENV_ID = "STEMScan-v0"
 
@@ -78,6 +78,12 @@ class PlayedEpisode:
     actions: list[Any] = field(default_factory=list)
     terminated: bool = False
     truncated: bool = False
+    reports: dict[str, list[tuple[float, Any]]] = field(default_factory=dict)
+    analyst_time_s: dict[str, float] = field(default_factory=dict)
+
+
+#: Dose checkpoints of the characterisation track, fractions of the dose budget.
+CHECKPOINTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 def play_episode(
@@ -87,6 +93,8 @@ def play_episode(
     seed_agent: int | None = None,
     deterministic: bool = True,
     on_step: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+    analysts: dict[str, Any] | None = None,
+    checkpoints: tuple[float, ...] = CHECKPOINTS,
 ) -> PlayedEpisode:
     """The one episode loop: reset ``env`` with ``seed``, then ``agent.predict`` / ``env.step`` until it ends.
 
@@ -100,6 +108,15 @@ def play_episode(
             (:func:`~stemscan.benchmarks.spec.agent_seed`), as the benchmark derives it.
         deterministic: Passed to ``predict``.
         on_step: Called as ``on_step(obs, info)`` after the reset and after each step.
+        analysts: ``{name: analyst}`` watching the same episode (the
+            characterisation track): each gets ``observe(obs,
+            episode_start=True)`` after the reset and ``observe(obs)`` after
+            each step (observations only), and is asked to ``report()`` at
+            the first observation whose dose reaches each of ``checkpoints``
+            (fractions of the budget, ``info["budget_fraction"]``) and at the
+            episode's end; the reports land in ``PlayedEpisode.reports`` as
+            ``(budget_fraction, detections)``.  Their time is not the agent's.
+        checkpoints: Increasing budget fractions at which analysts report.
 
     Returns:
         A :class:`PlayedEpisode`.  Scores come from ``info`` only, never from the reward.
@@ -112,6 +129,8 @@ def play_episode(
     if hasattr(agent, "reset"):
         agent.reset(seed=seed_agent)
     agent_reset = time.perf_counter() - t0
+    watch = _Watch(analysts or {}, checkpoints)
+    watch.see(obs, info, start=True)
     if on_step is not None:
         on_step(obs, info)
     curve = [(float(info["dose_fraction"]), _found(info))]
@@ -130,11 +149,42 @@ def play_episode(
         env_time += t2 - t1
         first = False
         curve.append((float(info["dose_fraction"]), _found(info)))
+        watch.see(obs, info, end=terminated or truncated)
         if on_step is not None:
             on_step(obs, info)
     base = env.unwrapped
     budget_fraction = float(base.budget / base.frame_dose)
-    return PlayedEpisode(info, curve, latencies, env_time, agent_reset, budget_fraction, actions, terminated, truncated)
+    return PlayedEpisode(info, curve, latencies, env_time, agent_reset, budget_fraction, actions, terminated, truncated,
+                         watch.reports, watch.seconds)
+
+
+class _Watch:
+    """The analysts of one episode: feed them observations, collect reports at the dose checkpoints."""
+
+    def __init__(self, analysts: dict[str, Any], checkpoints: tuple[float, ...]) -> None:
+        marks = [float(c) for c in checkpoints]
+        if any(not 0 < c <= 1 for c in marks) or marks != sorted(set(marks)):
+            raise ValueError(f"checkpoints must be increasing budget fractions in (0, 1], got {checkpoints!r}")
+        self.analysts = analysts
+        self.marks = marks
+        self.next = 0
+        self.reports: dict[str, list[tuple[float, Any]]] = {name: [] for name in analysts}
+        self.seconds: dict[str, float] = {name: 0.0 for name in analysts}
+
+    def see(self, obs: dict[str, Any], info: dict[str, Any], start: bool = False, end: bool = False) -> None:
+        if not self.analysts:
+            return
+        fraction = float(info["budget_fraction"])
+        due = end
+        while self.next < len(self.marks) and fraction >= self.marks[self.next] - 1e-12:
+            self.next += 1
+            due = True
+        for name, analyst in self.analysts.items():
+            t0 = time.perf_counter()
+            analyst.observe(obs, episode_start=start)
+            if due:
+                self.reports[name].append((fraction, analyst.report()))
+            self.seconds[name] += time.perf_counter() - t0
 
 
 def run_spec(spec: EpisodeSpec) -> dict[str, Any]:
@@ -160,9 +210,20 @@ def run_spec(spec: EpisodeSpec) -> dict[str, Any]:
         t0 = time.perf_counter()
         agent = stemscan.agents.make(spec.agent, env, seed=seed_agent, **spec.agent_kwargs)
         agent_build = time.perf_counter() - t0
+        analysts: dict[str, Any] = {}
+        if spec.analysts:
+            from stemscan.benchmarks.characterise import build_analysts
+
+            analysts = build_analysts(spec, env, agent, seed_agent)
         _limit_torch_threads()
-        played = play_episode(env, agent, spec.seed, seed_agent)
+        played = play_episode(env, agent, spec.seed, seed_agent, analysts=analysts)
         agent_config = agent.config() if hasattr(agent, "config") else {}
+        identifications: list[dict[str, Any]] = []
+        if analysts:
+            from stemscan.benchmarks.characterise import identification_rows
+
+            configs = {name: analyst.config() for name, analyst in analysts.items()}
+            identifications = identification_rows(spec, played, env.unwrapped.scene, configs)
     finally:
         t0 = time.perf_counter()
         env.close()
@@ -170,7 +231,10 @@ def run_spec(spec: EpisodeSpec) -> dict[str, Any]:
         del env  # time, not runner overhead
         env_time += time.perf_counter() - t0
     wall = time.perf_counter() - wall_start
-    return episode_row(spec, seed_agent, played, agent_config, wall, env_time, agent_build)
+    row = episode_row(spec, seed_agent, played, agent_config, wall, env_time, agent_build)
+    if spec.analysts:
+        row["identifications"] = identifications  # the characterisation track's rows, filed apart by the runner
+    return row
 
 
 def episode_row(

@@ -233,12 +233,16 @@ def leaderboard(
     else:
         rows, title = list(results), "stemscan leaderboard"  # type: ignore[arg-type]
     table = rank(rows, budget=budget)
+    from stemscan.benchmarks import identification_board as track2
+
+    board = track2.rank_identifications(track2.merge_identifications(paths) if paths is not None else [], budget=budget)
     if format == "md":
-        return format_markdown(table, title, notes)
+        second = track2.format_markdown(board)
+        return format_markdown(table, title, notes) + ("\n" + second if second else "")
     if format == "csv":
         return format_csv(table)
     from stemscan.benchmarks.report_html import render_html
 
     if budget is not None:
         rows = [r for r in rows if math.isclose(float(r["dose_budget"]), budget, rel_tol=1e-9)]
-    return render_html(rows, table, title=title, scan_paths=scan_paths, notes=notes)
+    return render_html(rows, table, title=title, scan_paths=scan_paths, notes=notes, sections=[track2.format_html(board)])

@@ -231,8 +231,10 @@ def render_html(
     title: str = "stemscan leaderboard",
     scan_paths: bool = True,
     notes: Sequence[str] = (),
+    sections: Sequence[str] = (),
 ) -> str:
-    """The whole page as text (``notes``: lines shown under the title, e.g. the environment)."""
+    """The whole page as text (``notes``: lines shown under the title, e.g. the environment;
+    ``sections``: HTML fragments appended after the plots, e.g. the identification track)."""
     from stemscan import __version__
 
     parts = [
@@ -264,5 +266,6 @@ def render_html(
         if picture:
             parts.append(f'<img alt="scan path per agent" src="data:image/png;base64,{picture}">')
         parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    parts += [section for section in sections if section]
     parts += [f"<script>{_SORT_JS}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stemscan.benchmarks.spec import EpisodeSpec
@@ -69,14 +69,20 @@ def default_workers() -> int:
 
 
 def pending(specs: Sequence[EpisodeSpec], store: ResultsStore) -> list[EpisodeSpec]:
-    """The episodes of ``specs`` whose key is not stored yet (grid order, duplicates dropped)."""
+    """The episodes of ``specs`` whose key is not stored yet, or whose analysts' rows are not (grid order,
+    duplicates dropped; each keeps only its analysts still missing)."""
     done = store.finished_keys()
+    identified = store.identification_keys() if any(spec.analysts for spec in specs) else set()
     out, seen = [], set()
     for spec in specs:
         key = spec.key()
-        if key not in done and key not in seen:
+        if key in seen:
+            continue
+        missing = tuple(a for a in spec.analysts if (*key, a) not in identified)
+        # a stored episode whose analysts are not all scored is re-played for them (its row is kept)
+        if key not in done or missing:
             seen.add(key)
-            out.append(spec)
+            out.append(replace(spec, analysts=missing))
     return out
 
 
@@ -173,7 +179,10 @@ def run_grid(
                     if fingerprint["id"] not in run_ids:
                         run_ids[fingerprint["id"]] = store.add_run(fingerprint, command)
                     row["run_id"] = run_ids[fingerprint["id"]]
+                    identifications = row.pop("identifications", [])
                     store.insert(row)
+                    if identifications:
+                        store.insert_identifications([{**r, "run_id": row["run_id"]} for r in identifications])
                     summary.done += 1
                     if on_row is not None:
                         on_row(row)

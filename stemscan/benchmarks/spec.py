@@ -31,6 +31,7 @@ __all__ = [
     "check_env_kwargs",
     "expand_grid",
     "parse_seeds",
+    "split_pairs",
 ]
 
 #: Spawn key separating the agent's random stream from the env's.
@@ -64,6 +65,9 @@ class EpisodeSpec:
         env_kwargs: Keywords of ``gymnasium.make("STEMScan-v0", scene=scene, **env_kwargs)``
             (``dose_budget`` included).
         agent_kwargs: Keywords of ``stemscan.agents.make(agent, env, seed=..., **agent_kwargs)``.
+        analysts: Analysts that watch the episode and are scored on the
+            characterisation track (:mod:`stemscan.agents.analysts`); they do
+            not change the episode, so they are not part of its key.
     """
 
     agent: str
@@ -71,6 +75,7 @@ class EpisodeSpec:
     seed: int
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     agent_kwargs: dict[str, Any] = field(default_factory=dict)
+    analysts: tuple[str, ...] = ()
 
     def key(self) -> tuple[str, str, str, str, int]:
         """Unique key of the results store: (agent, agent_kwargs, scene, env_kwargs, seed)."""
@@ -174,6 +179,64 @@ def _check_agent_kwargs(where: str, name: str, kwargs: Any, agents: Sequence[str
     canonical_json(kwargs)
 
 
+def split_pairs(agents: Sequence[str], analysts: Sequence[str] | None = None) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """Navigators and the analysts of each, from ``navigator+analyst`` names and a grid-wide analyst list.
+
+    ``"raster+peaks"`` pairs ``raster`` with ``peaks``; a plain name runs
+    the discovery track only, unless ``analysts`` (given to every
+    navigator) is set.  ``self`` in ``analysts`` applies to navigators with
+    a ``report()`` method only; named explicitly (``"dcnn-bo+self"``) it
+    must be available.
+
+    Raises:
+        ValueError: Unknown analyst (listing the valid ones), ``self`` for a
+            navigator without ``report()``, duplicates.
+    """
+    from stemscan.agents.analysts import SELF, has_report
+    from stemscan.agents.analysts import names as analyst_names
+    from stemscan.agents.registry import agent_class, is_agent_name
+
+    def check(name: str, where: str) -> str:
+        if name not in analyst_names():
+            raise ValueError(f"unknown analyst {name!r} in {where}; valid names: {', '.join(analyst_names())}")
+        return name
+
+    shared = [check(str(a), "analysts") for a in (analysts or [])]
+    if len(set(shared)) != len(shared):
+        raise ValueError(f"analysts contain duplicates: {list(shared)}")
+    navigators: list[str] = []
+    pairs: dict[str, list[str]] = {}
+    for name in agents:
+        if not isinstance(name, str):
+            raise ValueError(f"agent names must be strings, got {name!r}")
+        navigator, plus, analyst = name.rpartition("+") if "+" in name else (name, "", "")
+        if plus and not is_agent_name(navigator):
+            raise ValueError(f"{name!r}: unknown navigator {navigator!r} (write navigator+analyst, e.g. raster+peaks)")
+        if navigator not in pairs:
+            navigators.append(navigator)
+            pairs[navigator] = []
+        chosen = pairs[navigator]
+        if plus:
+            check(analyst, repr(name))
+            if analyst == SELF and not has_report(agent_class(navigator)):
+                raise ValueError(f"{name!r}: agent {navigator!r} has no report() of its own; pair it with one of "
+                                 f"{', '.join(a for a in analyst_names() if a != SELF)}")
+            if analyst in chosen:
+                raise ValueError(f"agents contain duplicates: {name!r}")
+            chosen.append(analyst)
+    out: dict[str, tuple[str, ...]] = {}
+    for navigator in navigators:
+        names = list(pairs[navigator])
+        for analyst in shared:
+            if analyst in names:
+                continue
+            if analyst == SELF and not (is_agent_name(navigator) and has_report(agent_class(navigator))):
+                continue
+            names.append(analyst)
+        out[navigator] = tuple(names)
+    return navigators, out
+
+
 def expand_grid(
     agents: Sequence[str],
     scenes: Sequence[str],
@@ -183,11 +246,14 @@ def expand_grid(
     agent_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     scene_agent_kwargs: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     scene_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+    analysts: Sequence[str] | None = None,
 ) -> list[EpisodeSpec]:
     """Every (agent, scene, budget, seed) episode, validated.
 
     Args:
-        agents: Agent names.
+        agents: Agent names, or ``navigator+analyst`` pairs (see
+            :func:`split_pairs`): a navigator named with several analysts
+            plays each episode once, watched by all of them.
         scenes: Scene family names.
         seeds: Count, list or text (see :func:`parse_seeds`).
         budgets: Dose budgets (fractions of one full frame); ``None`` keeps
@@ -203,6 +269,8 @@ def expand_grid(
             ``pixel_size``, ``signal_scale``).  Scenes may be family names or
             ``"file:PATH"`` (an existing image file; paths relative to the
             working directory).
+        analysts: Analysts for every navigator (``self`` where the
+            navigator has a ``report()``), on top of ``navigator+analyst`` pairs.
 
     Raises:
         ValueError: Unknown agent/scene names (listing the valid ones), bad
@@ -212,7 +280,13 @@ def expand_grid(
     from stemscan.agents.registry import agent_class, check_agent_kwargs, is_agent_name
     from stemscan.scenes import names as scene_names
 
-    agents = _check_names("agent", agents, agent_names(), accept=is_agent_name)
+    if isinstance(agents, str):
+        raise ValueError(f"agents must be a list of names, got the string {agents!r}")
+    plain = [a for a in agents if isinstance(a, str) and "+" not in a]
+    if len(set(plain)) != len(plain):
+        raise ValueError(f"agents contain duplicates: {list(agents)}")
+    navigators, watching = split_pairs(list(agents), analysts)
+    agents = _check_names("agent", navigators, agent_names(), accept=is_agent_name)
     for name in agents:
         if name not in agent_names():
             agent_class(name)  # a module:Class reference must import now, not in every episode
@@ -263,5 +337,5 @@ def expand_grid(
             for agent in agents:
                 for seed in seed_list:
                     kwargs = per_scene.get(scene, {}).get(agent, per_agent.get(agent, {}))
-                    specs.append(EpisodeSpec(agent, scene, seed, dict(env), dict(kwargs)))
+                    specs.append(EpisodeSpec(agent, scene, seed, dict(env), dict(kwargs), watching[agent]))
     return specs

@@ -21,6 +21,10 @@ environment fingerprint (:mod:`stemscan.benchmarks.fingerprint`) of the
 processes that ran its episodes.  Each episode's ``run_id`` points there.
 Files written before runs were recorded gain the table and the column when a
 writer opens them; their old rows keep ``run_id`` NULL (environment unknown).
+
+Table ``identifications`` holds the characterisation track, one row per
+(episode, analyst) (:mod:`stemscan.benchmarks.identification_store`); it
+too is added to older files by writers only.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COLUMNS", "RUN_COLUMNS", "ResultsStore", "load_results", "load_runs"]
+from stemscan.benchmarks import identification_store
+
+__all__ = ["COLUMNS", "RUN_COLUMNS", "ResultsStore", "load_identifications", "load_results", "load_runs"]
 
 #: Column name -> SQLite type of table ``episodes`` (order of the table).
 COLUMNS: dict[str, str] = {
@@ -137,6 +143,7 @@ class ResultsStore:
             self._conn.execute(_SCHEMA)
             if "run_id" not in self._columns():
                 self._conn.execute(f"ALTER TABLE episodes ADD COLUMN run_id {COLUMNS['run_id']}")
+            identification_store.create_table(self._conn)
         self._check_columns()
 
     def _enable_wal(self, timeout_s: float) -> None:
@@ -268,6 +275,22 @@ class ResultsStore:
                 row["run_id"] = None
         return rows
 
+    # ------------------------------------------- characterisation track
+    def insert_identifications(self, rows: list[dict[str, Any]]) -> int:
+        """Store an episode's analyst rows in one transaction (:mod:`~stemscan.benchmarks.identification_store`)."""
+        if self.read_only:
+            raise ValueError(f"{self.path} is open read-only")
+        with self._transaction() as conn:
+            return identification_store.insert_rows(conn, rows)
+
+    def identification_keys(self) -> set[tuple[Any, ...]]:
+        """``(agent, agent_kwargs, scene, env_kwargs, seed, analyst)`` of the stored analyst rows."""
+        return identification_store.identification_keys(self._conn)
+
+    def identifications(self) -> list[dict[str, Any]]:
+        """The analyst rows (empty for a file without the characterisation track)."""
+        return identification_store.read_rows(self._conn)
+
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
 
@@ -315,3 +338,9 @@ def load_runs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The runs of a results file (see :meth:`ResultsStore.runs`), read-only."""
     with ResultsStore(path, read_only=True) as store:
         return store.runs()
+
+
+def load_identifications(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The characterisation track's rows of a results file (table ``identifications``), read-only; [] if none."""
+    with ResultsStore(path, read_only=True) as store:
+        return store.identifications()

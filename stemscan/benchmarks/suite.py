@@ -4,7 +4,8 @@ A suite is a TOML file with these keys (all but ``agents``/``scenes``
 optional)::
 
     description = "what it is for"
-    agents  = ["random", "raster", "oracle"]    # names from stemscan.agents.names()
+    agents  = ["random", "raster", "oracle"]    # names from stemscan.agents.names(), or navigator+analyst pairs
+    analysts = ["peaks", "dcnn", "self"]        # characterisation track: analysts watching every navigator
     scenes  = ["lattice-defects"]               # names from stemscan.scenes.names()
     seeds   = 10                                # count (0..9), or a list [0, 3, 7]
     budgets = [0.05, 0.1]                       # dose budgets, fractions of a full frame
@@ -41,7 +42,7 @@ else:  # pragma: no cover
 __all__ = ["SUITE_KEYS", "Suite", "builtin_suites", "load_suite", "parse_suite"]
 
 #: Keys a suite file may contain.
-SUITE_KEYS = ("description", "agents", "scenes", "seeds", "budgets", "env", "agent_kwargs", "scene_agent_kwargs", "scene_kwargs")
+SUITE_KEYS = ("description", "agents", "analysts", "scenes", "seeds", "budgets", "env", "agent_kwargs", "scene_agent_kwargs", "scene_kwargs")
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,13 @@ class Suite:
     description: str = ""
     scene_agent_kwargs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     scene_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    analysts: list[str] = field(default_factory=list)
 
     def episodes(self) -> list[EpisodeSpec]:
         """The grid's episodes."""
         return expand_grid(
             self.agents, self.scenes, self.seeds, self.budgets, self.env, self.agent_kwargs, self.scene_agent_kwargs,
-            self.scene_kwargs,
+            self.scene_kwargs, self.analysts,
         )
 
 
@@ -117,13 +119,14 @@ def parse_suite(data: dict[str, Any], name: str = "suite") -> Suite:
     scene_kwargs = data.get("scene_kwargs", {})
     if not isinstance(scene_kwargs, dict) or not all(isinstance(v, dict) for v in scene_kwargs.values()):
         raise ValueError(f"{name}: [scene_kwargs.<scene>] must be tables of keywords, got {scene_kwargs!r}")
+    analysts = _list_of("analysts", data.get("analysts", []), str, name)
     description = data.get("description", "")
     if not isinstance(description, str):
         raise ValueError(f"{name}: 'description' must be a string")
     suite = Suite(
         name, agents, scenes, seeds, budgets, dict(env), {k: dict(v) for k, v in agent_kwargs.items()}, description,
         {scene: {agent: dict(kw) for agent, kw in table.items()} for scene, table in scene_agent_kwargs.items()},
-        {scene: dict(kw) for scene, kw in scene_kwargs.items()},
+        {scene: dict(kw) for scene, kw in scene_kwargs.items()}, list(analysts),
     )  # fmt: skip
     try:
         suite.episodes()  # validates names, seeds, budgets and kwargs

@@ -59,6 +59,10 @@ def test_builtin_suites_load():
     assert set(paper.agents) == {"random", "raster", "oracle", "linear-bo", "dcnn-bo", "rvae-bo", "ppo"}
     assert len(paper.scenes) == 4 and paper.budgets == [0.05, 0.1]
     assert len(paper.episodes()) == 4 * 7 * 10 * 2
+    crossed = load_suite("characterisation")  # the same episodes, watched by the analysts
+    assert [s.key() for s in crossed.episodes()] == [s.key() for s in paper.episodes()]
+    assert {s.agent: s.analysts for s in crossed.episodes()}["dcnn-bo"] == ("peaks", "dcnn", "self")
+    assert {s.agent: s.analysts for s in crossed.episodes()}["raster"] == ("peaks", "dcnn")
 
 
 def test_suite_file(tmp_path):
@@ -102,5 +106,5 @@ def test_bad_suite_files(tmp_path, text, message):
 
 
 def test_missing_suite_lists_builtins():
-    with pytest.raises(FileNotFoundError, match="built-in suites: paper, smoke"):
+    with pytest.raises(FileNotFoundError, match="built-in suites: characterisation, paper, smoke"):
         load_suite("no-such-suite")
