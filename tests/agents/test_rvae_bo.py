@@ -393,3 +393,16 @@ def test_default_rvae_bo_beats_linear_bo_random_and_raster_on_ferroelectric_doma
         other = gains(baseline)
         assert iqm(ours) > iqm(other), f"rvae-bo {iqm(ours):.2f} <= {baseline} {iqm(other):.2f}"
     assert iqm(ours) > 1.0  # better than uniform scanning
+
+
+@pytest.mark.parametrize("pixel_size", [0.12, 0.19])
+def test_self_configuration_measures_the_cell_at_another_sampling(pixel_size: float) -> None:
+    """A perovskite imaged at another sampling than the shipped lattice model's: the cell is measured, windows resampled."""
+    env = gym.make("STEMScan-v0", scene="ferroelectric-domains", dose_budget=0.05,
+                   scene_kwargs={"pixel_size": pixel_size})
+    agent = registry.make("rvae-bo", env, seed=0)
+    play_episode(env, agent, 101, 0)
+    cell = 3.95 / pixel_size
+    assert agent.resolved["centring"] == "lattice"
+    assert agent.resolved["lattice_px"] == pytest.approx(cell, rel=0.05)
+    assert agent.resolved["window_scale"] == pytest.approx(cell / 26.333, rel=0.05)
