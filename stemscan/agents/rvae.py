@@ -190,6 +190,13 @@ def pretrained_path(centring: str = "peak") -> Path:
     return _WEIGHTS[centring]
 
 
+def weights_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``metadata`` table of an rVAE's JSON config (training facts, e.g. ``lattice_px``); ``{}`` if absent."""
+    document = json.loads(_config_path(Path(path)).read_text())
+    metadata = document.get("metadata", {}) if isinstance(document, dict) else {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def pretrained(centring: str = "peak") -> RVAE:
     """The shipped rVAE for ``centring`` windows, pre-trained on synthetic scenes (``stemscan train rvae``)."""
     return load_rvae(pretrained_path(centring))

@@ -80,16 +80,31 @@ from stemscan.agents.features.latents import (
     example_target,
     target_values,
 )
+from stemscan.agents.features.lattice_estimate import PerovskiteEstimate, enough_evidence, perovskite_lattice
 from stemscan.agents.features.survey import survey_gradient_prior
-from stemscan.agents.features.windows import CENTRINGS, LatticeWindowCutter, patch_windows
-from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path
+from stemscan.agents.features.windows import CENTRINGS, LatticeWindowCutter, lattice_columns, patch_windows
+from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path, weights_metadata
 from stemscan.agents.train.rvae_online import OnlineTrainer
 from stemscan.validation import check_int, check_number, check_positive
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["BOUNDARIES", "RVAEBOAgent", "SURVEY_PRIORS"]
+__all__ = ["AUTO", "BOUNDARIES", "RVAEBOAgent", "SURVEY_PRIORS"]
+
+#: The value of ``centring``, ``boundary`` (and the default of ``descriptor``
+#: and ``edge_px``) that lets the agent configure itself from the first
+#: patches (see :class:`RVAEBOAgent`).
+AUTO = "auto"
+
+#: Self-configuration: what each centring implies when the operator leaves
+#: ``descriptor``, ``boundary`` and ``edge_px`` to the agent (chosen on
+#: development seeds 100-115, ``benchmarks/rvae_bo_gain.py``; ``edge_px`` is in
+#: window pixels, scaled to the measured lattice).
+AUTO_SETTINGS: dict[str, dict[str, Any]] = {
+    "peak": {"descriptor": "outlier", "boundary": None, "edge_px": 0.0},
+    "lattice": {"descriptor": "contrast", "boundary": "change", "edge_px": 2.0},
+}
 
 
 #: Boundary-search criteria (``boundary=``): the BO core's ``search`` targets (:class:`~stemscan.agents.bo.BOAgent`).
@@ -178,7 +193,7 @@ class RVAEBOAgent(BOAgent):
         *,
         target: int | None = None,
         example: Any = None,
-        descriptor: str = "outlier",
+        descriptor: str | None = None,
         weights: str | None = None,
         pretrained: bool = True,
         online_steps: int = 2,
@@ -189,18 +204,18 @@ class RVAEBOAgent(BOAgent):
         min_distance: int = 3,
         threshold: float = 4.0,
         max_windows: int = 32,
-        centring: str = "peak",
+        centring: str = AUTO,
         lattice_px: float | None = None,
         survey_prior: str = "gradient",
         contrast_cells: float = 2.0,
-        edge_px: float = 0.0,
-        boundary: str | None = None,
+        edge_px: float | None = None,
+        boundary: str | None = AUTO,
         boundary_kappa: float = 1.96,
         polar_fold: int = 4,
         **core: Unpack[BOOptions],
     ) -> None:
-        if descriptor not in DESCRIPTORS:
-            raise ValueError(f"unknown descriptor {descriptor!r}; valid: {', '.join(DESCRIPTORS)}")
+        if descriptor is not None and descriptor not in DESCRIPTORS:
+            raise ValueError(f"unknown descriptor {descriptor!r}; valid: None (automatic), {', '.join(DESCRIPTORS)}")
         for name, value, low in (
             ("online_steps", online_steps, 0), ("batch_size", batch_size, 1), ("buffer_size", buffer_size, 1),
             ("min_distance", min_distance, 1), ("max_windows", max_windows, 1),
@@ -213,39 +228,48 @@ class RVAEBOAgent(BOAgent):
             raise ValueError(f"unknown survey_prior {survey_prior!r}; valid: {', '.join(SURVEY_PRIORS)}")
         self.survey_prior = survey_prior
         self.contrast_cells = check_positive("contrast_cells", contrast_cells)
-        if boundary is not None and boundary not in BOUNDARIES:
-            raise ValueError(f"unknown boundary {boundary!r}; valid: None, {', '.join(map(repr, BOUNDARIES))}")
+        if boundary is not None and boundary != AUTO and boundary not in BOUNDARIES:
+            raise ValueError(
+                f"unknown boundary {boundary!r}; valid: {AUTO!r}, None, {', '.join(map(repr, BOUNDARIES))}"
+            )
         check_number("boundary_kappa", boundary_kappa, 0.0)
         check_int("polar_fold", polar_fold, 2)
-        self.edge_px = check_number("edge_px", edge_px, 0.0)
-        self.boundary: str | None = boundary
+        if edge_px is not None:
+            check_number("edge_px", edge_px, 0.0)
         self.boundary_kappa = float(boundary_kappa)
         self.polar_fold = int(polar_fold)
         self.boundary_classes = self.polar_fold  # the core's straddle classes: the polarisation directions
-        if centring not in CENTRINGS:
-            raise ValueError(f"unknown centring {centring!r}; valid: {', '.join(CENTRINGS)}")
-        if centring == "lattice":
+        if centring != AUTO and centring not in CENTRINGS:
+            raise ValueError(f"unknown centring {centring!r}; valid: {AUTO!r}, {', '.join(CENTRINGS)}")
+        if lattice_px is not None or centring == "lattice":
             bad = isinstance(lattice_px, bool) or not isinstance(lattice_px, (int, float)) or not np.isfinite(lattice_px)
             if bad or lattice_px <= 0:
-                raise ValueError(f"centring='lattice' needs lattice_px > 0 (cell side, pixels), got {lattice_px!r}")
-        self.centring = centring
-        self.lattice_px = None if lattice_px is None else float(lattice_px)
-        self.lattice_angle = 0.0  # lattice mode: pooled estimate of the lattice rotation, radians
+                raise ValueError(f"lattice_px must be a cell side > 0 in pixels (needed for centring='lattice'), got {lattice_px!r}")
+        if centring == AUTO and weights is not None:
+            raise ValueError("weights= belong to one kind of window: give centring='peak' or 'lattice' with them")
+        #: What the operator asked for (``AUTO``/None = the agent decides), as passed.
+        self.requested: dict[str, Any] = {
+            "centring": centring, "descriptor": descriptor, "boundary": boundary, "edge_px": edge_px,
+            "lattice_px": None if lattice_px is None else float(lattice_px),
+        }
         if weights is not None and not isinstance(weights, str):
             raise TypeError(f"weights must be a path string or None, got {type(weights).__name__}")
         self.model_path = weights
         self.pretrained = bool(pretrained)
-        base = load_rvae(weights if weights is not None else pretrained_path(centring))
-        if not self.pretrained:
-            base = new_model(base.config, 0 if seed is None else int(seed))
-        self._initial_state = copy.deepcopy(base.state_dict())
-        self.model = base
-        latent_dim = base.config.latent_dim
+        # One model per centring the episode may use: both when the agent chooses.
+        self._models: dict[str, tuple[Any, dict[str, Any]]] = {}
+        for kind in CENTRINGS if centring == AUTO else (centring,):
+            base = load_rvae(weights if weights is not None else pretrained_path(kind))
+            if not self.pretrained:
+                base = new_model(base.config, 0 if seed is None else int(seed))
+            self._models[kind] = (base, copy.deepcopy(base.state_dict()))
+        self.model = self._models["peak" if centring == AUTO else centring][0]
+        latent_dim = max(model.config.latent_dim for model, _ in self._models.values())
         valid_target = isinstance(target, (int, np.integer)) and not isinstance(target, bool) and 0 <= target < latent_dim
         if target is not None and target != ANGLE and not valid_target:
             raise ValueError(f"target must be a z index in 0..{latent_dim - 1}, {ANGLE!r} or None, got {target!r}")
         self.target: int | str | None = target if target in (None, ANGLE) else int(target)
-        self.descriptor_kind = "similarity" if example is not None else descriptor
+        self.example_given = example is not None
         self.online_steps = int(online_steps)
         self.batch_size = int(batch_size)
         self.buffer_size = int(buffer_size)
@@ -254,17 +278,21 @@ class RVAEBOAgent(BOAgent):
         self.min_distance = int(min_distance)
         self.threshold = float(threshold)
         self.max_windows = int(max_windows)
-        super().__init__(env, seed, search="maximum" if boundary is None else boundary, **core)
-        if self.model.config.window > self.field.patch_size:
-            raise ValueError(
-                f"the rVAE's window ({self.model.config.window} px) is larger than "
-                f"the env's patch ({self.field.patch_size} px)"
-            )
-        if self.edge_px > (self.model.config.window - 1) / 2.0:
-            raise ValueError(
-                f"edge_px must be at most half the rVAE's window less half a pixel "
-                f"({(self.model.config.window - 1) / 2.0} px), got {self.edge_px}"
-            )
+        self._configure(centring if centring != AUTO else "peak", self.requested["lattice_px"])
+        self.lattice_angle = 0.0  # lattice mode: pooled estimate of the lattice rotation, radians
+        self.perovskite: PerovskiteEstimate | None = None  # self-configuration: the recognised lattice
+        super().__init__(env, seed, search=self.search_for(self.boundary), **core)
+        for kind, (model, _) in self._models.items():
+            if model.config.window > self.field.patch_size:
+                raise ValueError(
+                    f"the {kind} rVAE's window ({model.config.window} px) is larger than "
+                    f"the env's patch ({self.field.patch_size} px)"
+                )
+            if edge_px is not None and edge_px > (model.config.window - 1) / 2.0:
+                raise ValueError(
+                    f"edge_px must be at most half the rVAE's window less half a pixel "
+                    f"({(model.config.window - 1) / 2.0} px), got {edge_px}"
+                )
         self._example_patch, self._example_cell = self._parse_example(example)
         if self._example_patch is not None and len(self.windows(self._example_patch)) == 0:
             raise ValueError("no atom columns found in the example patch; choose another example")
@@ -288,12 +316,50 @@ class RVAEBOAgent(BOAgent):
             return array.astype(np.float32), None
         raise ValueError(f"example must be a ({p}, {p}) patch or a [row, col] position, got shape {array.shape}")
 
+    # ------------------------------------------------------- configuration
+    @staticmethod
+    def search_for(boundary: str | None) -> str:
+        """The BO core's ``search`` for a boundary criterion (None: maximise the descriptor)."""
+        return "maximum" if boundary is None else boundary
+
+    def _configure(self, centring: str, lattice_px: float | None) -> None:
+        """Set the episode's effective centring and what follows from it (operator choices win over ``AUTO``)."""
+        auto = AUTO_SETTINGS[centring]
+        requested = self.requested
+        self.centring = centring
+        self.model, self._initial_state = self._models[centring]
+        trained = self.model_lattice_px(centring)
+        self.lattice_px = lattice_px if lattice_px is not None else trained
+        #: Patch pixels per window pixel: the measured cell over the cell the lattice weights were trained on.
+        self.window_scale = 1.0 if centring != "lattice" or trained is None else float(self.lattice_px) / trained
+        self.descriptor_kind = (
+            "similarity" if self.example_given
+            else requested["descriptor"] if requested["descriptor"] is not None else auto["descriptor"]
+        )
+        self.boundary = auto["boundary"] if requested["boundary"] == AUTO else requested["boundary"]
+        self.edge_px = float(
+            auto["edge_px"] * self.window_scale if requested["edge_px"] is None else requested["edge_px"]
+        )
+        self.search = self.search_for(self.boundary)
+
+    def model_lattice_px(self, centring: str) -> float | None:
+        """Cell side (pixels) the ``centring`` model's lattice windows were trained at, from its metadata, or None."""
+        if centring != "lattice":
+            return None
+        if self.requested["centring"] != AUTO and self.requested["lattice_px"] is not None:
+            return self.requested["lattice_px"]  # the operator's model and sampling: no resampling
+        value = weights_metadata(pretrained_path("lattice")).get("lattice_px")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"the shipped lattice rVAE's metadata has no valid lattice_px (got {value!r})")
+        return float(value)
+
     def config(self) -> dict[str, Any]:
+        """The keywords this agent was made with (``AUTO``/None where it configures itself; see :attr:`resolved`)."""
         return {
             **super().config(),
             "target": self.target,
             "example": self.example,
-            "descriptor": self.descriptor_kind,
+            "descriptor": self.requested["descriptor"],
             "weights": self.model_path,
             "pretrained": self.pretrained,
             "online_steps": self.online_steps,
@@ -304,21 +370,40 @@ class RVAEBOAgent(BOAgent):
             "min_distance": self.min_distance,
             "threshold": self.threshold,
             "max_windows": self.max_windows,
-            "centring": self.centring,
-            "lattice_px": self.lattice_px,
+            "centring": self.requested["centring"],
+            "lattice_px": self.requested["lattice_px"],
             "survey_prior": self.survey_prior,
             "contrast_cells": self.contrast_cells,
-            "edge_px": self.edge_px,
-            "boundary": self.boundary,
+            "edge_px": self.requested["edge_px"],
+            "boundary": self.requested["boundary"],
             "boundary_kappa": self.boundary_kappa,
             "polar_fold": self.polar_fold,
+        }
+
+    @property
+    def resolved(self) -> dict[str, Any]:
+        """This episode's effective settings: what the agent chose where the operator left it ``AUTO``."""
+        return {
+            "centring": self.centring, "lattice_px": self.lattice_px, "descriptor": self.descriptor_kind,
+            "boundary": self.boundary, "edge_px": self.edge_px, "window_scale": self.window_scale,
+            "perovskite": self.perovskite,
         }
 
     # ------------------------------------------------------------ episode
     def _start_episode(self) -> None:
         super()._start_episode()
-        if not hasattr(self, "_initial_state"):
+        if not hasattr(self, "_models"):
             return  # called from BOAgent.__init__ before this class is set up
+        requested = self.requested["centring"]
+        self._configure("peak" if requested == AUTO else requested, self.requested["lattice_px"])
+        #: Self-configuration: patches held back until the crystal is recognised (None once configured).
+        self._pending: list[dict[str, np.ndarray]] | None = [] if requested == AUTO else None
+        self._pending_columns: list[tuple[np.ndarray, np.ndarray]] = []
+        self.perovskite = None
+        self._begin()
+
+    def _begin(self) -> None:
+        """Fresh model, trainer and per-episode buffers for the current configuration."""
         self.model.load_state_dict(self._initial_state)
         self.model.eval()
         seed = 0 if self.seed is None else int(self.seed)
@@ -328,7 +413,8 @@ class RVAEBOAgent(BOAgent):
         if self.centring == "lattice":
             self._cutter = LatticeWindowCutter(
                 self.model.config.window, float(self.lattice_px), self.smoothing, self.min_distance, self.threshold,
-                self.max_windows, self.edge_px,
+                self.max_windows, self.edge_px, self.window_scale,
+                reference_px=self.model_lattice_px("lattice") if self._pools_lattice() else None,
             )
         self._positions: list[np.ndarray] = []
         self._example_windows: np.ndarray | None = None
@@ -339,6 +425,44 @@ class RVAEBOAgent(BOAgent):
         self._descriptors: list[float] = []
         self._latents: list[np.ndarray] = []
         self.chosen_target: int | str | None = self.target
+
+    def _pools_lattice(self) -> bool:
+        """Whether the cell side is the agent's own estimate, refined over the episode (not an operator's value)."""
+        return self.perovskite is not None and self.requested["lattice_px"] is None
+
+    def _recognise(self, final: bool) -> bool:
+        """Self-configuration: try to decide the centring from the held-back patches; True once decided.
+
+        A perovskite-like crystal (:func:`~stemscan.agents.features.lattice_estimate.perovskite_lattice`)
+        gets lattice-centred windows at the measured cell side and, unless
+        the operator chose otherwise, the wall search of :data:`AUTO_SETTINGS`;
+        anything else (or an operator's ``z`` target that the lattice model
+        lacks) gets peak-centred windows.  The decision waits for
+        ``n_initial`` patches (no longer once a perovskite is recognised),
+        and up to twice that while dim columns are seen beside bright ones
+        but there are too few bonds to tell.
+        """
+        pending = self._pending or []
+        estimate = perovskite_lattice(self._pending_columns)
+        seen_dim = any(len(dim) and len(bright) for bright, dim in self._pending_columns)  # a bond to be had
+        undecided = len(pending) < self.n_initial or (seen_dim and not enough_evidence(self._pending_columns))
+        if estimate is None and not final and undecided:
+            return False
+        lattice_dim = self._models["lattice"][0].config.latent_dim
+        if isinstance(self.target, int) and self.target >= lattice_dim:
+            estimate = None  # the operator's z target exists only in the peak-centred model
+        self.perovskite = estimate
+        if estimate is None:
+            centring, lattice_px = "peak", self.requested["lattice_px"]
+        else:
+            centring = "lattice"
+            lattice_px = self.requested["lattice_px"] if self.requested["lattice_px"] is not None else estimate.lattice_px
+        self._pending = None
+        self._configure(centring, lattice_px)
+        self._begin()
+        for observation in pending:  # replay through the configured workflow, as if chosen from the start
+            self._add_patch(observation)
+        return True
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-cell survey gradient (:func:`~stemscan.agents.features.survey.survey_gradient_prior`), used when ``use_prior``."""
@@ -353,18 +477,35 @@ class RVAEBOAgent(BOAgent):
         windows, _ = patch_windows(
             patch, self.model.config.window, self.smoothing, self.min_distance, self.threshold, self.max_windows,
             centring=self.centring, lattice_px=self.lattice_px, lattice_angle=self.lattice_angle,
+            scale=self.window_scale,
         )
         return windows
 
     def _lattice_windows(self, patch: np.ndarray) -> np.ndarray:
-        """Lattice mode: the patch's windows at the pooled lattice angle (earlier patches re-cut when it moves)."""
+        """Lattice mode: the patch's windows at the pooled lattice angle and cell (earlier patches re-cut when they move)."""
         windows, recut = self._cutter.add(patch)
         self.lattice_angle = self._cutter.angle
+        self.lattice_px, self.window_scale = self._cutter.lattice_px, self._cutter.scale
         if recut is not None:
             self._windows = recut
         return windows
 
     def descriptor(self, observation: dict[str, np.ndarray]) -> float:
+        if self._pending is not None:
+            self._pending.append({key: np.array(value) for key, value in observation.items()})
+            _, bright, dim = lattice_columns(observation["patch"], self.smoothing, self.min_distance, self.threshold)
+            self._pending_columns.append((bright, dim))
+            if not self._recognise(final=len(self._pending) >= 2 * self.n_initial):
+                self._descriptors = [0.0] * len(self._pending)  # no values yet: the core scans space-filling
+                return 0.0
+            self._descriptors = self._describe_all()
+            return self._descriptors[-1]
+        self._add_patch(observation)
+        self._descriptors = self._describe_all()
+        return self._descriptors[-1]
+
+    def _add_patch(self, observation: dict[str, np.ndarray]) -> None:
+        """Windows of a newly measured patch into the episode's buffers, and the online training steps."""
         if self.centring == "lattice":
             windows = self._lattice_windows(observation["patch"])
         else:
@@ -377,8 +518,6 @@ class RVAEBOAgent(BOAgent):
                 self._example_windows = windows
         self.trainer.add(windows)
         self.trainer.step(self.online_steps)
-        self._descriptors = self._describe_all()
-        return self._descriptors[-1]
 
     def redescribe(self) -> list[float] | None:
         return list(self._descriptors)

@@ -106,6 +106,7 @@ def lattice_windows(
     max_windows: int = 64,
     angle: float = 0.0,
     edge_px: float = 0.0,
+    scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows centred on the *ideal* cell-centre sites of a square lattice of bright columns.
 
@@ -137,6 +138,10 @@ def lattice_windows(
             near the border still gives a window (with cells nearly as
             large as the patch, many patches hold no whole window; figures
             in the README).
+        scale: Patch pixels per window pixel (> 0; default 1): a window
+            covers ``window * scale`` patch pixels, resampled to ``window``,
+            so a model trained at one sampling reads a lattice imaged at
+            another (``scale`` = this lattice's cell / the training cell).
 
     Returns:
         ``(windows, centres)``: ``float32`` (M, window, window) and ``float64``
@@ -147,8 +152,10 @@ def lattice_windows(
     if not np.isfinite(angle):
         raise ValueError(f"the lattice angle must be a finite number of radians, got {angle!r}")
     check_number("edge_px", edge_px, 0.0, (window - 1) / 2.0)
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number of patch pixels per window pixel, got {scale!r}")
     h, w = smooth.shape
-    half = (window - 1) / 2.0
+    half = (window - 1) / 2.0 * scale
     corners = lattice_px / 2.0 * np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]) @ _rotation(angle).T
     groups: list[list[np.ndarray]] = []
     for a in np.asarray(bright, dtype=np.float64).reshape(-1, 2):
@@ -163,7 +170,7 @@ def lattice_windows(
     low = half - float(edge_px)
     centres = [c for c in centres if low <= c[0] <= h - 1 - low and low <= c[1] <= w - 1 - low]
     centres_array = np.array(centres[:max_windows], dtype=np.float64).reshape(-1, 2)
-    grid = np.mgrid[:window, :window].reshape(2, -1).astype(np.float64) - half
+    grid = (np.mgrid[:window, :window].reshape(2, -1).astype(np.float64) - (window - 1) / 2.0) * scale
     windows = np.empty((len(centres_array), window, window), dtype=np.float32)
     if edge_px > 0:
         background = float(np.median(smooth))
@@ -188,6 +195,7 @@ def patch_windows(
     centring: str = "peak",
     lattice_px: float | None = None,
     lattice_angle: float = 0.0,
+    scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Locate atom columns in ``patch`` and cut a window around each.
 
@@ -213,6 +221,7 @@ def patch_windows(
         lattice_px: Cell side of the bright sublattice, pixels (needed for ``"lattice"``).
         lattice_angle: Rotation of the bright sublattice, radians (``"lattice"``
             only; estimate it with :func:`bond_angles`).
+        scale: Patch pixels per window pixel (``"lattice"`` only; :func:`lattice_windows`).
 
     Returns:
         ``(windows, centres)``: ``float32`` (N, window, window) and ``float64``
@@ -232,7 +241,7 @@ def patch_windows(
         if lattice_px is None:
             raise ValueError("centring='lattice' needs lattice_px (the bright sublattice's cell side, pixels)")
         smooth, bright, _ = lattice_columns(array, sigma, min_distance, threshold, 4 * max_windows)
-        return lattice_windows(smooth, bright, window, float(lattice_px), max_windows, lattice_angle)
+        return lattice_windows(smooth, bright, window, float(lattice_px), max_windows, lattice_angle, scale=scale)
     smooth = ndimage.gaussian_filter(array, sigma) if sigma > 0 else array
     limit = max_windows if sublattice == "all" else 4 * max_windows
     peaks = find_peaks(array, sigma=sigma, min_distance=min_distance, threshold=threshold, max_peaks=limit)
@@ -252,7 +261,10 @@ class LatticeWindowCutter:
     Each patch's columns are located once (:func:`lattice_columns`) and its
     bright-to-dim bonds (:func:`bond_angles`) join the pool; the lattice
     angle is their median.  When it moves, the earlier patches are re-cut at
-    the new angle (cheap: their columns are kept).
+    the new angle (cheap: their columns are kept).  With ``reference_px``
+    the cell side is pooled too: re-estimated from every patch's bonds
+    (:func:`~stemscan.agents.features.lattice_estimate.perovskite_lattice`)
+    and the window ``scale`` kept at ``lattice_px / reference_px``.
 
     Args:
         window: Window side, pixels.
@@ -260,9 +272,14 @@ class LatticeWindowCutter:
         smoothing, min_distance, threshold: Peak finding (:func:`lattice_columns`).
         max_windows: At most this many windows per patch.
         edge_px: How far a window may reach past the patch border, pixels (:func:`lattice_windows`).
+        scale: Patch pixels per window pixel (:func:`lattice_windows`).
+        reference_px: Cell side the windows' model was trained at, pixels;
+            given, ``lattice_px`` is only the starting estimate and is
+            pooled over the episode.
 
     Attributes:
         angle: The pooled lattice angle, radians (0 before any bond is seen).
+        lattice_px: The cell side in use, pixels.
     """
 
     def __init__(
@@ -274,28 +291,42 @@ class LatticeWindowCutter:
         threshold: float,
         max_windows: int,
         edge_px: float = 0.0,
+        scale: float = 1.0,
+        reference_px: float | None = None,
     ) -> None:
         self.window, self.lattice_px, self.edge_px = int(window), float(lattice_px), float(edge_px)
+        self.scale = float(scale)
+        self.reference_px = None if reference_px is None else float(reference_px)
         self.smoothing, self.min_distance, self.threshold = smoothing, min_distance, threshold
         self.max_windows = int(max_windows)
         self.angle = 0.0
         self._columns: list[tuple[np.ndarray, np.ndarray]] = []  # (smooth patch, bright columns) per patch
-        self._bonds: list[np.ndarray] = []  # bond-angle samples per patch
+        self._sublattices: list[tuple[np.ndarray, np.ndarray]] = []  # (bright, dim) columns per patch
 
     def add(self, patch: np.ndarray) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """The new patch's windows, and every earlier patch's windows re-cut if the angle moved (else None)."""
         smooth, bright, dim = lattice_columns(patch, self.smoothing, self.min_distance, self.threshold,
                                               4 * self.max_windows)
         self._columns.append((smooth, bright))
-        self._bonds.append(bond_angles(bright, dim, self.lattice_px))
-        samples = np.concatenate(self._bonds)
+        self._sublattices.append((bright, dim))
+        lattice_px = self.lattice_px
+        if self.reference_px is not None:
+            from stemscan.agents.features.lattice_estimate import perovskite_lattice
+
+            estimate = perovskite_lattice(self._sublattices)
+            lattice_px = self.lattice_px if estimate is None else estimate.lattice_px
+        samples = np.concatenate([bond_angles(b, d, lattice_px) for b, d in self._sublattices])
         angle = float(np.median(samples)) if samples.size else 0.0
         recut = None
-        if angle != self.angle:
-            self.angle = angle
+        if angle != self.angle or lattice_px != self.lattice_px:
+            self.angle, self.lattice_px = angle, lattice_px
+            if self.reference_px is not None:
+                self.scale = lattice_px / self.reference_px
             recut = [self._cut(columns) for columns in self._columns[:-1]]
         return self._cut(self._columns[-1]), recut
 
     def _cut(self, columns: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         smooth, bright = columns
-        return lattice_windows(smooth, bright, self.window, self.lattice_px, self.max_windows, self.angle, self.edge_px)[0]
+        return lattice_windows(
+            smooth, bright, self.window, self.lattice_px, self.max_windows, self.angle, self.edge_px, self.scale
+        )[0]
