@@ -28,8 +28,6 @@ class FieldConfig:
         action_mode: ``"continuous"`` or ``"grid"``.
         geometry: :class:`~stemscan.envs.geometry.PatchGeometry` of the field.
         overview_size: Cells per side of the ``overview`` observation.
-        pixel_size: Å per pixel of the field (from the scene's calibration,
-            which an operator knows), or ``None`` before the first reset.
     """
 
     def __init__(self, env: gym.Env) -> None:
