@@ -37,21 +37,30 @@ __all__ = ["read_feature_table", "parse_feature_table", "write_feature_table"]
 
 
 def read_feature_table(
-    path: str | os.PathLike[str], shape: tuple[int, int]
+    path: str | os.PathLike[str], shape: tuple[int, int], *, max_pixels: int | None = None
 ) -> tuple[np.ndarray, list[Feature]]:
-    """Read a feature table file into ``(int32 labels, features)`` for an image of ``shape``."""
+    """Read a feature table file into ``(int32 labels, features)`` for an image of ``shape``.
+
+    The file may be at most :data:`stemscan.scenes.limits.MAX_TEXT_BYTES`;
+    its label image is read with the pixel limit ``max_pixels``.
+    """
+    from stemscan.scenes.limits import check_text_size
+
     path = Path(path)
     try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: cannot read the feature table ({error})") from error
+        check_text_size(path, "feature table")
+        table = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{path}: cannot read the feature table ({type(error).__name__}: {error})") from error
     label_image = None
     if isinstance(table, dict) and table.get("label_image") is not None:
         from stemscan.scenes.image_files import read_image
 
-        label_path = path.parent / str(table["label_image"])
-        label_image, _ = read_image(label_path)
-        label_image = np.asarray(label_image)
+        if not isinstance(table["label_image"], str):
+            raise ValueError(f"{path}: label_image must be a file name, got {table['label_image']!r}")
+        label_path = path.parent / table["label_image"]
+        label_image, _ = read_image(label_path, max_pixels=max_pixels)
+        label_image = np.squeeze(np.asarray(label_image))
     return parse_feature_table(table, shape, label_image, name=str(path))
 
 
@@ -61,11 +70,13 @@ def parse_feature_table(
     """Paint a parsed feature table (see the module docstring) into labels and records."""
     if not isinstance(table, dict) or not isinstance(table.get("features"), list):
         raise ValueError(f"{name}: expected an object with a 'features' list")
+    if not table["features"]:
+        raise ValueError(f"{name}: the feature table lists no feature; a scored scene needs at least one, "
+                         "or load the image without labels")
     if label_image is not None:
-        if label_image.shape != tuple(shape):
-            raise ValueError(f"{name}: label_image has shape {label_image.shape}, the image {tuple(shape)}")
-        if label_image.dtype.kind not in "uif" or not np.all(label_image == np.round(label_image)):
-            raise ValueError(f"{name}: label_image must hold integers")
+        from stemscan.scenes.label_files import check_label_image
+
+        label_image = check_label_image(label_image, shape, f"{name}: label_image")
     labels = np.zeros(shape, dtype=np.int32)
     kinds: list[str] = []
     weights: list[float] = []
