@@ -144,7 +144,7 @@ def read_coordinate_file(path: Path) -> list[CoordinateRow]:
         raise ValueError(f"{path}: a coordinate list must be text, found a NUL byte")
     rows: list[CoordinateRow] = []
     first = True
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         for record in reader:
             number = reader.line_num
@@ -240,8 +240,8 @@ def _check_separation(centres: np.ndarray, lines: list[int], radius: float, name
     pixels = np.rint(centres).astype(np.int64)
     _, first, counts = np.unique(pixels, axis=0, return_index=True, return_counts=True)
     if (counts > 1).any():
-        order = {tuple(p): [] for p in pixels[first[counts > 1]]}
-        for index, pixel in enumerate(map(tuple, pixels)):
+        order: dict[tuple[int, ...], list[int]] = {tuple(map(int, p)): [] for p in pixels[first[counts > 1]]}
+        for index, pixel in enumerate(tuple(map(int, p)) for p in pixels):
             if pixel in order:
                 order[pixel].append(lines[index])
         groups = list(order.items())[:5]
