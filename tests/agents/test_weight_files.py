@@ -211,3 +211,28 @@ def test_sb3_zip_bomb_and_huge_net_arch_are_refused(tmp_path):
     deep = _zip(tmp_path / "deep.zip", {"data": b"[" * 100000 + b"]" * 100000})
     with pytest.raises(ValueError, match="not a stable-baselines3 model"):
         stemscan.agents.make(f"sb3:{deep}", env)
+
+
+# ------------------------------------------------------------------- fuzzing
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_DCNN_BYTES = WEIGHTS_PATH.read_bytes()
+
+
+@settings(max_examples=40, deadline=5000, derandomize=True)
+@given(flips=st.lists(st.tuples(st.integers(0, 4000), st.integers(1, 255)), min_size=1, max_size=6),
+       cut=st.one_of(st.none(), st.integers(0, len(_DCNN_BYTES))))
+def test_mutated_dcnn_headers_give_value_errors(tmp_path_factory, flips, cut):
+    """Mutations of the safetensors header (its first ~4 KB) and truncations: a ValueError naming the file."""
+    raw = bytearray(_DCNN_BYTES)
+    for position, mask in flips:
+        raw[position] ^= mask
+    if cut is not None:
+        raw = raw[:cut]
+    path = tmp_path_factory.mktemp("fuzz") / "fuzzed.safetensors"
+    path.write_bytes(bytes(raw))
+    try:
+        AtomFinder.load(path, device="cpu")
+    except ValueError as error:
+        assert "fuzzed.safetensors" in str(error)
