@@ -82,8 +82,7 @@ def check_image_size(
         itemsize: Bytes per value.
         max_pixels: Pixel limit (None: :data:`MAX_IMAGE_PIXELS`).
         plane: The (rows, cols) of the image plane when ``shape`` also has
-            band or frame axes; default: ``shape`` with size-1 axes dropped
-            counts as the plane when 2-D, otherwise every value counts as a pixel.
+            band (colour sample) axes; default: every value counts as a pixel.
 
     Raises:
         FileLimitError: too many pixels or bytes.
