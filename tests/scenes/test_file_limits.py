@@ -188,3 +188,22 @@ def test_directory_instead_of_a_file(tmp_path):
     (tmp_path / "folder.npy").mkdir()
     with pytest.raises(ValueError, match="directory"):
         scenes.load(tmp_path / "folder.npy")
+
+
+def test_env_file_scenes_are_limited_and_take_max_pixels(tmp_path):
+    import gymnasium as gym
+
+    import stemscan.envs  # noqa: F401 - registers STEMScan-v0
+
+    bomb = tmp_path / "bomb.npy"
+    _npy_header_only(bomb, (100000, 100000))
+    with pytest.raises(FileLimitError, match=r"bomb\.npy"):
+        gym.make("STEMScan-v0", scene=f"file:{bomb}")
+    image = tmp_path / "image.npy"
+    np.save(image, np.random.default_rng(0).random((64, 64)))
+    with pytest.raises(FileLimitError, match=r"image\.npy.*1,000 pixels"):
+        gym.make("STEMScan-v0", scene=f"file:{image}", scene_kwargs={"max_pixels": 1000})
+    env = gym.make("STEMScan-v0", scene=f"file:{image}", scene_kwargs={"max_pixels": 4096}, image_size=64,
+                   patch_size=16, overview_size=16)
+    env.reset(seed=0)
+    assert env.unwrapped.scene.shape == (64, 64)
