@@ -207,3 +207,27 @@ def test_env_file_scenes_are_limited_and_take_max_pixels(tmp_path):
                    patch_size=16, overview_size=16)
     env.reset(seed=0)
     assert env.unwrapped.scene.shape == (64, 64)
+
+
+def test_feature_tables_with_huge_or_countless_footprints_fail_fast():
+    from stemscan.scenes.feature_table import parse_feature_table
+
+    with pytest.raises(ValueError, match="radius' of at most"):
+        parse_feature_table({"features": [{"center": [10, 10], "radius": 1e300}]}, (64, 64))
+    many = {"features": [{"center": [10, 10], "radius": 3}] * 200000}
+    with pytest.raises(ValueError, match="16 times the image"):
+        parse_feature_table(many, (64, 64))
+    with pytest.raises(ValueError, match="center must be"):
+        parse_feature_table({"features": [{"center": {"a": 1}, "radius": 2}]}, (64, 64))
+    with pytest.raises(ValueError, match="polygon must be"):
+        parse_feature_table({"features": [{"polygon": [[0, 0], "x", [5, 5]]}]}, (64, 64))
+
+
+def test_label_footprints_are_looked_up_not_scanned():
+    from stemscan.scenes.feature_table import parse_feature_table
+
+    label_image = np.arange(64 * 64).reshape(64, 64) % 500 + 1
+    table = {"features": [{"label": value, "kind": "grain"} for value in range(1, 501)]}
+    labels, features = parse_feature_table(table, (64, 64), label_image)
+    assert len(features) == 500
+    np.testing.assert_array_equal(labels, label_image)
