@@ -62,7 +62,7 @@ def read_feature_table(
         if not isinstance(table["label_image"], str):
             raise ValueError(f"{path}: label_image must be a file name, got {table['label_image']!r}")
         label_path = path.parent / table["label_image"]
-        label_image, _ = read_image(label_path, max_pixels=max_pixels)
+        label_image, _ = read_image(label_path, max_pixels=max_pixels, labels=True)
         label_image = np.squeeze(np.asarray(label_image))
     return parse_feature_table(table, shape, label_image, name=str(path))
 

@@ -28,7 +28,9 @@ _RSCIIO_READERS = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".e
 _UNIT_TO_ANGSTROM = {"a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "um": 1e4, "µm": 1e4, "m": 1e10}
 
 
-def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> tuple[np.ndarray, float | None]:
+def read_image(
+    path: str | os.PathLike[str], *, max_pixels: int | None = None, labels: bool = False
+) -> tuple[np.ndarray, float | None]:
     """Read the raw 2-D image of a file and its pixel size in Å (None if unknown).
 
     The size the file claims is checked against :mod:`stemscan.scenes.limits`
@@ -38,6 +40,8 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     Args:
         path: The file.
         max_pixels: Pixel limit (None: :data:`stemscan.scenes.limits.MAX_IMAGE_PIXELS`).
+        labels: The file is a label image: palette indices are kept, colour
+            is refused (:mod:`stemscan.scenes.image_modes`).
 
     Raises:
         FileNotFoundError: no such file.
@@ -59,9 +63,9 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
         if suffix == ".npy":
             return _read_npy(path, max_pixels), None
         if suffix in (".tif", ".tiff"):
-            return _read_tiff(path, max_pixels), None
+            return _read_tiff(path, max_pixels, labels), None
         if suffix == ".png":
-            return _read_png(path, max_pixels), None
+            return _read_png(path, max_pixels, labels), None
         return _read_hdf5(path, max_pixels)
     except FileLimitError:
         raise
@@ -97,7 +101,7 @@ def _read_npy(path: Path, max_pixels: int | None) -> np.ndarray:
         return npy_format.read_array(handle, allow_pickle=False)
 
 
-def _read_tiff(path: Path, max_pixels: int | None) -> np.ndarray:
+def _read_tiff(path: Path, max_pixels: int | None, labels: bool = False) -> np.ndarray:
     """The first series of a TIFF; its declared shape checked before any strip is decompressed."""
     import tifffile
 
@@ -112,10 +116,10 @@ def _read_tiff(path: Path, max_pixels: int | None) -> np.ndarray:
         page = series.keyframe
         data = series.asarray()
         colormap = getattr(page, "colormap", None)
-        return tiff_plane(np.asarray(data), int(page.photometric), axes, colormap)
+        return tiff_plane(np.asarray(data), int(page.photometric), axes, colormap, labels)
 
 
-def _read_png(path: Path, max_pixels: int | None) -> np.ndarray:
+def _read_png(path: Path, max_pixels: int | None, labels: bool = False) -> np.ndarray:
     """A PNG's intensity plane; its dimensions checked (and Pillow's bomb guard caught) before decoding."""
     from PIL import Image
 
@@ -134,7 +138,7 @@ def _read_png(path: Path, max_pixels: int | None) -> np.ndarray:
         check_image_size(path, (height, width, bands) if bands > 1 else (height, width), itemsize, max_pixels,
                          plane=(height, width))
         picture.load()
-        return pil_plane(picture)
+        return pil_plane(picture, labels)
 
 
 def _read_hdf5(path: Path, max_pixels: int | None) -> tuple[np.ndarray, float | None]:

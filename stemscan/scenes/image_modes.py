@@ -18,6 +18,10 @@ modes) and TIFF (photometric interpretation) alike:
   bright stays bright.
 
 Any other mode raises ``ValueError`` naming it.
+
+Label images (``labels=True``) are read differently: a palette image keeps
+its indices (they are the labels, as in segmentation masks), and colour
+images are refused (a label is one integer per pixel).
 """
 
 from __future__ import annotations
@@ -40,9 +44,13 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(rgb[..., :3], dtype=np.float64) @ LUMA
 
 
-def pil_plane(picture: Any) -> np.ndarray:
-    """The intensity plane of a loaded Pillow image (see the module docstring)."""
+def pil_plane(picture: Any, labels: bool = False) -> np.ndarray:
+    """The intensity plane of a loaded Pillow image, or its label plane when ``labels`` (module docstring)."""
     mode = picture.mode
+    if labels and mode in ("P", "PA"):
+        return np.asarray(picture.getchannel(0) if mode == "PA" else picture)
+    if labels and mode in _RGB_MODES:
+        raise ValueError(f"a label image must have one channel (L, I;16, I or P), got mode {mode}")
     if mode in _GREY_MODES:
         data = np.asarray(picture)
         return data.astype(data.dtype.newbyteorder("=")) if data.dtype.byteorder not in ("=", "|") else data
@@ -64,7 +72,9 @@ def pil_plane(picture: Any) -> np.ndarray:
     raise ValueError(f"unsupported image mode {mode!r} (supported: 1, L, LA, P, PA, I;16, I, F, RGB, RGBA)")
 
 
-def tiff_plane(data: np.ndarray, photometric: int, axes: str, colormap: np.ndarray | None) -> np.ndarray:
+def tiff_plane(
+    data: np.ndarray, photometric: int, axes: str, colormap: np.ndarray | None, labels: bool = False
+) -> np.ndarray:
     """The intensity data of a TIFF series (``axes`` as tifffile names them; 'S' = samples).
 
     Args:
@@ -72,14 +82,19 @@ def tiff_plane(data: np.ndarray, photometric: int, axes: str, colormap: np.ndarr
         photometric: The TIFF photometric tag (0 min-is-white, 1 min-is-black, 2 RGB, 3 palette).
         axes: tifffile's axes string of ``data``.
         colormap: The palette, (3, n) as tifffile gives it, for palette images.
+        labels: Read a label image (palette indices kept, colour refused).
     """
     if "S" in axes and data.ndim == len(axes):
         data = np.moveaxis(data, axes.index("S"), -1)
+        if photometric == 2 and labels:
+            raise ValueError("a label image must have one channel, got an RGB TIFF")
         if photometric == 2:
             if data.shape[-1] < 3:
                 raise ValueError(f"RGB TIFF with {data.shape[-1]} samples per pixel")
             return luminance(data)
         data = data[..., 0]  # grey + extra samples (alpha): the grey plane
+    if photometric == 3 and labels:
+        return data
     if photometric == 3:
         if colormap is None:
             raise ValueError("palette TIFF without a colour map")

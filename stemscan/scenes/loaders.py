@@ -264,7 +264,7 @@ def _read_labels(
         return coordinate_labels(read_coordinate_file(path), shape, radius, str(path))
     if suffix in (".npy", ".png", ".tif", ".tiff"):
         try:
-            array, _ = read_image(path, max_pixels=max_pixels)
+            array, _ = read_image(path, max_pixels=max_pixels, labels=True)
         except FileLimitError:
             raise
         except ValueError as error:

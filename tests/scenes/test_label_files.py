@@ -177,3 +177,20 @@ def test_scored_scene_file_without_features_is_refused(tmp_path):
         handle.attrs["features"] = "[]"
     with pytest.raises(ValueError, match=r"scene\.h5.*without features"):
         load(path)
+
+
+def test_palette_label_pngs_keep_their_indices_and_colour_labels_are_refused(tmp_path, image):
+    from PIL import Image
+
+    indices = np.zeros((48, 64), dtype=np.uint8)
+    indices[5:9, 5:9] = 3
+    indices[30:34, 40:44] = 200
+    picture = Image.fromarray(indices, "L").convert("P")
+    picture.putpalette([255 - i % 256 for i in range(768)])  # luminance would not be the labels
+    picture.save(tmp_path / "mask.png")
+    scene = load(image, labels=tmp_path / "mask.png")
+    assert scene.n_features == 2
+    assert scene.features[0].centroid == pytest.approx((6.5, 6.5))
+    Image.fromarray(np.dstack([indices] * 3), "RGB").save(tmp_path / "colour.png")
+    with pytest.raises(ValueError, match=r"colour\.png.*one channel.*RGB"):
+        load(image, labels=tmp_path / "colour.png")
