@@ -10,6 +10,7 @@ Every reader checks the size the file claims against
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import warnings
@@ -72,7 +73,8 @@ def read_image(
     except MemoryError as error:
         raise ValueError(f"{path}: not enough memory to read it as {suffix}") from error
     except Exception as error:  # noqa: BLE001 - numpy/tifffile/Pillow/h5py raise many kinds on corrupt files
-        raise ValueError(f"{path}: cannot read as {suffix} ({type(error).__name__}: {error})") from error
+        detail = str(error) if isinstance(error, _ExplainedError) else f"{type(error).__name__}: {error}"
+        raise ValueError(f"{path}: cannot read as {suffix} ({detail})") from error
 
 
 def _read_npy(path: Path, max_pixels: int | None) -> np.ndarray:
@@ -101,8 +103,44 @@ def _read_npy(path: Path, max_pixels: int | None) -> np.ndarray:
         return npy_format.read_array(handle, allow_pickle=False)
 
 
+class _ExplainedError(ValueError):
+    """A reader error whose message already names the cause (not prefixed again)."""
+
+
+class _KeepLog(logging.Filter):
+    """Keeps tifffile's log records (corrupt-tag complaints) out of stderr, for the error message instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.messages.append(record.getMessage())
+        return False
+
+
 def _read_tiff(path: Path, max_pixels: int | None, labels: bool = False) -> np.ndarray:
-    """The first series of a TIFF; its declared shape checked before any strip is decompressed."""
+    """The first series of a TIFF; its declared shape checked before any strip is decompressed.
+
+    tifffile's own log messages about a corrupt file are kept out of stderr
+    and added to the error, so a bad file gives one message.
+    """
+    log = logging.getLogger("tifffile")
+    keep = _KeepLog()
+    log.addFilter(keep)
+    try:
+        return _read_tiff_series(path, max_pixels, labels)
+    except FileLimitError:
+        raise
+    except Exception as error:  # noqa: BLE001 - see read_image
+        if not keep.messages:
+            raise
+        raise _ExplainedError(f"{type(error).__name__}: {error}; tifffile: {keep.messages[0]}") from error
+    finally:
+        log.removeFilter(keep)
+
+
+def _read_tiff_series(path: Path, max_pixels: int | None, labels: bool) -> np.ndarray:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:

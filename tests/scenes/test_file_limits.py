@@ -231,3 +231,18 @@ def test_label_footprints_are_looked_up_not_scanned():
     labels, features = parse_feature_table(table, (64, 64), label_image)
     assert len(features) == 500
     np.testing.assert_array_equal(labels, label_image)
+
+
+def test_corrupt_tiff_gives_one_message_and_nothing_on_stderr(tmp_path, capfd):
+    import io
+
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros((12, 16), dtype=np.uint16), compression="zlib")
+    raw = bytearray(buffer.getvalue())
+    raw[12] ^= 0x10  # the data type of the ImageWidth tag
+    (tmp_path / "bad.tif").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"bad\.tif: cannot read as \.tif \(ZeroDivisionError.*tifffile: .*invalid data"):
+        scenes.load(tmp_path / "bad.tif")
+    assert capfd.readouterr().err == ""
