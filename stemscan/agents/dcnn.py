@@ -29,6 +29,14 @@ import torch
 
 from stemscan.agents.features.lattice import region_centroids
 from stemscan.agents.nets.unet import UNet
+from stemscan.agents.weights_file import (
+    bounded_int,
+    check_state,
+    read_json,
+    read_safetensors,
+    recorded_sha256,
+    verify_sha256,
+)
 from stemscan.atomic import write_bytes_atomic
 from stemscan.validation import check_int
 
@@ -55,6 +63,9 @@ ATOM_CLASSES: tuple[str, ...] = ("atom", "dopant")
 DEFECT_CLASSES: tuple[str, ...] = ("dopant", "vacancy", "extended-defect")
 #: The shipped weights.
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "dcnn.safetensors"
+
+#: Most ensemble members and classes a weights file may declare.
+MAX_MEMBERS, MAX_CLASSES = 16, 64
 
 _FORMAT = "stemscan-dcnn-1"
 _METADATA_KEY = "stemscan_dcnn"
@@ -165,26 +176,31 @@ class AtomFinder:
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> AtomFinder:
         """Read a weights file written by :meth:`save` (safetensors; nothing is unpickled).
 
+        Checks, before any weight is used: the file size
+        (:mod:`stemscan.agents.weights_file`), the architecture sizes in the
+        metadata (at most :data:`MAX_MEMBERS` members, :data:`MAX_CLASSES`
+        classes, the UNet's own bounds) before a model is built, each
+        tensor's name, shape and dtype (``float32``; never cast) and
+        finiteness, and the SHA-256 recorded in the ``.json`` beside the
+        file (``dcnn.json`` for the shipped weights), when there is one.
+
         Raises:
             FileNotFoundError: ``path`` does not exist.
-            ValueError: The file is not a safetensors file, is corrupt, or its
-                tensors do not match the architecture recorded in it.
+            ValueError: The file is not a safetensors file, is corrupt, its
+                tensors do not match the architecture recorded in it, or its
+                SHA-256 differs from the recorded one.
         """
-        from safetensors import SafetensorError
-        from safetensors.torch import load as load_bytes
-
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"DCNN weights file not found: {path}")
-        raw = path.read_bytes()
         try:
-            tensors = load_bytes(raw)
+            tensors, raw = read_safetensors(path)
             metadata = _read_metadata(raw)
-        except (SafetensorError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise ValueError(f"{path} is not a valid DCNN weights file (corrupt or not safetensors): {error}") from error
         try:
             record = json.loads(metadata[_METADATA_KEY])
-        except (KeyError, ValueError) as error:
+        except (KeyError, ValueError, RecursionError) as error:
             raise ValueError(f"{path} is not a stemscan DCNN weights file (no {_METADATA_KEY!r} metadata)") from error
         if not isinstance(record, dict) or record.get("format") != _FORMAT:
             found = record.get("format") if isinstance(record, dict) else None
@@ -192,10 +208,17 @@ class AtomFinder:
         try:
             architecture = dict(record["architecture"])
             class_names = tuple(str(name) for name in record["class_names"])
-            n_members = int(record["members"])
             extra = dict(record.get("training") or {})
         except (KeyError, ValueError, TypeError) as error:
             raise ValueError(f"{path} has incomplete DCNN metadata: {error}") from error
+        where = f"{path} metadata"
+        n_members = bounded_int(where, "members", record.get("members"), 1, MAX_MEMBERS)
+        bounded_int(where, "the number of class_names", len(class_names), 2, MAX_CLASSES)
+        unknown = sorted(set(architecture) - {"base_channels", "levels"})
+        if unknown:
+            raise ValueError(f"{path} records an invalid architecture {architecture}: unknown keys {unknown}")
+        bounded_int(where, "architecture.base_channels", architecture.get("base_channels", 16), 1, 256)
+        bounded_int(where, "architecture.levels", architecture.get("levels", 3), 1, 4)
         models = []
         for member in range(n_members):
             try:
@@ -204,27 +227,23 @@ class AtomFinder:
                 raise ValueError(f"{path} records an invalid architecture {architecture}: {error}") from error
             prefix = f"member{member}."
             state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            expected = model.state_dict()
-            missing = sorted(set(expected) - set(state))
-            unexpected = sorted(set(state) - set(expected))
-            if missing or unexpected:
-                raise ValueError(
-                    f"{path} does not match the UNet architecture {architecture} (member {member}): "
-                    f"missing tensors {missing[:5]}, unexpected tensors {unexpected[:5]}"
-                )
-            for name, tensor in state.items():
-                if tensor.shape != expected[name].shape:
-                    raise ValueError(
-                        f"{path}: tensor {prefix}{name} has shape {tuple(tensor.shape)}, "
-                        f"expected {tuple(expected[name].shape)}"
-                    )
-                if not torch.isfinite(tensor).all():
-                    raise ValueError(f"{path}: tensor {prefix}{name} contains NaN or infinity")
-            model.load_state_dict(state)
+            try:
+                check_state(path, state, model.state_dict(), prefix)
+            except ValueError as error:
+                if "does not fit" not in str(error):
+                    raise
+                raise ValueError(f"{path} does not match the UNet architecture {architecture} (member {member}): "
+                                 f"{str(error).split(': ', 1)[1]}") from error
             models.append(model)
         leftover = [k for k in tensors if not any(k.startswith(f"member{m}.") for m in range(n_members))]
         if leftover:
             raise ValueError(f"{path} holds tensors outside its {n_members} ensemble members: {leftover[:5]}")
+        sidecar = path.with_suffix(".json")
+        if sidecar.is_file():
+            verify_sha256(path, raw, recorded_sha256(read_json(sidecar, "DCNN record"), str(sidecar)), str(sidecar))
+        for member, model in enumerate(models):
+            model.load_state_dict({k[len(f"member{member}."):]: v for k, v in tensors.items()
+                                   if k.startswith(f"member{member}.")})
         return cls(models, class_names, device=device, metadata=extra)
 
     def save(self, path: str | os.PathLike) -> Path:

@@ -29,6 +29,15 @@ from torch import nn
 
 from stemscan.agents.base import Agent
 from stemscan.agents.nets.scan_map import ScanMapExtractor
+from stemscan.agents.weights_file import (
+    bounded_int,
+    check_state,
+    read_json,
+    read_safetensors,
+    recorded_sha256,
+    sha256_bytes,
+    verify_sha256,
+)
 from stemscan.atomic import write_bytes_atomic
 
 __all__ = [
@@ -88,19 +97,65 @@ def _space_to_json(space: spaces.Space) -> dict[str, Any]:
     raise ValueError(f"cannot save a {type(space).__name__} space")
 
 
-def _space_from_json(spec: Any, where: str) -> spaces.Space:
+#: Bounds on what a policy config may declare, checked before anything is built:
+#: elements of one Box observation, actions of a Discrete space, entries of a
+#: Dict space, layer widths and depth of ``net_arch``, and the
+#: ScanMapExtractor's ``channels``/``patch_channels`` and ``cell_grid`` side.
+MAX_BOX_ELEMENTS, MAX_ACTIONS, MAX_DICT_KEYS = 2**20, 2**16, 16
+MAX_LAYER_WIDTH, MAX_LAYERS, MAX_CHANNELS, MAX_GRID_SIDE = 4096, 8, 512, 256
+
+
+def _space_from_json(spec: Any, where: str, depth: int = 0) -> spaces.Space:
     try:
         kind = spec["type"]
         if kind == "Box":
             dtype = np.dtype(spec["dtype"])
-            return spaces.Box(spec["low"], spec["high"], shape=tuple(int(v) for v in spec["shape"]), dtype=dtype)
+            if dtype.kind not in "uif":
+                raise ValueError(f"dtype {dtype} is not numeric")
+            shape = tuple(bounded_int(f"policy config {where}", "a Box dimension", v, 1, MAX_BOX_ELEMENTS)
+                          for v in spec["shape"])
+            if len(shape) > 4 or int(np.prod(shape)) > MAX_BOX_ELEMENTS:
+                raise ValueError(f"Box shape {shape} is over the limit of 4 axes and {MAX_BOX_ELEMENTS:,} elements")
+            return spaces.Box(spec["low"], spec["high"], shape=shape, dtype=dtype)
         if kind == "Discrete":
-            return spaces.Discrete(int(spec["n"]))
-        if kind == "Dict":
-            return spaces.Dict({key: _space_from_json(sub, f"{where}.{key}") for key, sub in spec["spaces"].items()})
-    except (KeyError, TypeError, ValueError) as error:
+            return spaces.Discrete(bounded_int(f"policy config {where}", "n", spec["n"], 1, MAX_ACTIONS))
+        if kind == "Dict" and depth == 0:
+            if not isinstance(spec["spaces"], dict) or len(spec["spaces"]) > MAX_DICT_KEYS:
+                raise ValueError(f"a Dict space needs at most {MAX_DICT_KEYS} named spaces")
+            return spaces.Dict({key: _space_from_json(sub, f"{where}.{key}", depth + 1)
+                                for key, sub in spec["spaces"].items()})
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise ValueError(f"policy config: malformed space at {where}: {error!r}") from error
-    raise ValueError(f"policy config: unsupported space type {spec.get('type')!r} at {where}")
+    found = spec.get("type") if isinstance(spec, dict) else spec
+    raise ValueError(f"policy config: unsupported space type {found!r} at {where}")
+
+
+def _check_policy_kwargs(kwargs: dict[str, Any]) -> None:
+    """Bound the layer sizes a config declares (see :data:`MAX_LAYER_WIDTH` etc.) before building."""
+    where = "policy config policy_kwargs"
+    arch = kwargs.get("net_arch")
+    if arch is not None:
+        branches = list(arch.values()) if isinstance(arch, dict) else [arch]
+        if isinstance(arch, dict) and not set(arch) <= {"pi", "vf"}:
+            raise ValueError(f"{where}: net_arch keys must be 'pi' and 'vf', got {sorted(arch)}")
+        for branch in branches:
+            if not isinstance(branch, list) or len(branch) > MAX_LAYERS:
+                raise ValueError(f"{where}: net_arch must list at most {MAX_LAYERS} layer widths, got {branch!r}")
+            for width in branch:
+                bounded_int(where, "a net_arch layer width", width, 1, MAX_LAYER_WIDTH)
+    extractor = kwargs.get("features_extractor_kwargs") or {}
+    if not isinstance(extractor, dict) or not set(extractor) <= {"cell_grid", "channels", "patch_channels"}:
+        raise ValueError(f"{where}: features_extractor_kwargs takes cell_grid, channels and patch_channels, "
+                         f"got {extractor!r}")
+    for name in ("channels", "patch_channels"):
+        if name in extractor:
+            bounded_int(where, f"features_extractor_kwargs.{name}", extractor[name], 2, MAX_CHANNELS)
+    if "cell_grid" in extractor:
+        grid = extractor["cell_grid"]
+        if not isinstance(grid, list) or len(grid) != 2:
+            raise ValueError(f"{where}: cell_grid must be [rows, cols], got {grid!r}")
+        for side in grid:
+            bounded_int(where, "a cell_grid side", side, 1, MAX_GRID_SIDE)
 
 
 def policy_spec(
@@ -136,6 +191,8 @@ def policy_spec(
 def save_policy(policy: MultiInputActorCriticPolicy, path: str | os.PathLike, spec: dict[str, Any]) -> Path:
     """Write ``policy.state_dict()`` to ``path`` (safetensors) and ``spec`` beside it (``.json``), atomically.
 
+    The ``.json`` also records the SHA-256 of the weights (``"sha256"``), verified by :func:`load_policy`.
+
     Returns:
         The path of the ``.safetensors`` file.
     """
@@ -145,7 +202,9 @@ def save_policy(policy: MultiInputActorCriticPolicy, path: str | os.PathLike, sp
     if path.suffix != ".safetensors":
         raise ValueError(f"policy path must end in .safetensors, got {str(path)!r}")
     tensors = {key: value.detach().cpu().contiguous() for key, value in _unique_state(policy).items()}
-    write_bytes_atomic(path, save(tensors, metadata={"format": POLICY_FORMAT}))
+    raw = save(tensors, metadata={"format": POLICY_FORMAT})
+    spec = {**spec, "sha256": sha256_bytes(raw)}
+    write_bytes_atomic(path, raw)
     write_bytes_atomic(path.with_suffix(".json"), (json.dumps(spec, indent=2, sort_keys=True) + "\n").encode())
     return path
 
@@ -165,10 +224,7 @@ def _unique_state(policy: nn.Module) -> dict[str, torch.Tensor]:
 def _read_spec(json_path: Path) -> dict[str, Any]:
     if not json_path.is_file():
         raise FileNotFoundError(f"PPO policy config {str(json_path)!r} not found (it must sit beside the .safetensors file)")
-    try:
-        spec = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"PPO policy config {str(json_path)!r} is not valid JSON: {error}") from error
+    spec = read_json(json_path, "PPO policy config")
     if not isinstance(spec, dict) or spec.get("format") != POLICY_FORMAT:
         raise ValueError(f"{str(json_path)!r} is not a stemscan PPO policy config (format must be {POLICY_FORMAT!r})")
     if spec.get("format_version") != POLICY_FORMAT_VERSION:
@@ -188,6 +244,7 @@ def _build_policy(spec: dict[str, Any]) -> MultiInputActorCriticPolicy:
     unknown = set(kwargs) - allowed
     if unknown:
         raise ValueError(f"policy config: unknown policy_kwargs {sorted(unknown)}; allowed: {sorted(allowed)}")
+    _check_policy_kwargs(kwargs)
     activation = kwargs.pop("activation_fn", "tanh")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"policy config: activation_fn must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
@@ -211,26 +268,31 @@ def load_policy(path: str | os.PathLike | None = None) -> tuple[MultiInputActorC
     Returns:
         ``(policy, spec)``: the policy in eval mode on CPU, and its config.
 
+    The config's space shapes and layer sizes are bounded (``MAX_*`` in
+    this module) before the policy is built; every tensor must have the
+    policy's shape and dtype (never cast) and finite values; the file must
+    have the ``sha256`` recorded in the config (when one is recorded).
+
     Raises:
         FileNotFoundError: A file is missing.
-        ValueError: A file is corrupt, or its tensors do not fit the
-            architecture the config describes (names the tensors).
+        ValueError: A file is corrupt, its SHA-256 differs from the recorded
+            one, or its tensors do not fit the architecture the config
+            describes (names the tensors).
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = Path(DEFAULT_POLICY_PATH if path is None else path)
     if not path.is_file():
         raise FileNotFoundError(f"PPO policy file {str(path)!r} not found; train one with `stemscan train ppo`")
-    spec = _read_spec(path.with_suffix(".json"))
+    json_path = path.with_suffix(".json")
+    spec = _read_spec(json_path)
+    expected_sha256 = recorded_sha256(spec, str(json_path))
     try:
-        tensors = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as error:
+        tensors, raw = read_safetensors(path)
+    except ValueError as error:
         raise ValueError(f"PPO policy file {str(path)!r} is not a valid safetensors file: {error}") from error
     try:
         policy = _build_policy(spec)
     except TypeError as error:
-        raise ValueError(f"policy config {str(path.with_suffix('.json'))!r} does not build a policy: {error}") from error
+        raise ValueError(f"policy config {str(json_path)!r} does not build a policy: {error}") from error
     expected = _unique_state(policy)
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -242,8 +304,8 @@ def load_policy(path: str | os.PathLike | None = None) -> tuple[MultiInputActorC
                 f"PPO policy file {str(path)!r}: tensor {key!r} has shape {tuple(tensors[key].shape)}, "
                 f"the config's architecture needs {tuple(value.shape)}"
             )
-        if tensors[key].is_floating_point() and not torch.isfinite(tensors[key]).all():
-            raise ValueError(f"PPO policy file {str(path)!r}: tensor {key!r} contains NaN or infinity")
+    check_state(path, tensors, expected)
+    verify_sha256(path, raw, expected_sha256, str(json_path))
     result = policy.load_state_dict(tensors, strict=False)
     if result.unexpected_keys or set(result.missing_keys) & set(expected):
         raise ValueError(f"PPO policy file {str(path)!r} does not fit its config: {result}")

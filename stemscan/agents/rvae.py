@@ -23,7 +23,8 @@ import torch
 
 from stemscan.agents.features.windows import CENTRINGS
 from stemscan.agents.nets.rvae import RVAE, RVAEConfig
-from stemscan.atomic import atomic_path, write_text_atomic
+from stemscan.agents.weights_file import read_json, read_safetensors, recorded_sha256, sha256_bytes, verify_sha256
+from stemscan.atomic import write_bytes_atomic, write_text_atomic
 
 __all__ = [
     "CENTRINGS",
@@ -112,16 +113,17 @@ def save_rvae(model: RVAE, path: str | os.PathLike, metadata: dict[str, Any] | N
     Returns:
         The weights path.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     target = Path(path)
     if target.suffix != ".safetensors":
         raise ValueError(f"rVAE weights must be saved to a .safetensors file, got {str(target)!r}")
     tensors = {name: value.detach().contiguous().clone() for name, value in model.state_dict().items()}
-    document = {"model": "stemscan-rvae", "config": model.config.to_dict(), "metadata": metadata or {}}
+    raw = save(tensors)
+    document = {"model": "stemscan-rvae", "config": model.config.to_dict(), "metadata": metadata or {},
+                "sha256": sha256_bytes(raw)}
     text = json.dumps(document, indent=2, sort_keys=True)
-    with atomic_path(target) as tmp:
-        save_file(tensors, tmp)
+    write_bytes_atomic(target, raw)
     write_text_atomic(_config_path(target), text + "\n")
     return target
 
@@ -129,34 +131,33 @@ def save_rvae(model: RVAE, path: str | os.PathLike, metadata: dict[str, Any] | N
 def load_rvae(path: str | os.PathLike) -> RVAE:
     """Load an rVAE saved by :func:`save_rvae`, validating config, names, shapes and values.
 
-    Only safetensors and JSON are read (no pickle).
+    Only safetensors and JSON are read (no pickle).  The config's sizes are
+    bounded (:data:`~stemscan.agents.nets.rvae.MAX_SIZES`) before the model
+    is built; every tensor must have the model's shape and dtype (never
+    cast) and finite values; the file must have the ``sha256`` recorded in
+    the ``.json`` (when one is recorded; :func:`save_rvae` records it).
 
     Raises:
         FileNotFoundError: The weights or their ``.json`` config are missing.
         ValueError: The files do not describe a valid stemscan rVAE.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     target = Path(path)
     config_file = _config_path(target)
     if not target.is_file():
         raise FileNotFoundError(f"rVAE weights not found: {str(target)!r}")
     if not config_file.is_file():
         raise FileNotFoundError(f"rVAE config not found: {str(config_file)!r} (expected next to the weights)")
-    try:
-        document = json.loads(config_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{str(config_file)!r} is not valid JSON: {error}") from error
+    document = read_json(config_file, "rVAE config")
     if not isinstance(document, dict) or document.get("model") != "stemscan-rvae" or "config" not in document:
         raise ValueError(f"{str(config_file)!r} is not a stemscan rVAE config (needs model='stemscan-rvae' and 'config')")
     try:
         config = RVAEConfig.from_dict(document["config"])
     except (TypeError, ValueError) as error:
         raise ValueError(f"invalid rVAE config in {str(config_file)!r}: {error}") from error
+    expected_sha256 = recorded_sha256(document, str(config_file))
     try:
-        tensors = load_file(str(target))
-    except (SafetensorError, OSError, ValueError) as error:
+        tensors, raw = read_safetensors(target)
+    except ValueError as error:
         raise ValueError(f"{str(target)!r} is not a readable safetensors file: {error}") from error
     model = _build(config)
     expected = model.state_dict()
@@ -167,10 +168,11 @@ def load_rvae(path: str | os.PathLike) -> RVAE:
         if value.shape != expected[name].shape or value.dtype != expected[name].dtype:
             raise ValueError(
                 f"{str(target)!r}: tensor {name!r} has shape {tuple(value.shape)} {value.dtype}, "
-                f"expected {tuple(expected[name].shape)} {expected[name].dtype}"
+                f"expected {tuple(expected[name].shape)} {expected[name].dtype} (tensors are never cast)"
             )
         if not torch.isfinite(value).all():
             raise ValueError(f"{str(target)!r}: tensor {name!r} contains NaN or infinity")
+    verify_sha256(target, raw, expected_sha256, str(config_file))
     model.load_state_dict(tensors, strict=True)
     model.eval()
     return model

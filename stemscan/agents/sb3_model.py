@@ -8,13 +8,18 @@ the spaces come from the env, the policy class from SB3's alias for the
 observation space, schedules become constants (a benchmark only predicts),
 and the network weights are read by ``torch.load(weights_only=True)``.  A
 model whose ``policy_kwargs`` are pickled objects (custom classes) is refused:
-wrap such a model in a ``module:Class`` agent instead.
+wrap such a model in a ``module:Class`` agent instead.  Before SB3 reads
+anything, the archive's declared member sizes (``MAX_DATA_BYTES``,
+``MAX_ARCHIVE_BYTES``, ``MAX_MEMBERS``) and its ``net_arch`` widths
+(``MAX_LAYER_WIDTH``, ``MAX_LAYERS``) are bounded, so a zip bomb or a model
+declaring huge layers fails at once.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -43,12 +48,49 @@ def _constant_zero(_progress: float) -> float:
     return 0.0
 
 
+#: Bounds on a model archive, checked from the zip directory before anything is inflated:
+#: the ``data`` JSON member, all members together, the number of members; and
+#: the layer widths and depth its ``policy_kwargs.net_arch`` may declare.
+MAX_DATA_BYTES, MAX_ARCHIVE_BYTES, MAX_MEMBERS = 16 * 2**20, 2**30, 64
+MAX_LAYER_WIDTH, MAX_LAYERS = 4096, 16
+
+
 def _read_data(path: Path) -> dict[str, Any]:
+    """The archive's ``data`` JSON, after bounding the members' declared sizes (zip bombs) and the architecture."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("data"))
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as error:
+            members = archive.infolist()
+            total = sum(info.file_size for info in members)
+            if len(members) > MAX_MEMBERS or total > MAX_ARCHIVE_BYTES:
+                raise ValueError(f"the archive declares {len(members)} members of {total:,} bytes in all, over the "
+                                 f"limit of {MAX_MEMBERS} members and {MAX_ARCHIVE_BYTES:,} bytes")
+            info = archive.getinfo("data")
+            if info.file_size > MAX_DATA_BYTES:
+                raise ValueError(f"its 'data' member declares {info.file_size:,} bytes, over the limit of "
+                                 f"{MAX_DATA_BYTES:,}")
+            data = json.loads(archive.read(info))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, RecursionError,
+            ValueError, EOFError, NotImplementedError) as error:
         raise ValueError(f"{path} is not a stable-baselines3 model saved with .save(): {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a stable-baselines3 model saved with .save(): 'data' is not a JSON object")
+    _check_net_arch(data.get("policy_kwargs"), path)
+    return data
+
+
+def _check_net_arch(kwargs: Any, path: Path) -> None:
+    """Bound ``policy_kwargs.net_arch`` (widths <= MAX_LAYER_WIDTH, <= MAX_LAYERS layers) before SB3 builds it."""
+    if not isinstance(kwargs, dict) or kwargs.get("net_arch") is None:
+        return
+    arch = kwargs["net_arch"]
+    branches = list(arch.values()) if isinstance(arch, dict) else [arch]
+    for branch in branches:
+        widths = branch if isinstance(branch, list) else [branch]
+        if len(widths) > MAX_LAYERS or not all(
+            isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_LAYER_WIDTH for w in widths
+        ):
+            raise ValueError(f"{path}: policy_kwargs.net_arch {arch!r} is outside the limits (at most {MAX_LAYERS} "
+                             f"layers of 1-{MAX_LAYER_WIDTH} units)")
 
 
 def _algorithm(data: dict[str, Any], path: Path) -> str:
@@ -117,7 +159,8 @@ class SB3ModelAgent:
         try:
             self.model = cls.load(self.path, env=None, device="cpu", custom_objects=_safe_objects(data, env, self.path, cls.policy_aliases),
                                   print_system_info=False)
-        except (ValueError, RuntimeError, KeyError) as error:
+        except (ValueError, RuntimeError, KeyError, TypeError, OSError, EOFError, AttributeError, IndexError,
+                zipfile.BadZipFile, pickle.UnpicklingError) as error:
             raise ValueError(f"{self.path}: cannot load as {self.algorithm} for this env: {error}") from error
         for name in ("observation_space", "action_space"):
             if getattr(self.model, name) != getattr(env, name):

@@ -1,80 +1,218 @@
 """Reading the raw 2-D image (and its pixel size) of a microscopy file.
 
 Formats: ``.npy`` (never unpickled), ``.tif``/``.tiff`` (tifffile), ``.png``
-(Pillow), HyperSpy ``.hspy`` and HDF5 (h5py); ``.dm3``/``.dm4``/``.emd``
+(Pillow; colour modes as in :mod:`stemscan.scenes.image_modes`), HyperSpy ``.hspy`` and HDF5 (h5py); ``.dm3``/``.dm4``/``.emd``
 through RosettaSciIO (the ``[io]`` extra).  :func:`stemscan.scenes.load`
 turns the image into a scene; feature tables read their label images here.
+Every reader checks the size the file claims against
+:mod:`stemscan.scenes.limits` before it reads the data.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["IMAGE_SUFFIXES", "read_image"]
+from stemscan.scenes.image_modes import pil_plane, tiff_plane
+from stemscan.scenes.limits import FileLimitError, check_image_size, resolve_max_pixels
+
+__all__ = ["IMAGE_SUFFIXES", "read_dataset", "read_image"]
 
 IMAGE_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".hspy", ".h5", ".hdf5", ".dm3", ".dm4", ".emd")
 _RSCIIO_READERS = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".emd": "emd"}
 _UNIT_TO_ANGSTROM = {"a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "um": 1e4, "µm": 1e4, "m": 1e10}
 
 
-def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, float | None]:
-    """Read the raw 2-D image of a file and its pixel size in Å (None if unknown)."""
+def read_image(
+    path: str | os.PathLike[str], *, max_pixels: int | None = None, labels: bool = False
+) -> tuple[np.ndarray, float | None]:
+    """Read the raw 2-D image of a file and its pixel size in Å (None if unknown).
+
+    The size the file claims is checked against :mod:`stemscan.scenes.limits`
+    before its data are read; colour modes become one intensity plane
+    (:mod:`stemscan.scenes.image_modes`).
+
+    Args:
+        path: The file.
+        max_pixels: Pixel limit (None: :data:`stemscan.scenes.limits.MAX_IMAGE_PIXELS`).
+        labels: The file is a label image: palette indices are kept, colour
+            is refused (:mod:`stemscan.scenes.image_modes`).
+
+    Raises:
+        FileNotFoundError: no such file.
+        FileLimitError: the file claims more pixels or bytes than allowed.
+        ValueError: unsupported, corrupt or unreadable, naming the path.
+    """
     path = Path(path)
+    resolve_max_pixels(max_pixels)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not an image file")
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"{path}: unsupported image format {suffix!r}; supported: {', '.join(IMAGE_SUFFIXES)}")
+    if suffix in _RSCIIO_READERS:
+        return _read_rsciio(path, suffix, max_pixels)
     try:
         if suffix == ".npy":
-            return np.load(path, allow_pickle=False), None
+            return _read_npy(path, max_pixels), None
         if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            return tifffile.imread(path), None
+            return _read_tiff(path, max_pixels, labels), None
         if suffix == ".png":
-            return _read_png(path), None
-        if suffix in (".hspy", ".h5", ".hdf5"):
-            return _read_hdf5(path)
-    except (ValueError, OSError, KeyError, EOFError, TypeError, SyntaxError) as error:
-        raise ValueError(f"{path}: cannot read as {suffix} ({error})") from error
-    return _read_rsciio(path, suffix)
+            return _read_png(path, max_pixels, labels), None
+        return _read_hdf5(path, max_pixels)
+    except FileLimitError:
+        raise
+    except MemoryError as error:
+        raise ValueError(f"{path}: not enough memory to read it as {suffix}") from error
+    except Exception as error:  # noqa: BLE001 - numpy/tifffile/Pillow/h5py raise many kinds on corrupt files
+        detail = str(error) if isinstance(error, _ExplainedError) else f"{type(error).__name__}: {error}"
+        raise ValueError(f"{path}: cannot read as {suffix} ({detail})") from error
 
 
-def _read_png(path: Path) -> np.ndarray:
+def _read_npy(path: Path, max_pixels: int | None) -> np.ndarray:
+    """An ``.npy`` array; header checked (numeric dtype, size, file length) before the data are read."""
+    from numpy.lib import format as npy_format
+
+    with open(path, "rb") as handle:
+        version = npy_format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = npy_format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy_format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f".npy format version {version} is not supported (1.0 and 2.0 are)")
+        if dtype.hasobject:
+            raise ValueError(f"the array holds Python objects (dtype {dtype}); pickles are never loaded")
+        if dtype.kind not in "buif" or dtype.fields is not None or dtype.subdtype is not None:
+            raise ValueError(f"the array must be numeric, got dtype {dtype}")
+        check_image_size(path, shape, dtype.itemsize, max_pixels)
+        expected = math.prod(shape) * dtype.itemsize
+        available = path.stat().st_size - handle.tell()
+        if available < expected:
+            raise ValueError(f"truncated: the header claims shape {shape} {dtype} ({expected:,} bytes of data), "
+                             f"the file holds {available:,}")
+        handle.seek(0)
+        return npy_format.read_array(handle, allow_pickle=False)
+
+
+class _ExplainedError(ValueError):
+    """A reader error whose message already names the cause (not prefixed again)."""
+
+
+class _KeepLog(logging.Filter):
+    """Keeps tifffile's log records (corrupt-tag complaints) out of stderr, for the error message instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.messages.append(record.getMessage())
+        return False
+
+
+def _read_tiff(path: Path, max_pixels: int | None, labels: bool = False) -> np.ndarray:
+    """The first series of a TIFF; its declared shape checked before any strip is decompressed.
+
+    tifffile's own log messages about a corrupt file are kept out of stderr
+    and added to the error, so a bad file gives one message.
+    """
+    log = logging.getLogger("tifffile")
+    keep = _KeepLog()
+    log.addFilter(keep)
+    try:
+        return _read_tiff_series(path, max_pixels, labels)
+    except FileLimitError:
+        raise
+    except Exception as error:  # noqa: BLE001 - see read_image
+        if not keep.messages:
+            raise
+        raise _ExplainedError(f"{type(error).__name__}: {error}; tifffile: {keep.messages[0]}") from error
+    finally:
+        log.removeFilter(keep)
+
+
+def _read_tiff_series(path: Path, max_pixels: int | None, labels: bool) -> np.ndarray:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise ValueError("no image in the file")
+        series = tif.series[0]
+        shape, axes = tuple(series.shape), series.axes
+        plane = [size for size, axis in zip(shape, axes) if axis in "YX"]
+        check_image_size(path, shape, series.dtype.itemsize, max_pixels,
+                         plane=plane if len(plane) == 2 else None)
+        page = series.keyframe
+        data = series.asarray()
+        colormap = getattr(page, "colormap", None)
+        return tiff_plane(np.asarray(data), int(page.photometric), axes, colormap, labels)
+
+
+def _read_png(path: Path, max_pixels: int | None, labels: bool = False) -> np.ndarray:
+    """A PNG's intensity plane; its dimensions checked (and Pillow's bomb guard caught) before decoding."""
     from PIL import Image
 
-    with Image.open(path) as picture:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            picture = Image.open(path, formats=["PNG"])
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise FileLimitError(f"{path}: {error}; Pillow refuses it as a decompression bomb (raise "
+                                 "PIL.Image.MAX_IMAGE_PIXELS as well as stemscan's limit if the file is genuine)"
+                                 ) from error
+    with picture:
+        width, height = picture.size
+        bands = len(picture.getbands())
+        itemsize = 4 if picture.mode in ("I", "F") else 2 if picture.mode.startswith("I;16") else 1
+        check_image_size(path, (height, width, bands) if bands > 1 else (height, width), itemsize, max_pixels,
+                         plane=(height, width))
         picture.load()
-        data = np.asarray(picture)
-    if data.ndim == 3:
-        data = data[..., :3].astype(np.float64).mean(axis=2)
-    return data
+        return pil_plane(picture, labels)
 
 
-def _read_hdf5(path: Path) -> tuple[np.ndarray, float | None]:
+def _read_hdf5(path: Path, max_pixels: int | None) -> tuple[np.ndarray, float | None]:
+    """The HyperSpy data set, else the first 2-D numeric data set; shape checked before reading."""
     import h5py
 
     with h5py.File(path, "r") as handle:
         if "Experiments" in handle and len(handle["Experiments"]):
             group = handle["Experiments"][next(iter(handle["Experiments"]))]
-            if "data" not in group:
+            if not isinstance(group, h5py.Group) or "data" not in group:
                 raise ValueError("HyperSpy group has no 'data' data set")
-            return np.asarray(group["data"]), _hyperspy_pixel_size(group)
-        found: list[np.ndarray] = []
+            return read_dataset(group["data"], path, max_pixels), _hyperspy_pixel_size(group)
+        found: list[Any] = []
 
         def visit(name: str, item: Any) -> None:
             if not found and isinstance(item, h5py.Dataset) and item.ndim == 2 and item.dtype.kind in "uif":
-                found.append(np.asarray(item))
+                found.append(item)
 
         handle.visititems(visit)
         if not found:
             raise ValueError("no 2-D numeric data set in the file")
-        return found[0], None
+        return read_dataset(found[0], path, max_pixels), None
+
+
+def read_dataset(dataset: Any, path: Path | str, max_pixels: int | None = None) -> np.ndarray:
+    """An h5py data set as an array, after checking its dtype (numeric) and declared shape against the limits."""
+    import h5py
+
+    if not isinstance(dataset, h5py.Dataset):
+        raise ValueError(f"{dataset.name!r} is not a data set")
+    if dataset.dtype.kind not in "buif" or dataset.dtype.fields is not None:
+        raise ValueError(f"data set {dataset.name!r} must be numeric, got dtype {dataset.dtype}")
+    if dataset.shape is None:
+        raise ValueError(f"data set {dataset.name!r} is empty (no shape)")
+    check_image_size(path, dataset.shape, dataset.dtype.itemsize, max_pixels)
+    return np.asarray(dataset[()])
 
 
 def _hyperspy_pixel_size(group: Any) -> float | None:
@@ -95,7 +233,7 @@ def _to_angstrom(scale: Any, units: Any) -> float | None:
     return value if value is not None and np.isfinite(value) and value > 0 else None
 
 
-def _read_rsciio(path: Path, suffix: str) -> tuple[np.ndarray, float | None]:
+def _read_rsciio(path: Path, suffix: str, max_pixels: int | None) -> tuple[np.ndarray, float | None]:
     try:
         import importlib
 
@@ -107,8 +245,10 @@ def _read_rsciio(path: Path, suffix: str) -> tuple[np.ndarray, float | None]:
     except Exception as error:  # the readers raise many kinds on corrupt files
         raise ValueError(f"{path}: cannot read as {suffix} ({error})") from error
     for signal in signals:
-        data = np.asarray(signal["data"])
-        if np.squeeze(data).ndim == 2:
+        data = signal["data"]
+        if len([size for size in np.shape(data) if size != 1]) == 2:
+            check_image_size(path, np.shape(data), np.dtype(getattr(data, "dtype", np.float64)).itemsize, max_pixels)
+            data = np.asarray(data)
             axes = [axis for axis in signal.get("axes", []) if axis.get("size", 2) > 1]
             scale = _to_angstrom(axes[-1].get("scale"), axes[-1].get("units")) if axes else None
             return data, scale

@@ -3,8 +3,11 @@
 Formats
 -------
 * ``.npy``: ``numpy.load(allow_pickle=False)`` (object arrays are refused).
-* ``.tif`` / ``.tiff``: tifffile.
-* ``.png``: Pillow (colour images are averaged over R, G, B).
+* ``.tif`` / ``.tiff``: tifffile (integer and float samples kept; RGB and
+  palette TIFFs become their luminance).
+* ``.png``: Pillow; grey modes keep their values and dtype (16-bit stays
+  16-bit), alpha is dropped, palette and colour images become their
+  luminance (:mod:`stemscan.scenes.image_modes`).
 * ``.hspy`` / ``.h5`` / ``.hdf5``: h5py.  HyperSpy layout: the data set
   ``/Experiments/<name>/data`` with axis groups ``axis-0``, ``axis-1``
   whose ``scale`` and ``units`` attributes give the pixel size; any other
@@ -34,6 +37,13 @@ the detector.  ``signal_scale`` says how the file's values relate to it:
 
 Pass ``pixel_size`` (Å) to override the file's.
 
+Size limits
+-----------
+Every reader checks the size the file claims (``.npy`` header, HDF5 shape,
+TIFF/PNG dimensions) before reading its data: at most ``max_pixels``
+pixels (default :data:`stemscan.scenes.limits.MAX_IMAGE_PIXELS`, 8192²),
+see :mod:`stemscan.scenes.limits`.
+
 Labels
 ------
 ``labels`` is one of
@@ -48,6 +58,11 @@ Labels
   ``row, col[, kind[, weight]]`` in pixels; each becomes a disk of
   ``label_radius`` pixels.
 
+Label images and coordinate lists are checked as
+:mod:`stemscan.scenes.label_files` documents (explicit CSV header, no
+non-finite, fractional or negative labels, no empty label set, duplicate
+coordinates refused and overlapping disks warned about).
+
 A stemscan scene file carries its own labels (``labels`` overrides them).
 Without labels the scene has no features and ``scored=False``: agents can
 run on it, but nothing is scored.
@@ -55,7 +70,6 @@ run on it, but nothing is scored.
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Any
@@ -64,7 +78,13 @@ import numpy as np
 
 from stemscan.scenes.base import Scene
 from stemscan.scenes.image_files import IMAGE_SUFFIXES, read_image
-from stemscan.scenes.painting import features_from_labels, paint_disks
+from stemscan.scenes.label_files import (
+    check_label_radius,
+    coordinate_labels,
+    label_image_features,
+    read_coordinate_file,
+)
+from stemscan.scenes.limits import FileLimitError, resolve_max_pixels
 
 __all__ = ["load", "read_image", "IMAGE_SUFFIXES", "apply_signal_scale"]
 
@@ -75,6 +95,7 @@ def load(
     *,
     label_radius: float = 4.0,
     signal_scale: str | float = "auto",
+    max_pixels: int | None = None,
 ) -> Scene:
     """Read a real image (and optional ground truth) as a :class:`Scene`.
 
@@ -86,6 +107,9 @@ def load(
         label_radius: Disk radius for coordinate labels, pixels.
         signal_scale: ``"auto"``, ``"fraction"`` or a positive float (see
             the module docstring).
+        max_pixels: Most pixels the image (and a label image) may claim;
+            None: :data:`stemscan.scenes.limits.MAX_IMAGE_PIXELS` (8192²).
+            Checked from the file's header before its data are read.
 
     Returns:
         A scene with ``family="file"`` (a stemscan scene file keeps its
@@ -94,16 +118,21 @@ def load(
 
     Raises:
         ValueError: unreadable, corrupt, empty or non-2-D image or labels,
-            naming the file and the problem.
+            naming the file and the problem (``FileLimitError``, a
+            ``ValueError``, when a file claims more than ``max_pixels``).
         ImportError: a format needing the ``io`` extra, when it is missing.
         FileNotFoundError: ``path`` does not exist.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a file path, got {type(path).__name__}")
     path = Path(path)
-    stored = _read_scene_file(path)
+    resolve_max_pixels(max_pixels)
+    check_label_radius(label_radius)
+    stored = _read_scene_file(path, max_pixels)
     if stored is not None:
         raw, file_pixel_size, file_units = stored["image"], stored["pixel_size"], stored["signal_units"]
     else:
-        raw, file_pixel_size = read_image(path)
+        raw, file_pixel_size = read_image(path, max_pixels=max_pixels)
         file_units = None
     image = apply_signal_scale(raw, signal_scale, path, file_units)
     if pixel_size is not None:
@@ -128,22 +157,25 @@ def load(
         params["note"] = "no labels: agents can run on this scene but nothing is scored"
         scored = False
     else:
-        label_image, features = _read_labels(labels, image.shape, label_radius)
+        label_image, features = _read_labels(labels, image.shape, label_radius, max_pixels)
         params["labels"] = "array" if isinstance(labels, np.ndarray) else str(labels)
         scored = True
     return Scene(image=image, labels=label_image, features=features, pixel_size=size, family="file",
                  params=params, seed=None, scored=scored)
 
 
-def _read_scene_file(path: Path) -> dict[str, Any] | None:
+def _read_scene_file(path: Path, max_pixels: int | None) -> dict[str, Any] | None:
     """A stemscan scene file's contents, or None for any other file."""
-    if path.suffix.lower() not in (".h5", ".hdf5") or not path.exists():
+    if path.suffix.lower() not in (".h5", ".hdf5") or not path.is_file():
         return None
     from stemscan.scenes.scene_file import read_scene_file
 
     try:
-        return read_scene_file(path)
-    except (OSError, KeyError, ValueError, TypeError) as error:
+        return read_scene_file(path, max_pixels=max_pixels)
+    except FileLimitError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError,
+            RecursionError) as error:
         raise ValueError(f"{path}: cannot read as .h5 ({error})") from error
 
 
@@ -181,16 +213,23 @@ def apply_signal_scale(
 
 
 def _check_raw(raw: Any, path: Path) -> np.ndarray:
-    """A raw image as a finite float64 2-D array, or ``ValueError`` naming the problem."""
+    """A raw image as a finite float64 2-D array, or ``ValueError`` naming the problem.
+
+    Bool images count as 0/1; NaN or infinite pixels are an error (count and
+    first position named): mask or inpaint them before loading.
+    """
     data = np.asarray(raw)
-    if data.dtype.kind not in "uif" or data.dtype.kind == "c":
+    if data.dtype.kind not in "buif" or data.dtype.fields is not None:
         raise ValueError(f"{path}: image must be numeric, got dtype {data.dtype}")
     data = np.squeeze(data)
     if data.ndim != 2 or data.size == 0:
         raise ValueError(f"{path}: expected a non-empty 2-D image, got shape {np.shape(raw)}")
     data = data.astype(np.float64)
-    if not np.all(np.isfinite(data)):
-        raise ValueError(f"{path}: image contains NaN or infinite values")
+    finite = np.isfinite(data)
+    if not finite.all():
+        first = tuple(int(v) for v in np.argwhere(~finite)[0])
+        raise ValueError(f"{path}: image contains {int((~finite).sum())} NaN or infinite value(s) "
+                         f"(first at (row, col) {first}); mask or inpaint them before loading")
     return data
 
 
@@ -204,86 +243,39 @@ def _normalise(raw: Any, path: Path) -> np.ndarray:
 
 
 def _read_labels(
-    labels: str | os.PathLike[str] | np.ndarray, shape: tuple[int, int], radius: float
+    labels: str | os.PathLike[str] | np.ndarray, shape: tuple[int, int], radius: float, max_pixels: int | None
 ) -> tuple[np.ndarray, list]:
-    """A label image or coordinate list -> (int32 label image, features)."""
+    """A feature table, label image or coordinate list -> (int32 label image, features)."""
     if isinstance(labels, np.ndarray):
-        return _label_image(labels, shape, "labels array")
+        return label_image_features(labels, shape, "labels array")
+    if not isinstance(labels, (str, os.PathLike)):
+        raise ValueError(f"labels must be a path or an array, got {type(labels).__name__}")
     path = Path(labels)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such labels file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not a labels file")
     suffix = path.suffix.lower()
     if suffix == ".json":
         from stemscan.scenes.feature_table import read_feature_table
 
-        return read_feature_table(path, shape)
+        return read_feature_table(path, shape, max_pixels=max_pixels)
     if suffix in (".csv", ".txt"):
-        return _coordinate_labels(_read_coordinate_file(path), shape, radius, path)
+        return coordinate_labels(read_coordinate_file(path), shape, radius, str(path))
     if suffix in (".npy", ".png", ".tif", ".tiff"):
         try:
-            array, _ = read_image(path)
+            array, _ = read_image(path, max_pixels=max_pixels, labels=True)
+        except FileLimitError:
+            raise
         except ValueError as error:
             raise ValueError(f"{path}: cannot read labels ({error})") from error
         array = np.asarray(array)
         if array.ndim == 2 and array.shape == tuple(shape):
-            return _label_image(array, shape, str(path))
-        if array.ndim == 2 and array.shape[1] in (2, 3, 4) and suffix == ".npy":
-            rows = [(float(r[0]), float(r[1]), "feature", float(r[3]) if len(r) > 3 else 1.0) for r in array]
-            return _coordinate_labels(rows, shape, radius, path)
+            return label_image_features(array, shape, str(path))
+        if array.ndim == 2 and array.shape[1] in (2, 3, 4) and suffix == ".npy" and array.dtype.kind in "uif":
+            rows = [(float(r[0]), float(r[1]), "feature", float(r[3]) if len(r) > 3 else 1.0, i)
+                    for i, r in enumerate(array, start=1)]
+            return coordinate_labels(rows, shape, radius, f"{path} (line = array row)")
         raise ValueError(f"{path}: labels must be a label image of shape {shape} or (N, 2-4) coordinates, "
                          f"got shape {array.shape}")
     raise ValueError(f"{path}: unsupported labels format {suffix!r} (use .json, .npy, .png, .tif or .csv)")
-
-
-def _label_image(array: np.ndarray, shape: tuple[int, int], name: str) -> tuple[np.ndarray, list]:
-    if array.shape != tuple(shape):
-        raise ValueError(f"{name}: label image has shape {array.shape}, the image {shape}")
-    if array.dtype.kind not in "uib" and not (array.dtype.kind == "f" and np.all(array == np.round(array))):
-        raise ValueError(f"{name}: a label image must hold integers, got dtype {array.dtype}")
-    if array.min() < 0:
-        raise ValueError(f"{name}: label values must be >= 0")
-    values, inverse = np.unique(array.astype(np.int64), return_inverse=True)
-    if values[0] != 0:
-        inverse = inverse + 1
-    label_image = inverse.reshape(shape).astype(np.int32)
-    count = int(label_image.max())
-    return features_from_labels(label_image, ["feature"] * count, [1.0] * count, min_pixels=1)
-
-
-def _read_coordinate_file(path: Path) -> list[tuple[float, float, str, float]]:
-    rows: list[tuple[float, float, str, float]] = []
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            for number, record in enumerate(csv.reader(handle), start=1):
-                fields = [field.strip() for field in record]
-                if not fields or not fields[0] or fields[0].startswith("#"):
-                    continue
-                try:
-                    row, col = float(fields[0]), float(fields[1])
-                except (ValueError, IndexError):
-                    if not rows and number == 1:
-                        continue  # a header line
-                    raise ValueError(f"line {number}: expected 'row, col[, kind[, weight]]', got {record}")
-                kind = fields[2] if len(fields) > 2 and fields[2] else "feature"
-                weight = float(fields[3]) if len(fields) > 3 and fields[3] else 1.0
-                rows.append((row, col, kind, weight))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"{path}: cannot read feature coordinates ({error})") from error
-    return rows
-
-
-def _coordinate_labels(
-    rows: list[tuple[float, float, str, float]], shape: tuple[int, int], radius: float, path: Path
-) -> tuple[np.ndarray, list]:
-    if not rows:
-        raise ValueError(f"{path}: no feature coordinates found")
-    centres = np.array([(r, c) for r, c, _, _ in rows])
-    if not np.all(np.isfinite(centres)):
-        raise ValueError(f"{path}: feature coordinates must be finite")
-    outside = ~np.all((centres >= -0.5) & (centres <= np.array(shape) - 0.5), axis=1)
-    if outside.any():
-        raise ValueError(f"{path}: {int(outside.sum())} feature coordinate(s) lie outside the {shape} image")
-    if any(not (np.isfinite(w) and w > 0) for *_, w in rows):
-        raise ValueError(f"{path}: feature weights must be positive")
-    label_image = paint_disks(np.zeros(shape, dtype=np.int32), centres, radius, first_id=1)
-    return features_from_labels(label_image, [k for *_, k, _ in rows], [w for *_, w in rows], min_pixels=1)

@@ -53,31 +53,59 @@ def save_scene(scene: Scene, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def read_scene_file(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The contents of a stemscan scene file, or ``None`` if ``path`` is another HDF5 file."""
+def read_scene_file(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> dict[str, Any] | None:
+    """The contents of a stemscan scene file, or ``None`` if ``path`` is another HDF5 file.
+
+    The ``image`` and ``labels`` shapes are checked against ``max_pixels``
+    (:mod:`stemscan.scenes.limits`) before they are read; a scored file must
+    hold at least one feature, and its labels must be non-negative integers.
+    """
     import h5py
+
+    from stemscan.scenes.image_files import read_dataset
 
     with h5py.File(path, "r") as handle:
         if "stemscan_scene" not in handle.attrs:
             return None
         if "image" not in handle or "labels" not in handle:
             raise ValueError(f"{path}: stemscan scene file without 'image' or 'labels'")
+        image = read_dataset(handle["image"], path, max_pixels)
+        if tuple(handle["labels"].shape or ()) != image.shape:
+            raise ValueError(f"{path}: labels of shape {handle['labels'].shape}, image of shape {image.shape}")
+        labels = read_dataset(handle["labels"], path, max_pixels)
+        if labels.dtype.kind not in "ui":
+            raise ValueError(f"{path}: labels must be integers, got dtype {labels.dtype}")
+        if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"{path}: labels must lie in [0, 2**31), got [{labels.min()}, {labels.max()}]")
         features = [
             Feature(id=int(f["id"]), kind=str(f["kind"]), centroid=(float(f["centroid"][0]), float(f["centroid"][1])),
                     weight=float(f["weight"]))
-            for f in json.loads(handle.attrs["features"])
+            for f in json.loads(_text_attr(handle, "features", "[]"))
         ]
         seed = int(handle.attrs.get("seed", -1))
+        scored = bool(handle.attrs.get("scored", True))
+        if scored and not features:
+            raise ValueError(f"{path}: a scored scene file without features (nothing could be found)")
         return {
-            "image": np.asarray(handle["image"]),
-            "labels": np.asarray(handle["labels"]).astype(np.int32),
+            "image": image,
+            "labels": labels.astype(np.int32),
             "features": features,
             "signal_units": str(handle.attrs.get("signal_units", "")),
             "pixel_size": float(handle.attrs["pixel_size"]),
             "family": str(handle.attrs.get("family", "file")),
             "seed": None if seed < 0 else seed,
-            "params": json.loads(handle.attrs.get("params", "{}")),
-            "scored": bool(handle.attrs.get("scored", True)),
-            "atoms": np.asarray(handle["atoms"]) if "atoms" in handle else None,
-            "atom_classes": np.asarray(handle["atom_classes"]) if "atom_classes" in handle else None,
+            "params": json.loads(_text_attr(handle, "params", "{}")),
+            "scored": scored,
+            "atoms": read_dataset(handle["atoms"], path, max_pixels) if "atoms" in handle else None,
+            "atom_classes": read_dataset(handle["atom_classes"], path, max_pixels) if "atom_classes" in handle else None,
         }
+
+
+def _text_attr(handle: Any, name: str, default: str) -> str:
+    """A JSON string attribute (bytes decoded), or ``ValueError`` if it is something else."""
+    value = handle.attrs.get(name, default)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if not isinstance(value, str):
+        raise ValueError(f"attribute {name!r} must be a JSON string, got {type(value).__name__}")
+    return value

@@ -327,8 +327,10 @@ def test_scene_file_round_trip_keeps_units_labels_and_kinds(tmp_path):
     np.testing.assert_allclose(loaded.atoms, scene.atoms)
     assert loaded.params["file_params"] == scene.params
     # explicit labels override the file's
-    plain = scenes.load(path, labels=np.zeros(scene.shape, dtype=np.int32))
-    assert plain.n_features == 0 and plain.family == "file"
+    mine = np.zeros(scene.shape, dtype=np.int32)
+    mine[10:14, 20:24] = 5
+    plain = scenes.load(path, labels=mine)
+    assert plain.n_features == 1 and plain.family == "file"
 
 
 def test_scene_file_needs_h5_suffix(tmp_path):

@@ -27,7 +27,7 @@ from torch import nn
 
 from stemscan.validation import check_bool, check_int, check_positive
 
-__all__ = ["RVAE", "RVAEConfig", "STANDARD_SCALE"]
+__all__ = ["MAX_SIZES", "RVAE", "RVAEConfig", "STANDARD_SCALE"]
 
 #: Standard deviation of a window after :meth:`RVAE.prepare` standardises it
 #: (about the intensity spread of a raw normalised window, so one likelihood
@@ -35,15 +35,20 @@ __all__ = ["RVAE", "RVAEConfig", "STANDARD_SCALE"]
 STANDARD_SCALE = 0.1
 
 
+#: Largest architecture sizes an :class:`RVAEConfig` accepts (a config read from
+#: a file is refused before any layer is built).
+MAX_SIZES = {"window": 256, "latent_dim": 64, "hidden": 4096, "decoder_hidden": 4096}
+
+
 @dataclass(frozen=True)
 class RVAEConfig:
     """Architecture and priors of an :class:`RVAE` (everything its weights need).
 
     Attributes:
-        window: Side of the input windows, pixels (>= 4).
-        latent_dim: Number of structural latents ``z`` (>= 1).
-        hidden: Width of the encoder's two hidden layers.
-        decoder_hidden: Width of the spatial decoder's two hidden layers.
+        window: Side of the input windows, pixels (4-256).
+        latent_dim: Number of structural latents ``z`` (1-64).
+        hidden: Width of the encoder's two hidden layers (2-4096).
+        decoder_hidden: Width of the spatial decoder's two hidden layers (2-4096).
         angle_prior: Standard deviation of the Gaussian prior on the angle, radians.
         shift_prior: Standard deviation of the Gaussian prior on the
             translation, half-windows.
@@ -71,7 +76,7 @@ class RVAEConfig:
 
     def __post_init__(self) -> None:
         for name, low in (("window", 4), ("latent_dim", 1), ("hidden", 2), ("decoder_hidden", 2)):
-            check_int(f"RVAEConfig.{name}", getattr(self, name), low)
+            check_int(f"RVAEConfig.{name}", getattr(self, name), low, MAX_SIZES[name])
         for name in ("angle_prior", "shift_prior"):
             check_positive(f"RVAEConfig.{name}", getattr(self, name))
         for name in ("translation", "standardise"):
