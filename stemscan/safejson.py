@@ -11,9 +11,10 @@ thousands deep gets a ``ValueError`` naming where it came from instead of a
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "check_depth", "loads"]
+__all__ = ["MAX_DEPTH", "check_depth", "loads", "loads_toml"]
 
 #: Deepest nesting of lists/objects accepted (a keyword table is 2-4 deep).
 MAX_DEPTH = 32
@@ -80,3 +81,19 @@ def loads(text: str | bytes, what: str, max_depth: int = MAX_DEPTH) -> Any:
         raise ValueError(f"{what} is not valid JSON: {error}") from None
     except RecursionError:  # pragma: no cover - the depth check above comes first
         raise ValueError(f"{what} is nested too deeply") from None
+
+
+def loads_toml(text: str, what: str, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """Parse TOML ``text``; ``ValueError`` naming ``what`` if it is not TOML or its tables/arrays nest deeper than ``max_depth``."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{what}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{what}: nested too deeply") from None
+    return check_depth(data, what, max_depth)

@@ -41,7 +41,10 @@ def check_number(
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        raise ValueError(f"{name} must be finite, got an integer of {len(str(abs(int(value))))} digits") from None
     if not np.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if low is not None and (number < low or (low_open and number == low)):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from stemscan.cli_types import MAX_SEEDS, json_object, positive_int, seed_list
+from stemscan.cli_types import MAX_SEEDS, int_in, json_object, seed_list
 
 __all__ = ["configure", "run"]
 
@@ -36,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     grid.add_argument("--agent-kwargs", type=json_object, default=None, help='JSON {agent: {kw: value}}, e.g. \'{"raster": {"serpentine": true}}\'')
     parser.add_argument("--out", required=True, help="SQLite results file (created or resumed)")
     parser.add_argument("--backend", choices=("local", "ray"), default="local", help="local processes (default) or Ray tasks")
-    parser.add_argument("--workers", type=positive_int, default=None, help="parallel episodes (default: all cores)")
+    parser.add_argument("--workers", type=int_in(1, 1024), default=None, help="parallel episodes (default: all cores)")
     parser.add_argument("--address", default=None, help="Ray cluster address (ray backend; default: start a local Ray)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -28,8 +28,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stemscan.atomic import check_output_file
     from stemscan.benchmarks.replay import record_episode, write_gif
 
+    check_output_file(args.output, "--output")  # before playing the episode
+    if not str(args.output).lower().endswith(".gif"):
+        raise ValueError(f"--output: replay writes a GIF; give a path ending in .gif, got {args.output!r}")
     recording = record_episode(args.agent, args.scene, args.seed, args.env_kwargs or {}, args.agent_kwargs or {})
     write_gif(args.output, recording, fps=args.fps, max_side=args.max_side)
     found, total = recording.final_found, recording.features_total
