@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from stemscan.safejson import check_depth
 from stemscan.validation import MAX_SEED, MAX_SEEDS, check_number, check_seeds
 
 __all__ = [
@@ -53,6 +54,7 @@ def agent_seed(seed: int) -> int:
 
 def canonical_json(value: Mapping[str, Any]) -> str:
     """Deterministic JSON text (sorted keys, no spaces) of a kwargs mapping."""
+    check_depth(value, "keyword arguments")  # no RecursionError from json.dumps
     try:
         return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as error:
