@@ -9,7 +9,7 @@ which argparse turns into one line naming the option, e.g.::
 and exit status 2, before any work starts.  ``nan``, ``inf`` and values
 that overflow are refused by every float type.
 
-Limits (documented in the README, *CLI limits*):
+Limits (README, *Command-line limits and errors*):
 
 * :data:`MAX_SEED` — an episode seed is an integer in ``0 .. 2**63 - 1``
   (stored as a SQLite INTEGER);
@@ -42,6 +42,7 @@ __all__ = [
     "seed",
     "seed_list",
 ]
+
 
 def _int(text: str) -> int:
     try:
