@@ -194,9 +194,20 @@ def test_folder_or_device_where_a_file_belongs(argv, results, tmp_path, capsys):
     assert sorted(tmp_path.iterdir()) == before
 
 
-def test_train_weights_out_is_checked_before_training(tmp_path, capsys):
-    assert main(["train", "dcnn", "--steps", "1", "-o", str(tmp_path)]) == 2
-    _error(capsys, str(tmp_path), "folder")
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "dcnn", "--steps", "1", "-o", "{folder}"], "--out {folder} is a folder"),
+        (["train", "rvae", "--epochs", "1", "-o", "{folder}"], "--out {folder} is a folder"),
+        (["train", "ppo", "--timesteps", "8", "--out", "{folder}/p.safetensors", "--curve", "{folder}"], "--curve {folder} is a folder"),
+        (["train", "ppo", "--timesteps", "8", "--out", "{folder}/p.safetensors", "--curve", os.devnull], "not a regular file"),
+    ],
+)
+def test_train_outputs_are_checked_before_training(argv, needle, tmp_path, capsys):
+    argv = [word.format(folder=tmp_path) for word in argv]
+    assert main(argv) == 2
+    _error(capsys, needle.format(folder=tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_check_output_file(tmp_path):

@@ -245,7 +245,12 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
                                 else n_eval_episodes, 1)
     eval_offset = check_int("eval_seed_offset", evaluation.get("eval_seed_offset", 10_000), 0)
     check_int("num_threads", num_threads, 1)
-    check_output_file(out, "--out")
+    check_output_file(out, "--out")  # every output path before training, not after
+    check_output_file(out.with_suffix(".json"), "--out (.json beside it)")
+    if curve_path is not None:
+        check_output_file(curve_path, "--curve")
+    if Path(log_dir).exists() and not Path(log_dir).is_dir():
+        raise ValueError(f"--log-dir {log_dir} is a file; give a folder")
 
     policy_kwargs_json = dict(params.get("policy_kwargs", {}))
     activation = policy_kwargs_json.get("activation_fn", "tanh")
