@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from stemscan import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["CLI_ERRORS", "build_parser", "error_line", "main"]
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -82,8 +83,18 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``stemscan`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    0 on success, 1 when a command reports a failure (e.g. an episode that
+    raised, a result that does not reproduce), 2 on a bad value, file or
+    file-system failure: one line ``stemscan COMMAND: error: ...`` on stderr,
+    never a traceback.
+    """
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a bad value (argparse printed one line naming it)
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     if getattr(args, "_unavailable", None):
         print(args._unavailable, file=sys.stderr)
         return 2
@@ -93,11 +104,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
         parser.print_help()
         return 0 if args.command is None else 2
+    name = args.command if args.command != "train" else f"train {args.model}"
     try:
         return int(run(args) or 0)
-    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as error:
-        print(f"stemscan {args.command}: error: {error}", file=sys.stderr)
+    except CLI_ERRORS as error:
+        print(f"stemscan {name}: error: {error_line(error)}", file=sys.stderr)
         return 2
+
+
+#: Errors a command reports as one line (exit status 2) instead of a traceback: bad values and files
+#: (``ValueError``), file-system failures (``OSError``: read-only, missing, full disk, a folder where a
+#: file belongs), SQLite failures, missing optional parts, and a structure too deep or too large to handle.
+CLI_ERRORS = (ValueError, OSError, sqlite3.Error, ImportError, RuntimeError, RecursionError, MemoryError)
+
+
+def error_line(error: BaseException) -> str:
+    """One line naming the path (or argument) and the reason, e.g. ``out/results.sqlite: No space left on device``."""
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename if error.filename is not None else None
+        text = f"{where}: {error.strerror}" if where is not None else error.strerror
+        if error.filename2 is not None:
+            text += f" (-> {error.filename2})"
+    elif isinstance(error, MemoryError):
+        text = f"out of memory{': ' + str(error) if str(error) else ''} (a size or count too large?)"
+    elif isinstance(error, RecursionError):
+        text = "input nested too deeply"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())  # one line
 
 
 if __name__ == "__main__":  # pragma: no cover

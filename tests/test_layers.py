@@ -15,6 +15,8 @@ PACKAGE = Path(stemscan.__file__).resolve().parent
 LAYERS = {
     "validation": 0,
     "atomic": 0,
+    "safejson": 0,
+    "cli_types": 0,
     "scenes": 1,
     "envs": 2,
     "agents": 3,

@@ -33,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from stemscan import safejson
 from stemscan.benchmarks.verify import IGNORED_COLUMNS
 
 __all__ = ["BUNDLE_FORMAT", "agent_identity", "make_bundle", "open_bundle", "row_digest"]
@@ -176,12 +177,12 @@ def open_bundle(path: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, 
                 raise ValueError(f"{path}: not a results bundle, {needed} is missing")
             if members[needed].file_size > _MAX_MEMBER_BYTES:
                 raise ValueError(f"{path}: {needed} claims {members[needed].file_size} bytes unpacked; refusing")
-        try:
-            manifest = json.loads(archive.read("manifest.json"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{path}: manifest.json is not JSON: {error}") from error
+        manifest = safejson.loads(archive.read("manifest.json"), f"{path}: manifest.json")
         if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
             raise ValueError(f"{path}: unknown bundle format {manifest.get('format') if isinstance(manifest, dict) else None!r}")
+        if not isinstance(manifest.get("rows") or {}, dict) or not isinstance(manifest.get("agents") or [], list) \
+                or not all(isinstance(a, dict) for a in manifest.get("agents") or []):
+            raise ValueError(f"{path}: manifest.json has malformed 'rows' (an object) or 'agents' (a list of objects)")
         results = Path(folder) / "results.sqlite"
         with archive.open("results.sqlite") as source, open(results, "wb") as target:
             shutil.copyfileobj(source, target)

@@ -12,7 +12,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
+import math
+
+from stemscan.cli_types import MAX_SEEDS, int_in, json_object, seed_list
 
 __all__ = ["configure", "run"]
 
@@ -29,36 +31,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     grid.add_argument("--agents", help="comma-separated agent names (stemscan.agents.names()), or navigator+analyst pairs (raster+peaks)")
     grid.add_argument("--analysts", help="comma-separated analysts watching every navigator (peaks, dcnn, self): the characterisation track")
     grid.add_argument("--scenes", help="comma-separated scene families (stemscan.scenes.names())")
-    grid.add_argument("--seeds", help="number of seeds N (0..N-1), a list '3,5,8' or a range '10-19' (default 1)")
+    grid.add_argument("--seeds", type=seed_list,
+                      help=f"number of seeds N (0..N-1), a list '3,5,8' or a range '10-19' (default 1; at most {MAX_SEEDS})")
     grid.add_argument("--budgets", help="comma-separated dose budgets, fractions of a full frame (e.g. 0.05,0.1)")
-    grid.add_argument("--env-kwargs", default=None, help='JSON of STEMScan-v0 keywords, e.g. \'{"image_size": 256}\'')
-    grid.add_argument("--agent-kwargs", default=None, help='JSON {agent: {kw: value}}, e.g. \'{"raster": {"serpentine": true}}\'')
+    grid.add_argument("--env-kwargs", type=json_object, default=None, help='JSON of STEMScan-v0 keywords, e.g. \'{"image_size": 256}\'')
+    grid.add_argument("--agent-kwargs", type=json_object, default=None, help='JSON {agent: {kw: value}}, e.g. \'{"raster": {"serpentine": true}}\'')
     parser.add_argument("--out", required=True, help="SQLite results file (created or resumed)")
     parser.add_argument("--backend", choices=("local", "ray"), default="local", help="local processes (default) or Ray tasks")
-    parser.add_argument("--workers", type=int, default=None, help="parallel episodes (default: all cores)")
+    parser.add_argument("--workers", type=int_in(1, 1024), default=None, help="parallel episodes (default: all cores)")
     parser.add_argument("--address", default=None, help="Ray cluster address (ray backend; default: start a local Ray)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def json_object_arg(name: str, text: str | None) -> dict | None:
-    """Parse a command-line JSON object (``None`` when the option was not given)."""
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{name} is not valid JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise ValueError(f"{name} must be a JSON object, got {text!r}")
-    return value
 
 
 def _specs(args: argparse.Namespace) -> list:
     from stemscan.benchmarks.spec import expand_grid
     from stemscan.benchmarks.suite import load_suite
 
-    env_kwargs = json_object_arg("--env-kwargs", args.env_kwargs)
-    agent_kwargs = json_object_arg("--agent-kwargs", args.agent_kwargs)
+    env_kwargs, agent_kwargs = args.env_kwargs, args.agent_kwargs
     budgets = None if args.budgets is None else [_float(b) for b in _split(args.budgets) or []]
     if args.suite is not None:
         given = [flag for flag, value in (("--agents", args.agents), ("--analysts", args.analysts),
@@ -70,15 +59,19 @@ def _specs(args: argparse.Namespace) -> list:
         return load_suite(args.suite).episodes()
     if not args.agents or not args.scenes:
         raise ValueError("give --suite, or --agents and --scenes (and --seeds)")
-    return expand_grid(_split(args.agents), _split(args.scenes), args.seeds or 1, budgets, env_kwargs, agent_kwargs,
+    seeds = 1 if args.seeds is None else args.seeds
+    return expand_grid(_split(args.agents), _split(args.scenes), seeds, budgets, env_kwargs, agent_kwargs,
                        analysts=_split(args.analysts))
 
 
 def _float(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ValueError(f"--budgets must be numbers, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"--budgets must be finite numbers, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from stemscan.cli_types import float_in
+
 __all__ = ["configure", "run"]
 
 
@@ -22,12 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", help="results files of `stemscan bench` or bundles of `stemscan submit` (several are ranked together)")
     parser.add_argument("--format", choices=("md", "html", "csv"), default="md", help="output format (default md)")
     parser.add_argument("-o", "--output", default=None, help="write here (default: stdout; html needs a file)")
-    parser.add_argument("--budget", type=float, default=None, help="only episodes at this dose budget")
+    parser.add_argument("--budget", type=float_in(0.0, 1.0, low_open=True), default=None,
+                        help="only episodes at this dose budget (fraction of a full frame, (0, 1])")
     parser.add_argument("--no-scan-paths", action="store_true", help="html: skip re-running one episode per agent")
 
 
 def run(args: argparse.Namespace) -> int:
-    from stemscan.atomic import write_text_atomic
+    from stemscan.atomic import check_output_file, write_text_atomic
     from stemscan.benchmarks.leaderboard import leaderboard
 
     for path in args.results:
@@ -35,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"no results file at {path}")
     if args.format == "html" and args.output is None:
         raise ValueError("--format html writes a file: give -o PATH")
+    if args.output is not None:
+        check_output_file(args.output, "--output")
     text = leaderboard(args.results if len(args.results) > 1 else args.results[0], format=args.format, budget=args.budget, scan_paths=not args.no_scan_paths)
     if args.output is None:
         sys.stdout.write(text)

@@ -23,10 +23,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from stemscan.atomic import check_output_file
     from stemscan.benchmarks.bundle import make_bundle
 
     if not Path(args.results).is_file():
         raise FileNotFoundError(f"no results file at {args.results}")
+    check_output_file(args.output, "--output")
     manifest = make_bundle(args.results, args.output, suite=args.suite)
     agents = ", ".join(a["name"] for a in manifest["agents"])
     print(f"wrote {args.output}: {len(manifest['rows'])} rows, agents {agents}, environments {', '.join(manifest['fingerprints']) or 'not recorded'}")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from stemscan.cli_types import int_in, positive_int, seed
+
 __all__ = ["configure", "run"]
 
 
@@ -21,13 +23,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("results", help="SQLite results file of `stemscan bench`, or a bundle of `stemscan submit` (.zip)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--sample", type=int, default=None, help="re-run this many randomly chosen rows (default 20)")
+    which.add_argument("--sample", type=positive_int, default=None, help="re-run this many randomly chosen rows (default 20)")
     which.add_argument("--all", action="store_true", help="re-run every row")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the random sample (default: fresh, printed)")
+    parser.add_argument("--seed", type=seed, default=None, help="seed of the random sample (default: fresh, printed)")
     parser.add_argument("--statistical", action="store_true",
                         help="compare IQM gain per (scene, agent) with a paired bootstrap CI instead of rows bit for bit "
                              "(re-runs every row unless --sample is given)")
-    parser.add_argument("--workers", type=int, default=1, help="parallel episodes (default 1)")
+    parser.add_argument("--workers", type=int_in(1, 1024), default=1, help="parallel episodes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from stemscan.atomic import atomic_path
 from stemscan.benchmarks.episode import play_episode
 from stemscan.benchmarks.spec import EpisodeSpec, agent_seed, expand_grid
-from stemscan.validation import check_int
+from stemscan.validation import check_int, check_number
 
 __all__ = ["Recording", "compose_frame", "record_episode", "record_spec", "write_gif"]
 
@@ -170,8 +170,8 @@ def write_gif(path: str | os.PathLike[str], rec: Recording, fps: float = 4.0, ma
 
     if not rec.frames:
         raise ValueError("the recording has no frames (record with frames=True)")
-    if not fps > 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
+    fps = check_number("fps", fps, 0.1, 100.0)  # a finite frame duration of 10 ms .. 10 s
+    max_side = check_int("max_side", max_side, 32, 4096)
     target = Path(path)
     if target.suffix.lower() != ".gif":
         raise ValueError(f"replay writes a GIF; give a path ending in .gif, got {target.name!r}")

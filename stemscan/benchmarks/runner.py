@@ -5,8 +5,9 @@ episode, as results arrive from the backend:
 
 * ``local`` (default): a ``ProcessPoolExecutor`` of ``workers`` processes
   (``forkserver`` context on POSIX, ``spawn`` elsewhere; each worker runs
-  :func:`~stemscan.benchmarks.worker.init_worker`); ``workers=1`` runs in
-  this process.
+  :func:`~stemscan.benchmarks.worker.init_pool_worker`: single-threaded,
+  and dies with its parent, so a killed ``bench`` leaves no workers
+  behind); ``workers=1`` runs in this process.
 * ``ray``: the same episode function as Ray tasks (see
   :mod:`stemscan.benchmarks.ray_backend`).
 
@@ -27,7 +28,7 @@ from typing import Any
 
 from stemscan.benchmarks.spec import EpisodeSpec
 from stemscan.benchmarks.store import ResultsStore
-from stemscan.benchmarks.worker import init_worker, run_guarded
+from stemscan.benchmarks.worker import init_pool_worker, init_worker, run_guarded
 
 __all__ = ["BACKENDS", "RunSummary", "default_workers", "pending", "run_grid"]
 
@@ -95,7 +96,8 @@ def _local_in_process(specs: Sequence[EpisodeSpec]) -> Iterator[Outcome]:
 def _local_pool(specs: Sequence[EpisodeSpec], workers: int) -> Iterator[Outcome]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker)
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_pool_worker,
+                                   initargs=(os.getpid(),))
     queue = list(reversed(specs))
     running: set[Future] = set()
     try:

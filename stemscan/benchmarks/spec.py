@@ -21,11 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from stemscan.validation import check_int, check_number
+from stemscan.safejson import check_depth
+from stemscan.validation import MAX_SEED, MAX_SEEDS, check_number, check_seeds
 
 __all__ = [
     "AGENT_STREAM",
     "EpisodeSpec",
+    "MAX_EPISODES",
+    "MAX_SEED",
+    "MAX_SEEDS",
     "agent_seed",
     "canonical_json",
     "check_env_kwargs",
@@ -36,6 +40,9 @@ __all__ = [
 
 #: Spawn key separating the agent's random stream from the env's.
 AGENT_STREAM = 0xA6E7
+
+#: Most episodes in one grid (agents x scenes x budgets x seeds), checked before the list is built.
+MAX_EPISODES = 1_000_000
 
 #: Env keywords a grid sets itself (from ``scenes``, ``budgets``); not allowed in ``env_kwargs``.
 _GRID_ENV_KEYS = ("scene", "render_mode")
@@ -48,6 +55,7 @@ def agent_seed(seed: int) -> int:
 
 def canonical_json(value: Mapping[str, Any]) -> str:
     """Deterministic JSON text (sorted keys, no spaces) of a kwargs mapping."""
+    check_depth(value, "keyword arguments")  # no RecursionError from json.dumps
     try:
         return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as error:
@@ -93,36 +101,13 @@ class EpisodeSpec:
 def parse_seeds(seeds: int | str | Sequence[int]) -> list[int]:
     """Seeds from a count ``N`` (→ 0..N-1), a list, or text ``"N"``, ``"3,5,8"``, ``"10-19"``.
 
+    At most :data:`MAX_SEEDS` seeds, each in ``0 .. MAX_SEED``
+    (:func:`stemscan.validation.check_seeds`).
+
     Raises:
-        ValueError: Non-integer, negative or empty seeds.
+        ValueError: Empty, malformed, non-integer, negative, duplicate or too many seeds.
     """
-    if isinstance(seeds, bool):
-        raise ValueError(f"seeds must be a count or a list of integers, got {seeds!r}")
-    if isinstance(seeds, (int, np.integer)):
-        if seeds < 1:
-            raise ValueError(f"the number of seeds must be >= 1, got {seeds}")
-        return list(range(int(seeds)))
-    if isinstance(seeds, str):
-        text = seeds.strip()
-        try:
-            if "," in text:
-                values = [int(part) for part in text.split(",") if part.strip()]
-            elif "-" in text.lstrip("-"):
-                start, stop = text.split("-", 1)
-                values = list(range(int(start), int(stop) + 1))
-            else:
-                return parse_seeds(int(text))
-        except ValueError as error:
-            raise ValueError(f"seeds must be a count N, a list '3,5,8' or a range '10-19', got {seeds!r}") from error
-        return parse_seeds(values)
-    values = list(seeds)
-    if not values:
-        raise ValueError("seeds must not be empty")
-    for value in values:
-        check_int("seeds", value, 0)
-    if len(set(values)) != len(values):
-        raise ValueError(f"seeds contain duplicates: {values}")
-    return [int(v) for v in values]
+    return check_seeds(seeds)
 
 
 def check_env_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -326,6 +311,12 @@ def expand_grid(
         for kwargs in [per_agent.get(name, {}), *(table[name] for table in per_scene.values() if name in table)]:
             if kwargs:
                 check_agent_kwargs(name, dict(kwargs))
+    total = len(scenes) * len(budget_list) * len(agents) * len(seed_list)
+    if total > MAX_EPISODES:
+        raise ValueError(
+            f"the grid has {total} episodes ({len(agents)} agents x {len(scenes)} scenes x {len(budget_list)} budgets x "
+            f"{len(seed_list)} seeds); at most {MAX_EPISODES} per grid"
+        )
     specs = []
     for scene in scenes:
         for budget in budget_list:

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from stemscan.atomic import check_output_file
 from stemscan.benchmarks import identification_store
 
 __all__ = ["COLUMNS", "RUN_COLUMNS", "ResultsStore", "load_identifications", "load_results", "load_runs"]
@@ -125,6 +126,7 @@ class ResultsStore:
         self.read_only = bool(read_only)
         if self.path.is_dir():
             raise ValueError(f"results path {self.path} is a folder; give a .sqlite file")
+        self._conn: sqlite3.Connection | None = None
         if self.read_only:
             if not self.path.is_file():
                 raise FileNotFoundError(f"no results file at {self.path}")
@@ -132,18 +134,24 @@ class ResultsStore:
             self._conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
             self._check_columns()
             return
+        check_output_file(self.path, "results file")  # no /dev/null, device or pipe
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
-        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-        self._refuse_foreign()
-        self._enable_wal(timeout_s)
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        with self._transaction():
-            self._conn.execute(_RUNS_SCHEMA)
-            self._conn.execute(_SCHEMA)
-            if "run_id" not in self._columns():
-                self._conn.execute(f"ALTER TABLE episodes ADD COLUMN run_id {COLUMNS['run_id']}")
-            identification_store.create_table(self._conn)
+        try:
+            self._conn = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            self._refuse_foreign()
+            self._enable_wal(timeout_s)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            with self._transaction():
+                self._conn.execute(_RUNS_SCHEMA)
+                self._conn.execute(_SCHEMA)
+                if "run_id" not in self._columns():
+                    self._conn.execute(f"ALTER TABLE episodes ADD COLUMN run_id {COLUMNS['run_id']}")
+                identification_store.create_table(self._conn)
+        except sqlite3.Error as error:  # e.g. a read-only folder or mount, a full disk
+            if self._conn is not None:
+                self._conn.close()
+            raise OSError(f"{self.path}: cannot write the results file ({error})") from error
         self._check_columns()
 
     def _enable_wal(self, timeout_s: float) -> None:
@@ -235,13 +243,25 @@ class ResultsStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        """One write transaction; a SQLite failure (full disk, lock timeout) becomes an ``OSError`` naming the file.
+
+        On any failure the transaction is rolled back, so no half row is kept.
+        """
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise OSError(f"{self.path}: cannot write the results file ({error})") from error
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException as error:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite may have rolled back already (e.g. on a full disk)
+            if isinstance(error, sqlite3.OperationalError):
+                raise OSError(f"{self.path}: cannot write the results file ({error})") from error
             raise
-        self._conn.execute("COMMIT")
 
     def finished_keys(self) -> set[tuple[str, str, str, str, int]]:
         """Reproduction keys of the stored episodes."""

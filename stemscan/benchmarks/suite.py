@@ -26,20 +26,19 @@ Built-in suites (package data) are named ``smoke`` and ``paper``; see
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from stemscan.benchmarks.spec import EpisodeSpec, expand_grid
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from stemscan.safejson import check_depth, loads_toml
+from stemscan.validation import check_number
 
 __all__ = ["SUITE_KEYS", "Suite", "builtin_suites", "load_suite", "parse_suite"]
+
+#: Largest suite file read, bytes.
+MAX_SUITE_BYTES = 1_000_000
 
 #: Keys a suite file may contain.
 SUITE_KEYS = ("description", "agents", "analysts", "scenes", "seeds", "budgets", "env", "agent_kwargs", "scene_agent_kwargs", "scene_kwargs")
@@ -89,6 +88,9 @@ def parse_suite(data: dict[str, Any], name: str = "suite") -> Suite:
             wrong types, unknown agent/scene names (listing the valid ones),
             unknown env keywords.
     """
+    if not isinstance(data, dict):
+        raise ValueError(f"{name}: a suite must be a table of keys, got {type(data).__name__}")
+    check_depth(data, name)
     unknown = [key for key in data if key not in SUITE_KEYS]
     if unknown:
         raise ValueError(f"{name}: unknown key(s) {unknown}; valid keys: {', '.join(SUITE_KEYS)}")
@@ -102,7 +104,7 @@ def parse_suite(data: dict[str, Any], name: str = "suite") -> Suite:
         raise ValueError(f"{name}: 'seeds' must be a count or a list of integers, got {seeds!r}")
     budgets = data.get("budgets")
     if budgets is not None:
-        budgets = [float(b) for b in _list_of("budgets", budgets, (int, float), name)]
+        budgets = [check_number(f"{name}: budgets", b) for b in _list_of("budgets", budgets, (int, float), name)]
     env = data.get("env", {})
     if not isinstance(env, dict):
         raise ValueError(f"{name}: [env] must be a table of STEMScan-v0 keywords, got {env!r}")
@@ -150,9 +152,11 @@ def load_suite(name_or_path: str | os.PathLike[str]) -> Suite:
         path = Path(name_or_path)
         if not path.is_file():
             raise FileNotFoundError(f"no suite file {text_name!r}; built-in suites: {', '.join(builtin_suites())}")
-        source, text = str(path), path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{source}: not valid TOML: {error}") from error
+        if path.stat().st_size > MAX_SUITE_BYTES:
+            raise ValueError(f"{path}: larger than {MAX_SUITE_BYTES // 1_000_000} MB; not a suite file")
+        try:
+            source, text = str(path), path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}: not a suite file (not UTF-8 text: {error})") from None
+    data = loads_toml(text, source)
     return parse_suite(data, name=Path(source).stem if source.endswith(".toml") else source)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 
+from stemscan.cli_types import float_in, int_in, positive_float, seed
+
 __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gallery", metavar="PNG", help="write a picture with a sample of every family")
-    parser.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
-    parser.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    parser.add_argument("--seed", type=seed, default=0, help="scene seed (default 0)")
+    parser.add_argument("--size", type=int_in(32, 4096), default=256, help="image side in pixels, 32-4096 (default 256)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     simulate = actions.add_parser(
         "simulate", help="simulate a defective 2-D material with abTEM into a scene file (needs stemscan[physics])",
@@ -24,17 +26,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     simulate.add_argument("-o", "--output", required=True, help="scene file to write (.h5)")
     simulate.add_argument("--material", choices=("graphene", "mos2"), default="graphene")
-    simulate.add_argument("--size", type=int, default=256, dest="sim_size", help="field side, pixels (256)")
-    simulate.add_argument("--seed", type=int, default=0, dest="sim_seed", help="defect placement seed (0)")
-    simulate.add_argument("--pixel-size", type=float, default=0.2, help="Å per pixel (0.2)")
-    simulate.add_argument("--vacancy-fraction", type=float, default=0.004, help="vacancies per eligible column")
-    simulate.add_argument("--dopant-fraction", type=float, default=0.004, help="dopants per eligible column")
-    simulate.add_argument("--dopant-z", type=int, default=None, help="dopant atomic number (Si / W)")
-    simulate.add_argument("--voltage-kv", type=float, default=None, help="kV (60 graphene, 80 MoS2)")
-    simulate.add_argument("--convergence-mrad", type=float, default=30.0)
-    simulate.add_argument("--detector", type=float, nargs=2, default=(80.0, 200.0), metavar=("INNER", "OUTER"),
+    simulate.add_argument("--size", type=int_in(16, 4096), default=256, dest="sim_size", help="field side, pixels (256)")
+    simulate.add_argument("--seed", type=seed, default=0, dest="sim_seed", help="defect placement seed (0)")
+    simulate.add_argument("--pixel-size", type=positive_float, default=0.2, help="Å per pixel (0.2)")
+    simulate.add_argument("--vacancy-fraction", type=float_in(0.0, 1.0), default=0.004, help="vacancies per eligible column")
+    simulate.add_argument("--dopant-fraction", type=float_in(0.0, 1.0), default=0.004, help="dopants per eligible column")
+    simulate.add_argument("--dopant-z", type=int_in(1, 92), default=None, help="dopant atomic number (Si / W)")
+    simulate.add_argument("--voltage-kv", type=positive_float, default=None, help="kV (60 graphene, 80 MoS2)")
+    simulate.add_argument("--convergence-mrad", type=positive_float, default=30.0)
+    simulate.add_argument("--detector", type=positive_float, nargs=2, default=(80.0, 200.0), metavar=("INNER", "OUTER"),
                           help="annular detector, mrad (80 200)")
-    simulate.add_argument("--interpolation", type=int, default=4, help="PRISM interpolation (4; 1 = exact)")
+    simulate.add_argument("--interpolation", type=int_in(1, 64), default=4, help="PRISM interpolation (4; 1 = exact)")
     simulate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -42,8 +44,11 @@ def run(args: argparse.Namespace) -> int:
     from stemscan import scenes
 
     if getattr(args, "action", None) == "simulate":
+        from stemscan.atomic import check_output_file
         from stemscan.scenes.scene_file import save_scene
         from stemscan.scenes.simulate import simulate_scene
+
+        check_output_file(args.output, "--output")  # before the (long) simulation
 
         scene = simulate_scene(
             material=args.material, size=args.sim_size, seed=args.sim_seed, pixel_size=args.pixel_size,
@@ -59,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
               f"{kinds.count('dopant')} dopants, simulated in {scene.params['simulation_seconds']} s")
         return 0
     if args.gallery:
+        from stemscan.atomic import check_output_file
         from stemscan.scenes.gallery import save_gallery
 
+        check_output_file(args.gallery, "--gallery")
         save_gallery(args.gallery, seed=args.seed, size=args.size)
         print(f"wrote {args.gallery}")
         return 0

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from stemscan.scenes.base import Scene
 
-__all__ = ["ENTRY_POINT_GROUP", "make", "names", "parameters"]
+__all__ = ["ENTRY_POINT_GROUP", "MAX_SIZE", "make", "names", "parameters"]
 
 #: Entry-point group through which installed packages add scene families.
 ENTRY_POINT_GROUP = "stemscan.scenes"
@@ -65,13 +65,18 @@ def parameters(name: str) -> dict[str, Any]:
     return {key: p.default for key, p in signature.parameters.items() if key not in ("seed", "size")}
 
 
+#: Largest scene side, pixels.  Generation needs memory linear in the area (about 1 GB at 4096²,
+#: ``benchmarks/scene_memory.py``); assign a larger value to allow bigger scenes.
+MAX_SIZE = 8192
+
+
 def make(name: str, seed: int = 0, size: int = 256, **params: Any) -> Scene:
     """Build a scene of family ``name``.
 
     Args:
         name: A family from :func:`names`.
         seed: Seed of the scene's own random generator; same seed, same scene.
-        size: Side of the square image in pixels.
+        size: Side of the square image in pixels, 32 .. :data:`MAX_SIZE`.
         **params: Family parameters (see each family's docstring); unknown
             ones raise ``ValueError`` listing the valid ones.
     """
@@ -82,6 +87,11 @@ def make(name: str, seed: int = 0, size: int = 256, **params: Any) -> Scene:
         raise ValueError(f"seed must be >= 0, got {seed!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 32:
         raise ValueError(f"size must be an integer >= 32 pixels, got {size!r}")
+    if size > MAX_SIZE:
+        raise ValueError(
+            f"size must be <= {MAX_SIZE} pixels (memory grows with the area: about 1 GB at 4096²), got {size}; "
+            "raise stemscan.scenes.registry.MAX_SIZE to allow more"
+        )
     valid = parameters(name)
     unknown = sorted(set(params) - set(valid))
     if unknown:

@@ -41,7 +41,7 @@ def test_cli_errors_list_valid_names(tmp_path, capsys):
     assert main(["bench", "--suite", "smoke", "--agents", "random", "--out", out]) == 2
     assert "--suite defines the grid" in capsys.readouterr().err
     assert main(["bench", "--agents", "random", "--scenes", "lattice-defects", "--env-kwargs", "{bad", "--out", out]) == 2
-    assert "--env-kwargs is not valid JSON" in capsys.readouterr().err
+    assert "argument --env-kwargs: the value is not valid JSON" in capsys.readouterr().err
     assert main(["leaderboard", str(tmp_path / "missing.sqlite")]) == 2
     assert "no results file" in capsys.readouterr().err
     assert main(["replay", "--agent", "random", "--scene", "nope", "-o", str(tmp_path / "x.gif")]) == 2

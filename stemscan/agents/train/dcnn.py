@@ -29,7 +29,8 @@ import numpy as np
 
 from stemscan.agents.dcnn import CLASS_NAMES, DEFECT_CLASSES, normalise_image
 from stemscan.agents.train.dcnn_data import atom_radius, class_map, measure, random_scene
-from stemscan.atomic import write_bytes_atomic
+from stemscan.atomic import check_output_file, write_bytes_atomic
+from stemscan.cli_types import int_in, seed
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
 from stemscan.validation import check_int, check_number, check_positive
@@ -86,7 +87,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
         for name in ("steps", "batch_size", "crop", "scene_size", "crops_per_scene", "base_channels", "ensemble"):
-            check_int(name, getattr(self, name), 0 if name == "steps" else 1)
+            check_int(name, getattr(self, name), 1)  # steps >= 1: zero steps would write untrained weights
         if self.crop % 2**self.levels:
             raise ValueError(f"crop must be a multiple of {2**self.levels} pixels, got {self.crop}")
         if isinstance(self.patch_crop, bool) or not isinstance(self.patch_crop, int) or self.patch_crop < 0 \
@@ -262,11 +263,13 @@ def _jsonable(value: Any) -> Any:
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``stemscan train dcnn``."""
     defaults = TrainConfig()
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of data and initialisation (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="optimiser steps per member (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="crops per step (default: %(default)s)")
-    parser.add_argument("--ensemble", type=int, default=defaults.ensemble, help="ensemble members, averaged (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads; 1 reproduces the shipped weights (default: %(default)s)")
+    parser.add_argument("--seed", type=seed, default=defaults.seed, help="seed of data and initialisation (default: %(default)s)")
+    parser.add_argument("--steps", type=int_in(1, 10_000_000), default=defaults.steps,
+                        help="optimiser steps per member, >= 1 (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int_in(1, 4096), default=defaults.batch_size, help="crops per step (default: %(default)s)")
+    parser.add_argument("--ensemble", type=int_in(1, 64), default=defaults.ensemble, help="ensemble members, averaged (default: %(default)s)")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=1,
+                        help="torch CPU threads; 1 reproduces the shipped weights (default: %(default)s)")
     parser.add_argument("-o", "--out", type=Path, default=Path("dcnn.safetensors"),
                         help="weights file to write; a .json with the config is written beside it (default: %(default)s)")
 
@@ -277,10 +280,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    check_output_file(args.out, "--out")  # before training, not after
     torch.set_num_threads(args.threads)
     config = TrainConfig(seed=args.seed, steps=args.steps, batch_size=args.batch_size, ensemble=args.ensemble)
+    config.validate()
     start = time.perf_counter()
     finder, losses = train_dcnn(config, log=print)
     seconds = time.perf_counter() - start

@@ -17,7 +17,6 @@ import functools
 import os
 import random
 import shlex
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from stemscan.atomic import atomic_path
+from stemscan.atomic import atomic_path, check_output_file
+from stemscan.cli_types import int_in, positive_int, seed
+from stemscan.safejson import loads_toml
+from stemscan.validation import check_int
 
 __all__ = ["DEFAULT_HYPERPARAMS", "PPOTrainConfig", "TrainResult", "configure", "load_hyperparams", "run", "train_ppo"]
 
@@ -65,18 +67,16 @@ class TrainResult:
 
 def load_hyperparams(path: str | os.PathLike | None = None, env_id: str = ENV_ID) -> dict[str, Any]:
     """The hyperparameter table for ``env_id`` from a zoo-style TOML file (validated keys)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-
     path = Path(DEFAULT_HYPERPARAMS if path is None else path)
     if not path.is_file():
         raise FileNotFoundError(f"hyperparameter file {str(path)!r} not found")
+    if path.stat().st_size > 1_000_000:
+        raise ValueError(f"hyperparameter file {str(path)!r} is larger than 1 MB; not a hyperparameter table")
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"hyperparameter file {str(path)!r} is not valid TOML: {error}") from error
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"hyperparameter file {str(path)!r} is not UTF-8 text: {error}") from None
+    table = loads_toml(text, f"hyperparameter file {str(path)!r}")
     if env_id not in table:
         raise ValueError(f"hyperparameter file {str(path)!r} has no table [{env_id}]")
     params = dict(table[env_id])
@@ -231,10 +231,8 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     for family in families:
         if family not in scene_names():
             raise ValueError(f"unknown scene family {family!r}; valid names: {', '.join(scene_names())}")
-    timesteps = int(params.get("n_timesteps", 90_000) if timesteps is None else timesteps)
-    n_envs = int(params.get("n_envs", len(families)) if n_envs is None else n_envs)
-    if timesteps < 1 or n_envs < 1:
-        raise ValueError(f"timesteps and n_envs must be positive, got {timesteps} and {n_envs}")
+    timesteps = check_int("timesteps", params.get("n_timesteps", 90_000) if timesteps is None else timesteps, 1)
+    n_envs = check_int("n_envs", params.get("n_envs", len(families)) if n_envs is None else n_envs, 1)
     env_kwargs = {**params.get("env_kwargs", {}), **(env_overrides or {})}
     if env_kwargs.get("action_mode", "grid") != "grid":
         raise ValueError("the PPO policy acts on grid cells: env_kwargs action_mode must be 'grid'")
@@ -242,9 +240,17 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     if "scene" in env_kwargs:
         raise ValueError("choose scene families with `scenes`, not env_kwargs['scene']")
     evaluation = dict(params.get("eval", {}))
-    eval_freq = int(evaluation.get("eval_freq", 5_000) if eval_freq is None else eval_freq)
-    n_eval_episodes = int(evaluation.get("n_eval_episodes", 16) if n_eval_episodes is None else n_eval_episodes)
-    eval_offset = int(evaluation.get("eval_seed_offset", 10_000))
+    eval_freq = check_int("eval_freq", evaluation.get("eval_freq", 5_000) if eval_freq is None else eval_freq, 1)
+    n_eval_episodes = check_int("n_eval_episodes", evaluation.get("n_eval_episodes", 16) if n_eval_episodes is None
+                                else n_eval_episodes, 1)
+    eval_offset = check_int("eval_seed_offset", evaluation.get("eval_seed_offset", 10_000), 0)
+    check_int("num_threads", num_threads, 1)
+    check_output_file(out, "--out")  # every output path before training, not after
+    check_output_file(out.with_suffix(".json"), "--out (.json beside it)")
+    if curve_path is not None:
+        check_output_file(curve_path, "--curve")
+    if Path(log_dir).exists() and not Path(log_dir).is_dir():
+        raise ValueError(f"--log-dir {log_dir} is a file; give a folder")
 
     policy_kwargs_json = dict(params.get("policy_kwargs", {}))
     activation = policy_kwargs_json.get("activation_fn", "tanh")
@@ -335,16 +341,16 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``stemscan train ppo``."""
     parser.add_argument("--out", default="runs/ppo/ppo_policy.safetensors", help="output policy (.safetensors; .json beside it)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the model and the envs (default 0)")
-    parser.add_argument("--timesteps", type=int, default=None, help="env steps in total (default: the hyperparameter file's n_timesteps)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the model and the envs (default 0)")
+    parser.add_argument("--timesteps", type=int_in(1, 10**10), default=None, help="env steps in total (default: the hyperparameter file's n_timesteps)")
     parser.add_argument("--scenes", default="all", help="comma-separated scene families, or 'all' (default)")
     parser.add_argument("--hyperparams", default=None, help="zoo-style TOML file (default: the packaged ppo.toml)")
-    parser.add_argument("--n-envs", type=int, default=None, help="vectorised envs (default: from the file)")
+    parser.add_argument("--n-envs", type=int_in(1, 1024), default=None, help="vectorised envs (default: from the file)")
     parser.add_argument("--log-dir", default="runs/ppo", help="TensorBoard logs and evaluations.npz (default runs/ppo)")
-    parser.add_argument("--eval-freq", type=int, default=None, help="env steps between evaluations (default: from the file)")
-    parser.add_argument("--eval-episodes", type=int, default=None, help="episodes per evaluation (default: from the file)")
+    parser.add_argument("--eval-freq", type=positive_int, default=None, help="env steps between evaluations (default: from the file)")
+    parser.add_argument("--eval-episodes", type=int_in(1, 100_000), default=None, help="episodes per evaluation (default: from the file)")
     parser.add_argument("--curve", default=None, help="draw the learning curve to this PNG")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=1, help="torch threads (default 1)")
     parser.add_argument("--no-tensorboard", action="store_true", help="do not log to TensorBoard")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: a tqdm bar with env steps/s)")
     parser.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old commands

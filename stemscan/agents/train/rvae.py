@@ -22,7 +22,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stemscan.validation import check_int
+from stemscan.atomic import check_output_file
+from stemscan.cli_types import float_in, int_in, positive_float, seed
+from stemscan.validation import check_int, check_number
 
 if TYPE_CHECKING:
     from stemscan.agents.nets.rvae import RVAE
@@ -67,8 +69,14 @@ class RVAETrainConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
-        for name in ("n_scenes", "patches", "epochs", "batch_size"):
+        for name in ("n_scenes", "patches", "epochs", "batch_size", "window", "latent_dim"):
             check_int(name, getattr(self, name), 1)
+        check_number("rotate_deg", self.rotate_deg, 0.0, 180.0)
+        check_number("lr", self.lr, 0.0, low_open=True)
+        if self.lattice_px is not None:
+            check_number("lattice_px", self.lattice_px, 0.0, low_open=True)
+        if self.angle_prior is not None:
+            check_number("angle_prior", self.angle_prior, 0.0, low_open=True)
 
 
 def pretrain_rvae(config: RVAETrainConfig, log: Callable[[str], None] | None = None) -> tuple[RVAE, dict[str, Any]]:
@@ -120,26 +128,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the trainer's arguments (no heavy imports here: ``stemscan --help`` stays instant)."""
     d = RVAETrainConfig()
     parser.add_argument("--scenes", default="all", help="comma-separated scene families, or 'all' (default)")
-    parser.add_argument("--n-scenes", type=int, default=d.n_scenes, help="scenes per family (default %(default)s)")
-    parser.add_argument("--patches", type=int, default=d.patches, help="random patches per scene (default %(default)s)")
-    parser.add_argument("--window", type=int, default=d.window, help="window side, pixels (default %(default)s)")
-    parser.add_argument("--latent-dim", type=int, default=d.latent_dim, help="number of structural latents z (default %(default)s)")
-    parser.add_argument("--rotate-deg", type=float, default=d.rotate_deg, help="random rotation of windows, ± degrees (default %(default)s)")
+    parser.add_argument("--n-scenes", type=int_in(1, 10_000), default=d.n_scenes, help="scenes per family (default %(default)s)")
+    parser.add_argument("--patches", type=int_in(1, 1_000_000), default=d.patches, help="random patches per scene (default %(default)s)")
+    parser.add_argument("--window", type=int_in(4, 256), default=d.window, help="window side, pixels (default %(default)s)")
+    parser.add_argument("--latent-dim", type=int_in(1, 64), default=d.latent_dim, help="number of structural latents z (default %(default)s)")
+    parser.add_argument("--rotate-deg", type=float_in(0.0, 180.0), default=d.rotate_deg,
+                        help="random rotation of windows, ± degrees, 0-180 (default %(default)s)")
     parser.add_argument("--centring", default=d.centring, choices=("peak", "lattice"),
                         help="windows on atom peaks (default) or on the ideal cell-centre sites of the bright sublattice")
-    parser.add_argument("--lattice-px", type=float, default=None,
+    parser.add_argument("--lattice-px", type=float_in(2.0, 1000.0), default=None,
                         help="bright sublattice's cell side in pixels (needed for --centring lattice)")
     parser.add_argument("--no-translation", action="store_true",
                         help="switch the translation latent off (pyroVED coord=1); use with --centring lattice")
-    parser.add_argument("--angle-prior", type=float, default=None,
+    parser.add_argument("--angle-prior", type=positive_float, default=None,
                         help="standard deviation of the angle prior, radians (default pi/4)")
     parser.add_argument("--standardise", action="store_true",
                         help="standardise each window (zero mean, fixed spread) before encoding and as the target")
-    parser.add_argument("--epochs", type=int, default=d.epochs, help="passes over the windows (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="windows per gradient step (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=d.seed, help="seed of scenes, noise, initialisation and batches (default %(default)s)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--epochs", type=int_in(1, 100_000), default=d.epochs, help="passes over the windows (default %(default)s)")
+    parser.add_argument("--batch-size", type=int_in(1, 1_000_000), default=d.batch_size, help="windows per gradient step (default %(default)s)")
+    parser.add_argument("--lr", type=float_in(0.0, 10.0, low_open=True), default=d.lr, help="Adam learning rate (default %(default)s)")
+    parser.add_argument("--seed", type=seed, default=d.seed, help="seed of scenes, noise, initialisation and batches (default %(default)s)")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=1, help="torch CPU threads (default 1)")
     parser.add_argument("-o", "--out", default="rvae.safetensors",
                         help="output .safetensors path; a .json is written beside it (default: %(default)s)")
 
@@ -151,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     from stemscan.agents.rvae import save_rvae
 
     check_int("--threads", args.threads, 1)
+    check_output_file(args.out, "--out")  # before training, not after
     config = RVAETrainConfig(
         scenes=[] if args.scenes == "all" else [s.strip() for s in args.scenes.split(",") if s.strip()],
         n_scenes=args.n_scenes, patches=args.patches, window=args.window, latent_dim=args.latent_dim,
@@ -158,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         translation=not args.no_translation, angle_prior=args.angle_prior, standardise=bool(args.standardise),
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
     )
+    config.validate()
     torch.set_num_threads(int(args.threads))
     model, metadata = pretrain_rvae(config, log=lambda line: print(line, flush=True))
     path = save_rvae(model, args.out, {**metadata, "threads": args.threads})
