@@ -5,7 +5,8 @@ that is ~40 small array operations of ~1 µs each.  :func:`record_patch` does
 the same bookkeeping in one loop over the pixels (compiled with numba):
 
 * the counts become the normalised patch through the count→patch table
-  (:meth:`~stemscan.envs.microscope.Microscope.normalisation_table`);
+  (:meth:`~stemscan.envs.microscope.Microscope.normalisation_table`), or in
+  closed form beyond its (bounded) length;
 * pixels not scanned before are marked scanned, and counted, in total and
   per ground-truth label (the discovery rule's input);
 * every touched coarse cell's pixel sum changes by ``patch − previous`` where
@@ -30,6 +31,8 @@ __all__ = ["record_patch"]
 def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map is an argument
     counts: np.ndarray,
     counts_to_patch: np.ndarray,
+    background: np.float32,
+    inverse_full_scale: np.float32,
     r0: int,
     c0: int,
     patch: np.ndarray,
@@ -48,7 +51,10 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
 
     Args:
         counts: (P, Q) integer detector counts.
-        counts_to_patch: ``float32`` table, ``counts_to_patch[min(n, len − 1)]`` is count ``n`` normalised.
+        counts_to_patch: ``float32`` table, ``counts_to_patch[n]`` is count ``n`` normalised
+            (:meth:`~stemscan.envs.microscope.Microscope.normalisation_table`, bounded in length).
+        background, inverse_full_scale: ``float32`` background counts and ``1 / (electrons × full_scale)``:
+            counts beyond the table are normalised in closed form with them, as ``Microscope.normalise`` does.
         r0, c0: Top-left pixel of the sub-scan in the field.
         patch: ``float32`` (P, Q) output, the normalised sub-scan.
         scanned: ``bool`` (H, W), pixels scanned at imaging dose (updated).
@@ -71,7 +77,11 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
             c = c0 + j
             h = col_cell[c]
             n = counts[i, j]
-            value = counts_to_patch[min(max(n, 0), top)]
+            if n < top:
+                value = counts_to_patch[max(n, 0)]
+            else:  # closed form, the same float32 operations as Microscope.normalise
+                value = (np.float32(n) - background) * inverse_full_scale
+                value = min(max(value, np.float32(0.0)), np.float32(1.0))
             patch[i, j] = value
             if scanned[r, c]:
                 coarse_sums[0, g, h] += np.float64(value) - np.float64(measured[r, c])

@@ -15,7 +15,7 @@ from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
 from stemscan.envs.record import record_patch
 from stemscan.envs.render import render_frame
-from stemscan.envs.shot_noise import ShotNoiseMap
+from stemscan.envs.scene_tables import scene_tables
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
 from stemscan.scenes import names as scene_names
@@ -285,17 +285,19 @@ class STEMScanEnv(gym.Env):
         self.scene = scene
         self._signal = scene.image
         self._labels = scene.labels
-        self._full_scale = max(float(scene.image.max()), 1e-6)
-        # Mean counts per pixel at imaging dose, computed once per sample.
-        self._noise = ShotNoiseMap(self.microscope.expected_counts(scene.image, self.microscope.electrons_per_pixel))
-        # Episode buffers are reused across resets: no new pages to fault in on the hot path.
+        # Whole-field, episode-independent work: once per scene (cached while the scene lives).
+        tables = scene_tables(scene, self.microscope, self.grid)
+        self._tables = tables
+        self._full_scale = tables.full_scale
+        self._noise = tables.noise
+        self._counts_to_patch = tables.counts_to_patch
+        # Episode buffers are reused across resets; only the sub-scans of the last episode are cleared.
         if getattr(self, "_scanned", None) is None or self._scanned.shape != self.shape:
             self._scanned = np.zeros(self.shape, dtype=bool)
             self._measured = np.zeros(self.shape, dtype=np.float32)
         else:
-            self._scanned.fill(False)
-            self._measured.fill(0.0)
-        self.tracker = DiscoveryTracker(scene.labels, scene.feature_weights(), self.discovery_threshold)
+            self._clear_boxes()
+        self.tracker = DiscoveryTracker(scene.labels, tables.weights, self.discovery_threshold, area=tables.label_area)
         self._n_scanned = 0
         self._n_pixels = self.shape[0] * self.shape[1]
         g = self.grid.size
@@ -304,7 +306,6 @@ class STEMScanEnv(gym.Env):
         # the survey value for the rest), [1] pixels scanned; and the uint8 observation of both.
         self._coarse_sums = np.zeros((2, g, g), dtype=np.float64)
         self._coarse_u8 = np.zeros((2, g, g), dtype=np.uint8)
-        self._counts_to_patch = self.microscope.normalisation_table(self.microscope.electrons_per_pixel, self._full_scale)
         self._boxes: list[tuple[int, int]] = []
         self.dose_used = 0.0
         self.scan_time_s = 0.0
@@ -317,12 +318,22 @@ class STEMScanEnv(gym.Env):
         self._last_new = np.empty(0, dtype=np.int64)
         return self._observation(), self._info()
 
+    def _clear_boxes(self) -> None:
+        """Reset ``_scanned`` and ``_measured`` to zero: the last episode's sub-scans, or the whole field if cheaper."""
+        p = self.patch_size
+        if len(self._boxes) * p * p > self._scanned.size // 4:
+            self._scanned.fill(False)
+            self._measured.fill(0.0)
+            return
+        for r0, c0 in self._boxes:
+            self._scanned[r0 : r0 + p, c0 : c0 + p] = False
+            self._measured[r0 : r0 + p, c0 : c0 + p] = 0.0
+
     def _acquire_survey(self) -> None:
         """Coarse low-dose overview: one sample per coarse cell, signal averaged over the cell."""
         grid = self.grid
         electrons = self.survey_cost / (grid.size * grid.size)  # e⁻ per survey sample
-        mean_signal = grid.block_mean(self._signal)
-        counts = self.microscope.counts(mean_signal, electrons, self.np_random)
+        counts = self.microscope.counts(self._tables.cell_signal, electrons, self.np_random)
         self._survey = self.microscope.normalise(counts, electrons, self._full_scale).astype(np.float64)
         self._coarse_sums[0] = self._survey * grid.area
         self._coarse_u8[0] = np.rint(self._survey * 255.0)
@@ -342,7 +353,7 @@ class STEMScanEnv(gym.Env):
         counts = self._noise.sample(self.np_random, r0, c0, p, p)
         patch = np.empty((p, p), dtype=np.float32)
         n_new = record_patch(
-            counts, self._counts_to_patch, r0, c0, patch, self._scanned, self._measured, self._labels,
+            counts, self._counts_to_patch, self._tables.background, self._tables.inverse_full_scale, r0, c0, patch, self._scanned, self._measured, self._labels,
             self.tracker.scanned, self._survey, grid.row_cell, grid.col_cell, grid.scale_255,
             self._coarse_sums, self._coarse_u8,
         )  # fmt: skip
