@@ -15,6 +15,7 @@ from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
 from stemscan.envs.record import record_patch
 from stemscan.envs.render import render_frame
+from stemscan.envs.scene_pool import scene_pool
 from stemscan.envs.scene_tables import scene_tables
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
@@ -87,8 +88,9 @@ class STEMScanEnv(gym.Env):
 
     ## Starting State
 
-    ``reset(seed=...)`` draws a new scene of family ``scene`` (or reuses a
-    given :class:`~stemscan.scenes.Scene`), then, if ``survey`` is on,
+    ``reset(seed=...)`` draws a new scene of family ``scene`` (or one from
+    the scene pool, ``num_scenes``, or reuses a given
+    :class:`~stemscan.scenes.Scene`), then, if ``survey`` is on,
     acquires the survey.  All randomness (scene and noise) flows from the
     seed.
 
@@ -140,6 +142,17 @@ class STEMScanEnv(gym.Env):
     * ``action_mode``: ``"continuous"`` or ``"grid"``.
     * ``discovery_threshold``: fraction of a feature's pixels to scan (0.5).
     * ``render_mode``: ``None`` or ``"rgb_array"`` (H × W × 3 uint8).
+    * ``num_scenes``: ``None`` (default): a new scene every reset.  An
+      integer ``N``: each reset draws its scene uniformly (with the env's
+      ``np_random``) from the fixed pool of the ``N`` scenes of seeds
+      ``start_scene … start_scene + N − 1``
+      (:mod:`stemscan.envs.scene_pool`), generated once per process and
+      shared by the envs that use it; resets then cost well under a
+      millisecond.  Train/test splits: ``start_scene=0`` for training,
+      ``start_scene=1_000_000`` for held-out evaluation.
+    * ``start_scene``: seed of the pool's first scene (0).
+    * ``scene_cache_dir``: folder keeping pools on disk (``.npz``, content
+      hash checked on read); ``None``: memory only.
 
     ## Version History
 
@@ -169,6 +182,9 @@ class STEMScanEnv(gym.Env):
         action_mode: str = "continuous",
         discovery_threshold: float = 0.5,
         render_mode: str | None = None,
+        num_scenes: int | None = None,
+        start_scene: int = 0,
+        scene_cache_dir: str | None = None,
     ) -> None:
         if isinstance(scene, str) and scene.startswith(FILE_PREFIX):
             from stemscan.scenes import load as load_scene
@@ -213,6 +229,13 @@ class STEMScanEnv(gym.Env):
 
         self.scene_kwargs = dict(scene_kwargs or {})
         self.shape = shape
+        self._pool = None
+        if num_scenes is not None:
+            if self._fixed_scene is not None:
+                raise ValueError("num_scenes draws scenes of a family: pass scene as a family name, not a Scene or a file")
+            self._pool = scene_pool(self.family, num_scenes, start_scene, shape[0], self.scene_kwargs, scene_cache_dir)
+        elif start_scene != 0 or scene_cache_dir is not None:
+            raise ValueError("start_scene and scene_cache_dir need num_scenes (the size of the scene pool)")
         self.patch_size = int(patch_size)
         self.action_mode = action_mode
         self.render_mode = render_mode
@@ -277,6 +300,8 @@ class STEMScanEnv(gym.Env):
         super().reset(seed=seed)
         if self._fixed_scene is not None:
             scene = self._fixed_scene
+        elif self._pool is not None:
+            scene = self._pool[int(self.np_random.integers(len(self._pool)))]
         else:
             scene_seed = int(self.np_random.integers(2**31 - 1))
             scene = make_scene(self.family, seed=scene_seed, size=self.shape[0], **self.scene_kwargs)
