@@ -369,18 +369,32 @@ class STEMScanEnv(gym.Env):
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         if self._done:
             raise RuntimeError("step() called after the episode ended (terminated or truncated) or before reset(); call reset()")
+        r0, c0 = self.corner(action)
+        patch = np.empty((self.patch_size, self.patch_size), dtype=np.float32)
+        reward, terminated, truncated = self.advance(r0, c0, patch)
+        return self._observation(), reward, terminated, truncated, self._info()
+
+    def corner(self, action: Any) -> tuple[int, int]:
+        """Top-left pixel ``(r0, c0)`` of the sub-scan ``action`` asks for (``ValueError`` if invalid)."""
         if self.action_mode == "continuous":
-            r0, c0 = self.geometry.from_continuous(action)
-        else:
-            r0, c0 = self.geometry.from_cell(action)
+            return self.geometry.from_continuous(action)
+        return self.geometry.from_cell(action)
+
+    def advance(self, r0: int, c0: int, patch: np.ndarray) -> tuple[float, bool, bool]:
+        """Acquire the sub-scan at ``(r0, c0)`` into ``patch`` (``float32`` (P, P)) and update the episode.
+
+        The core of :meth:`step` without building the observation and info
+        (:class:`~stemscan.envs.vector_env.STEMScanVectorEnv` writes them
+        into its batch).  Returns ``(reward, terminated, truncated)``.
+        """
         p = self.patch_size
         grid = self.grid
+        tables = self._tables
         counts = self._noise.sample(self.np_random, r0, c0, p, p)
-        patch = np.empty((p, p), dtype=np.float32)
         n_new = record_patch(
-            counts, self._counts_to_patch, self._tables.background, self._tables.inverse_full_scale, r0, c0, patch, self._scanned, self._measured, self._labels,
-            self.tracker.scanned, self._survey, grid.row_cell, grid.col_cell, grid.scale_255,
-            self._coarse_sums, self._coarse_u8,
+            counts, self._counts_to_patch, tables.background, tables.inverse_full_scale, r0, c0, patch,
+            self._scanned, self._measured, self._labels, self.tracker.scanned, self._survey,
+            grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
         )  # fmt: skip
         self._n_scanned += n_new
         new_ids = self.tracker.collect() if n_new else _NO_IDS
@@ -395,7 +409,7 @@ class STEMScanEnv(gym.Env):
         terminated = self.tracker.all_found
         truncated = (not terminated) and self.dose_used + self.patch_dose > self.budget * (1 + 1e-12)
         self._done = terminated or truncated
-        return self._observation(), reward, terminated, truncated, self._info()
+        return reward, terminated, truncated
 
     # ------------------------------------------------------------- obs & info
     def _observation(self) -> dict[str, np.ndarray]:
