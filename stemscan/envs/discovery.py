@@ -41,8 +41,8 @@ class DiscoveryTracker:
         self.needed[0] = _NEVER  # label 0 is never a feature
         self.scanned = np.zeros(self.n_labels, dtype=np.int64)
         self.found = np.zeros(self.n_labels, dtype=bool)
-        # ``needed`` with undiscoverable entries (label 0, features already found) at +inf
-        self._pending = self.needed.copy()
+        # ``needed`` with undiscoverable entries (label 0, features already found) at +inf (read by the compiled step)
+        self.pending = self.needed.copy()
         self.n_found = 0
         self.weight_found = 0.0
         self.total = self.n_labels - 1
@@ -68,9 +68,9 @@ class DiscoveryTracker:
         """
         if self.total == 0:
             return _NONE
-        new = np.flatnonzero(self.scanned >= self._pending)
+        new = np.flatnonzero(self.scanned >= self.pending)
         if new.size:
-            self._pending[new] = _NEVER
+            self.pending[new] = _NEVER
             self.found[new] = True
             self.n_found += int(new.size)
             self.weight_found += float(self.weights[new].sum())

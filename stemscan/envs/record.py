@@ -24,7 +24,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["record_patch"]
+from stemscan.envs.shot_noise import poisson_fill
+
+__all__ = ["acquire_patch", "record_patch"]
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -97,3 +99,59 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
             for layer in range(2):
                 coarse_u8[layer, g, h] = np.uint8(np.rint(coarse_sums[layer, g, h] * cell_scale_255[g, h]))
     return n_new
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def acquire_patch(  # noqa: PLR0913 — the whole step in one compiled call
+    mean: np.ndarray,
+    row: np.ndarray,
+    aux: np.ndarray,
+    keep: np.ndarray,
+    alias: np.ndarray,
+    log_factorial: np.ndarray,
+    uniforms: np.ndarray,
+    start: int,
+    counts: np.ndarray,
+    counts_to_patch: np.ndarray,
+    background: np.float32,
+    inverse_full_scale: np.float32,
+    r0: int,
+    c0: int,
+    patch: np.ndarray,
+    scanned: np.ndarray,
+    measured: np.ndarray,
+    labels: np.ndarray,
+    label_scanned: np.ndarray,
+    pending: np.ndarray,
+    survey: np.ndarray,
+    row_cell: np.ndarray,
+    col_cell: np.ndarray,
+    cell_scale_255: np.ndarray,
+    coarse_sums: np.ndarray,
+    coarse_u8: np.ndarray,
+) -> tuple[int, int, bool]:
+    """Draw the sub-scan's counts (:func:`~stemscan.envs.shot_noise.poisson_fill`) and record them (:func:`record_patch`).
+
+    One compiled call per step instead of two.  The counts are drawn from
+    pixel ``start`` on with ``uniforms``; when those run out first, returns
+    ``(pixel reached, -1, False)`` and records nothing: call again with fresh
+    uniforms and ``start`` = that pixel (the draws are those of
+    :meth:`~stemscan.envs.shot_noise.ShotNoiseMap.sample`).  Otherwise
+    returns ``(P × Q, new pixels, any feature due)``, the last True when a
+    label's scanned count reached ``pending`` (the discovery tracker's
+    thresholds): only then has :meth:`DiscoveryTracker.collect` anything to find.
+    """
+    done = poisson_fill(mean, row, aux, keep, alias, log_factorial, uniforms, r0, c0, counts, start)
+    if done < counts.size:
+        return done, -1, False
+    n_new = record_patch(
+        counts, counts_to_patch, background, inverse_full_scale, r0, c0, patch, scanned, measured, labels,
+        label_scanned, survey, row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
+    )  # fmt: skip
+    due = False
+    if n_new:
+        for k in range(label_scanned.shape[0]):
+            if label_scanned[k] >= pending[k]:
+                due = True
+                break
+    return done, n_new, due

@@ -13,7 +13,7 @@ from stemscan.envs.dose_defaults import default_acquisition
 from stemscan.envs.geometry import PatchGeometry
 from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
-from stemscan.envs.record import record_patch
+from stemscan.envs.record import acquire_patch
 from stemscan.envs.render import render_frame
 from stemscan.envs.scene_pool import scene_pool
 from stemscan.envs.scene_tables import scene_tables
@@ -316,6 +316,8 @@ class STEMScanEnv(gym.Env):
         self._full_scale = tables.full_scale
         self._noise = tables.noise
         self._counts_to_patch = tables.counts_to_patch
+        if getattr(self, "_counts", None) is None:
+            self._counts = np.empty((self.patch_size, self.patch_size), dtype=np.int64)  # the sub-scan's raw counts
         # Episode buffers are reused across resets; only the sub-scans of the last episode are cleared.
         if getattr(self, "_scanned", None) is None or self._scanned.shape != self.shape:
             self._scanned = np.zeros(self.shape, dtype=bool)
@@ -390,14 +392,23 @@ class STEMScanEnv(gym.Env):
         p = self.patch_size
         grid = self.grid
         tables = self._tables
-        counts = self._noise.sample(self.np_random, r0, c0, p, p)
-        n_new = record_patch(
-            counts, self._counts_to_patch, tables.background, tables.inverse_full_scale, r0, c0, patch,
-            self._scanned, self._measured, self._labels, self.tracker.scanned, self._survey,
-            grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
-        )  # fmt: skip
+        noise, tracker, rng = self._noise, self.tracker, self.np_random
+        if not (0 <= r0 <= self.shape[0] - p and 0 <= c0 <= self.shape[1] - p):
+            raise ValueError(f"sub-scan at ({r0}, {c0}) is outside the {self.shape} field")
+        counts = self._counts
+        done, size = 0, p * p
+        while True:  # the uniforms of ShotNoiseMap.sample: a block, and more in the rare case it runs out
+            uniforms = rng.random(5 * (size - done) // 2 + 16)
+            done, n_new, due = acquire_patch(
+                noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial, uniforms, done, counts,
+                self._counts_to_patch, tables.background, tables.inverse_full_scale, r0, c0, patch,
+                self._scanned, self._measured, self._labels, tracker.scanned, tracker.pending, self._survey,
+                grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
+            )  # fmt: skip
+            if done == size:
+                break
         self._n_scanned += n_new
-        new_ids = self.tracker.collect() if n_new else _NO_IDS
+        new_ids = tracker.collect() if due else _NO_IDS
         self._boxes.append((r0, c0))
         self.dose_used += self.patch_dose
         self.scan_time_s += self._subscan_time_s
