@@ -369,12 +369,15 @@ class STEMScanEnv(gym.Env):
 
     # ------------------------------------------------------------------- step
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
-        if self._done:
-            raise RuntimeError("step() called after the episode ended (terminated or truncated) or before reset(); call reset()")
+        self._check_running()
         r0, c0 = self.corner(action)
         patch = np.empty((self.patch_size, self.patch_size), dtype=np.float32)
         reward, terminated, truncated = self.advance(r0, c0, patch)
         return self._observation(), reward, terminated, truncated, self._info()
+
+    def _check_running(self) -> None:
+        if self._done:
+            raise RuntimeError("step() called after the episode ended (terminated or truncated) or before reset(); call reset()")
 
     def corner(self, action: Any) -> tuple[int, int]:
         """Top-left pixel ``(r0, c0)`` of the sub-scan ``action`` asks for (``ValueError`` if invalid)."""
@@ -389,6 +392,7 @@ class STEMScanEnv(gym.Env):
         (:class:`~stemscan.envs.vector_env.STEMScanVectorEnv` writes them
         into its batch).  Returns ``(reward, terminated, truncated)``.
         """
+        self._check_running()
         p = self.patch_size
         grid = self.grid
         tables = self._tables
