@@ -26,12 +26,15 @@ such scenes holds ~1.3 GB.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import threading
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +93,7 @@ def scene_pool(
     size: int = 512,
     scene_kwargs: dict[str, Any] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
 ) -> ScenePool:
     """The pool of ``num_scenes`` scenes of ``family`` from seeds ``start_scene …`` (generated once, cached).
 
@@ -100,8 +104,15 @@ def scene_pool(
         size: Field side, pixels.
         scene_kwargs: Family parameters.
         cache_dir: Optional folder for the pool's ``.npz`` (read if there, written if not).
+        workers: Generate in this many processes (``None`` or 1: in this one).
+            Each scene depends only on its seed, so the pool is the same
+            either way.  Envs made while the returned pool is held reuse it,
+            so a large pool can be generated in parallel first and the envs
+            made after.
     """
-    for name, value, least in (("num_scenes", num_scenes, 1), ("start_scene", start_scene, 0)):
+    if workers is None:
+        workers = 1
+    for name, value, least in (("num_scenes", num_scenes, 1), ("start_scene", start_scene, 0), ("workers", workers, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     num_scenes, start_scene, size = int(num_scenes), int(start_scene), int(size)
@@ -115,7 +126,7 @@ def scene_pool(
         if path is not None and path.exists():
             scenes = _read(path, key)
         else:
-            scenes = _generate(family, scene_kwargs, size, start_scene, num_scenes)
+            scenes = _generate(family, scene_kwargs, size, start_scene, num_scenes, int(workers))
             if path is not None:
                 _write(path, key, scenes)
         pool = ScenePool(family, scene_kwargs, size, start_scene, scenes)
@@ -123,13 +134,27 @@ def scene_pool(
         return pool
 
 
-def _generate(family: str, scene_kwargs: dict[str, Any], size: int, start_scene: int, num_scenes: int) -> list[Scene]:
+def _generate(family: str, scene_kwargs: dict[str, Any], size: int, start_scene: int, num_scenes: int, workers: int) -> list[Scene]:
     from tqdm.auto import tqdm
 
     seeds = pool_seeds(start_scene, num_scenes)
-    bar = tqdm(seeds, desc=f"scene pool {family} (seeds {start_scene}…{start_scene + num_scenes - 1})", unit="scene",
-               disable=None if num_scenes >= PROGRESS_MIN_SCENES else True, leave=False)  # fmt: skip
-    return [make_scene(family, seed=seed, size=size, **scene_kwargs) for seed in bar]
+    make_one = functools.partial(make_scene, family, size=size, **scene_kwargs)
+    bar = functools.partial(
+        tqdm, total=num_scenes, desc=f"scene pool {family} (seeds {start_scene}…{start_scene + num_scenes - 1})",
+        unit="scene", disable=None if num_scenes >= PROGRESS_MIN_SCENES else True, leave=False,
+    )  # fmt: skip
+    if workers <= 1 or num_scenes == 1:
+        return [make_one(seed=seed) for seed in bar(seeds)]
+    # spawned workers (no fork of a process holding numba/torch threads); results come back in seed order
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, num_scenes), mp_context=context) as executor:
+        chunk = max(1, num_scenes // (4 * workers))
+        return list(bar(executor.map(_make_seeded, [(family, size, scene_kwargs, seed) for seed in seeds], chunksize=chunk)))
+
+
+def _make_seeded(job: tuple[str, int, dict[str, Any], int]) -> Scene:
+    family, size, scene_kwargs, seed = job
+    return make_scene(family, seed=seed, size=size, **scene_kwargs)
 
 
 # --------------------------------------------------------------- disk cache

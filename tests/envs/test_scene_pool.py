@@ -96,3 +96,17 @@ def test_a_fixed_scene_has_no_pool():
     scene = make_scene(FAMILY, seed=0, size=128)
     with pytest.raises(ValueError, match="not a Scene"):
         gym.make(ENV_ID, scene=scene, num_scenes=2, patch_size=16)
+
+
+@pytest.mark.slow  # spawns two worker processes that import stemscan
+def test_parallel_generation_gives_the_same_pool():
+    serial = [s.image.copy() for s in scene_pool("phase-separated", 3, start_scene=900, size=64)]
+    gc.collect()
+    parallel = scene_pool("phase-separated", 3, start_scene=901, size=64, workers=2)
+    assert np.array_equal(parallel[0].image, serial[1]) and np.array_equal(parallel[1].image, serial[2])
+    assert parallel[2].seed == 903
+
+
+def test_bad_workers():
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        scene_pool(FAMILY, 2, workers=0)
