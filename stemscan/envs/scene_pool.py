@@ -77,6 +77,9 @@ class ScenePool(Sequence):
     def __getitem__(self, index: int) -> Scene:  # type: ignore[override]
         return self.scenes[index]
 
+    def __deepcopy__(self, memo: dict) -> ScenePool:
+        return self  # immutable and possibly GBs: a copied env shares its pool
+
 
 _LOCK = threading.Lock()
 _POOLS: weakref.WeakValueDictionary[tuple, ScenePool] = weakref.WeakValueDictionary()

@@ -110,3 +110,10 @@ def test_parallel_generation_gives_the_same_pool():
 def test_bad_workers():
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         scene_pool(FAMILY, 2, workers=0)
+
+
+def test_a_copied_env_shares_its_pool():
+    import copy
+
+    env = gym.make(ENV_ID, scene=FAMILY, num_scenes=2, **SMALL).unwrapped
+    assert copy.deepcopy(env)._pool is env._pool
