@@ -163,6 +163,11 @@ class STEMScanEnv(gym.Env):
       scattered fraction and ``electrons_per_pixel``/``dwell_time_us``
       default to each family's typical dose (``None``); pass 500 and 4 for
       the former defaults.
+      Issue 19 (throughput) added ``num_scenes``/``start_scene``/
+      ``scene_cache_dir`` (scene pools) and the batched vector env
+      (``gym.make_vec``), and made resets reuse per-scene work: without a
+      pool every seed gives the same observations, rewards and info as
+      before, bit for bit (``tests/envs/test_golden.py``).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
