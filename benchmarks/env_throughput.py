@@ -1,15 +1,28 @@
-"""Env steps per second and resets per second, one process, no rendering.
+"""Env throughput as an RL user feels it: steps/s with and without resets, resets/s, vector env.
 
-    python benchmarks/env_throughput.py [--steps 20000] [--resets 20] [--scene NAME]
+    OMP_NUM_THREADS=1 python benchmarks/env_throughput.py [--steps 20000] [--num-scenes 16] [--repeat 3] [--scene NAME]
 
-Default configuration of ``STEMScan-v0`` (512 × 512 field, 32 × 32 patches,
-10 % budget, survey on), random actions drawn up front.  Step time excludes
-resets (timed apart); the reset rate is scene generation + survey.
+Default configuration of ``STEMScan-v0`` (512 × 512 field, 32 × 32
+patches, 10 % budget, survey on: 23 steps an episode), random continuous
+actions drawn up front, one process, no rendering; each figure is the best
+of ``--repeat`` runs (the machine may be shared).  Per family:
+
+* ``steps/s`` without resets (step time only) and including resets, with
+  a scene pool of ``--num-scenes`` scenes (``num_scenes=``) and with a new
+  scene every episode (the default, ``--fresh-steps`` steps);
+* reset time with a pooled scene and with a new scene.
+
+Then the batched vector env (``gym.make_vec``, scene pool, resets
+included) at N = 1, 8, 64 sub-envs and Gymnasium's ``SyncVectorEnv`` at
+N = 8, aggregate env steps/s.  PPO training throughput:
+``benchmarks/ppo_train_throughput.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import time
 
 import gymnasium as gym
@@ -19,34 +32,58 @@ import stemscan
 from stemscan.scenes import names
 
 
-def steps_per_second(env: gym.Env, n_steps: int, seed: int) -> float:
-    rng = np.random.default_rng(seed)
-    actions = rng.random((n_steps, 2), dtype=np.float32)
+def _best(repeat: int, run) -> float:  # noqa: ANN001
+    return max(run() for _ in range(repeat))
+
+
+def step_rates(env: gym.Env, n_steps: int, seed: int) -> tuple[float, float]:
+    """(steps/s counting step time only, steps/s counting resets too) over ``n_steps`` random steps."""
+    actions = np.random.default_rng(seed).random((n_steps, 2), dtype=np.float32)
     env.reset(seed=seed)
     env.step(actions[0])  # untimed: loads (or, on a fresh checkout, compiles) the numba kernels
     env.reset(seed=seed)
-    elapsed = 0.0
+    step_time = 0.0
+    start = time.perf_counter()
     for action in actions:
-        start = time.perf_counter()
+        t0 = time.perf_counter()
         _, _, terminated, truncated, _ = env.step(action)
-        elapsed += time.perf_counter() - start
+        step_time += time.perf_counter() - t0
         if terminated or truncated:
             env.reset()
-    return n_steps / elapsed
+    return n_steps / step_time, n_steps / (time.perf_counter() - start)
 
 
-def resets_per_second(env: gym.Env, n_resets: int, seed: int) -> float:
+def reset_ms(env: gym.Env, n_resets: int, seed: int) -> float:
+    env.reset(seed=seed)
     start = time.perf_counter()
-    for index in range(n_resets):
-        env.reset(seed=seed + index)
-    return n_resets / (time.perf_counter() - start)
+    for _ in range(n_resets):
+        env.reset()
+    return (time.perf_counter() - start) / n_resets * 1e3
+
+
+def vector_rate(n_envs: int, n_steps: int, mode: str, **kwargs) -> float:  # noqa: ANN003
+    """Aggregate env steps/s of ``gym.make_vec`` (resets included, NEXT_STEP autoreset)."""
+    env = gym.make_vec("STEMScan-v0", num_envs=n_envs, vectorization_mode=mode, **kwargs)
+    rounds = max(n_steps // n_envs, 20)
+    actions = np.random.default_rng(0).random((rounds, n_envs, 2), dtype=np.float32)
+    env.reset(seed=0)
+    env.step(actions[0])
+    start = time.perf_counter()
+    for action in actions:
+        env.step(action)
+    rate = rounds * n_envs / (time.perf_counter() - start)
+    env.close()
+    return rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20000)
-    parser.add_argument("--resets", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=20000, help="steps per timing with a scene pool")
+    parser.add_argument("--fresh-steps", type=int, default=1000, help="steps per timing with a new scene every episode")
+    parser.add_argument("--num-scenes", type=int, default=16, help="scene pool size")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--scene", default=None, help="one family (default: every family)")
+    parser.add_argument("--vector-scene", default="lattice-defects", help="family of the vector env timings")
     args = parser.parse_args()
     try:
         import torch
@@ -54,14 +91,29 @@ def main() -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    print(f"stemscan {stemscan.__version__}, STEMScan-v0 defaults, one process")
-    print("| scene | steps/s | resets/s |")
-    print("|---|---:|---:|")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"stemscan {stemscan.__version__}, STEMScan-v0 defaults, one process; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {load:.1f}")  # fmt: skip
+    print(f"\nbest of {args.repeat}; pool = num_scenes={args.num_scenes}")
+    print("| scene | steps/s, no resets | steps/s with resets, pool | reset, pool (ms) | steps/s with resets, new scenes | reset, new scene (ms) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for scene in [args.scene] if args.scene else names():
-        env = gym.make("STEMScan-v0", scene=scene).unwrapped  # unwrapped: no checker wrappers on the hot path
-        sps = steps_per_second(env, args.steps, seed=0)
-        rps = resets_per_second(env, args.resets, seed=0)
-        print(f"| {scene} | {sps:,.0f} | {rps:.1f} |")
+        pooled = gym.make("STEMScan-v0", scene=scene, num_scenes=args.num_scenes).unwrapped  # no checker wrappers
+        fresh = gym.make("STEMScan-v0", scene=scene).unwrapped
+        rates = [step_rates(pooled, args.steps, seed) for seed in range(args.repeat)]
+        no_resets, with_resets = max(r[0] for r in rates), max(r[1] for r in rates)
+        pool_reset = min(reset_ms(pooled, 500, seed) for seed in range(args.repeat))
+        fresh_rate = _best(args.repeat, lambda: step_rates(fresh, args.fresh_steps, 0)[1])
+        fresh_reset = min(reset_ms(fresh, 10, seed) for seed in range(args.repeat))
+        print(f"| {scene} | {no_resets:,.0f} | {with_resets:,.0f} | {pool_reset:.3f} | {fresh_rate:,.0f} | {fresh_reset:.1f} |")
+    print(f"\nvector env, {args.vector_scene}, pool, resets included: aggregate env steps/s, best of {args.repeat}")
+    print("| vectorisation | N | env steps/s |")
+    print("|---|---:|---:|")
+    kwargs = {"scene": args.vector_scene, "num_scenes": args.num_scenes}
+    for mode, n_envs in (("vector_entry_point", 1), ("vector_entry_point", 8), ("vector_entry_point", 64), ("sync", 8)):
+        rate = _best(args.repeat, lambda: vector_rate(n_envs, args.steps, mode, **kwargs))
+        label = "STEMScanVectorEnv" if mode == "vector_entry_point" else "gymnasium SyncVectorEnv"
+        print(f"| {label} | {n_envs} | {rate:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -209,3 +209,10 @@ def test_seed_text(text):
         return
     assert 1 <= len(seeds) <= cli_types.MAX_SEEDS
     assert len(set(seeds)) == len(seeds) and min(seeds) >= 0
+
+
+@pytest.mark.parametrize("size", [10**400, 8193])
+def test_image_size_beyond_the_scene_limit_is_refused_at_construction(size: int) -> None:
+    """Found by a deeper fuzz run: ``image_size=10**400`` overflowed in the overview grid instead of a clear error."""
+    with pytest.raises(ValueError, match="image_size must be <= 8192"):
+        gymnasium.make("STEMScan-v0", image_size=size)

@@ -16,10 +16,13 @@ import numpy as np
 
 from stemscan.validation import check_number, check_positive
 
-__all__ = ["ELECTRONS_PER_PA_US", "Microscope"]
+__all__ = ["ELECTRONS_PER_PA_US", "MAX_TABLE_ENTRIES", "Microscope"]
 
 #: Electrons delivered by a 1 pA probe in 1 µs (1e-18 C / 1.602e-19 C).
 ELECTRONS_PER_PA_US = 1e-18 / 1.602176634e-19
+
+#: Largest count→patch look-up table (:meth:`Microscope.normalisation_table`), entries (float32: 256 kB).
+MAX_TABLE_ENTRIES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -87,14 +90,23 @@ class Microscope:
         np.maximum(out, 0.0, out=out)  # ufuncs directly: np.clip's wrapper costs more than the work
         return np.minimum(out, 1.0, out=out)
 
-    def normalisation_table(self, electrons: float, full_scale: float) -> np.ndarray:
-        """:meth:`normalise` of every count ``0 … K + 1`` as a ``float32`` look-up table.
+    def normalisation_table(self, electrons: float, full_scale: float, max_entries: int = MAX_TABLE_ENTRIES) -> np.ndarray:
+        """:meth:`normalise` of the counts ``0 … L − 1`` as a ``float32`` look-up table.
 
-        ``K = ceil(electrons × full_scale + background)``: every count above
-        ``K`` normalises to 1, so ``table[min(counts, K + 1)]`` equals
-        ``normalise(counts, electrons, full_scale)`` element for element.
+        ``L = min(K + 2, max_entries)`` with ``K = ceil(electrons × full_scale
+        + background)``: every count above ``K`` normalises to 1, so at the
+        calibrated doses (``K`` of a few thousand) the table covers every
+        count and ``table[min(counts, L − 1)]`` equals ``normalise(counts,
+        electrons, full_scale)`` element for element.  At very high doses the
+        table stops at ``max_entries`` (256 kB at the default), whatever
+        ``electrons`` is; counts ``n ≥ L`` are then normalised in closed form,
+        ``clip((float32(n) − float32(background)) × float32(1 / (electrons ×
+        full_scale)), 0, 1)``, the same float32 arithmetic as :meth:`normalise`
+        (the env's compiled step does this, :func:`stemscan.envs.record.record_patch`).
         """
-        top = int(np.ceil(electrons * full_scale + self.background_counts)) + 1
+        if isinstance(max_entries, bool) or not isinstance(max_entries, (int, np.integer)) or max_entries < 2:
+            raise ValueError(f"max_entries must be an integer >= 2, got {max_entries!r}")
+        top = int(min(np.ceil(electrons * full_scale + self.background_counts) + 1, max_entries - 1))
         return self.normalise(np.arange(top + 1), electrons, full_scale)
 
     def subscan_time_s(self, rows: int, cols: int) -> float:

@@ -5,7 +5,8 @@ that is ~40 small array operations of ~1 µs each.  :func:`record_patch` does
 the same bookkeeping in one loop over the pixels (compiled with numba):
 
 * the counts become the normalised patch through the count→patch table
-  (:meth:`~stemscan.envs.microscope.Microscope.normalisation_table`);
+  (:meth:`~stemscan.envs.microscope.Microscope.normalisation_table`), or in
+  closed form beyond its (bounded) length;
 * pixels not scanned before are marked scanned, and counted, in total and
   per ground-truth label (the discovery rule's input);
 * every touched coarse cell's pixel sum changes by ``patch − previous`` where
@@ -23,13 +24,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["record_patch"]
+from stemscan.envs.shot_noise import poisson_fill
+
+__all__ = ["acquire_patch", "record_patch"]
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map is an argument
     counts: np.ndarray,
     counts_to_patch: np.ndarray,
+    background: np.float32,
+    inverse_full_scale: np.float32,
     r0: int,
     c0: int,
     patch: np.ndarray,
@@ -48,7 +53,10 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
 
     Args:
         counts: (P, Q) integer detector counts.
-        counts_to_patch: ``float32`` table, ``counts_to_patch[min(n, len − 1)]`` is count ``n`` normalised.
+        counts_to_patch: ``float32`` table, ``counts_to_patch[n]`` is count ``n`` normalised
+            (:meth:`~stemscan.envs.microscope.Microscope.normalisation_table`, bounded in length).
+        background, inverse_full_scale: ``float32`` background counts and ``1 / (electrons × full_scale)``:
+            counts beyond the table are normalised in closed form with them, as ``Microscope.normalise`` does.
         r0, c0: Top-left pixel of the sub-scan in the field.
         patch: ``float32`` (P, Q) output, the normalised sub-scan.
         scanned: ``bool`` (H, W), pixels scanned at imaging dose (updated).
@@ -71,7 +79,11 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
             c = c0 + j
             h = col_cell[c]
             n = counts[i, j]
-            value = counts_to_patch[min(max(n, 0), top)]
+            if n < top:
+                value = counts_to_patch[max(n, 0)]
+            else:  # closed form, the same float32 operations as Microscope.normalise
+                value = (np.float32(n) - background) * inverse_full_scale
+                value = min(max(value, np.float32(0.0)), np.float32(1.0))
             patch[i, j] = value
             if scanned[r, c]:
                 coarse_sums[0, g, h] += np.float64(value) - np.float64(measured[r, c])
@@ -87,3 +99,59 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
             for layer in range(2):
                 coarse_u8[layer, g, h] = np.uint8(np.rint(coarse_sums[layer, g, h] * cell_scale_255[g, h]))
     return n_new
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def acquire_patch(  # noqa: PLR0913 — the whole step in one compiled call
+    mean: np.ndarray,
+    row: np.ndarray,
+    aux: np.ndarray,
+    keep: np.ndarray,
+    alias: np.ndarray,
+    log_factorial: np.ndarray,
+    uniforms: np.ndarray,
+    start: int,
+    counts: np.ndarray,
+    counts_to_patch: np.ndarray,
+    background: np.float32,
+    inverse_full_scale: np.float32,
+    r0: int,
+    c0: int,
+    patch: np.ndarray,
+    scanned: np.ndarray,
+    measured: np.ndarray,
+    labels: np.ndarray,
+    label_scanned: np.ndarray,
+    pending: np.ndarray,
+    survey: np.ndarray,
+    row_cell: np.ndarray,
+    col_cell: np.ndarray,
+    cell_scale_255: np.ndarray,
+    coarse_sums: np.ndarray,
+    coarse_u8: np.ndarray,
+) -> tuple[int, int, bool]:
+    """Draw the sub-scan's counts (:func:`~stemscan.envs.shot_noise.poisson_fill`) and record them (:func:`record_patch`).
+
+    One compiled call per step instead of two.  The counts are drawn from
+    pixel ``start`` on with ``uniforms``; when those run out first, returns
+    ``(pixel reached, -1, False)`` and records nothing: call again with fresh
+    uniforms and ``start`` = that pixel (the draws are those of
+    :meth:`~stemscan.envs.shot_noise.ShotNoiseMap.sample`).  Otherwise
+    returns ``(P × Q, new pixels, any feature due)``, the last True when a
+    label's scanned count reached ``pending`` (the discovery tracker's
+    thresholds): only then has :meth:`DiscoveryTracker.collect` anything to find.
+    """
+    done = poisson_fill(mean, row, aux, keep, alias, log_factorial, uniforms, r0, c0, counts, start)
+    if done < counts.size:
+        return done, -1, False
+    n_new = record_patch(
+        counts, counts_to_patch, background, inverse_full_scale, r0, c0, patch, scanned, measured, labels,
+        label_scanned, survey, row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
+    )  # fmt: skip
+    due = False
+    if n_new:
+        for k in range(label_scanned.shape[0]):
+            if label_scanned[k] >= pending[k]:
+                due = True
+                break
+    return done, n_new, due

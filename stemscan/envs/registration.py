@@ -13,7 +13,17 @@ ENV_ID = "STEMScan-v0"
 
 
 def register_envs() -> None:
-    """Register ``STEMScan-v0`` with Gymnasium; calling it again does nothing."""
+    """Register ``STEMScan-v0`` with Gymnasium; calling it again does nothing.
+
+    ``gym.make_vec("STEMScan-v0", num_envs=N)`` (``vectorization_mode``
+    ``None`` or ``"vector_entry_point"``) gives the batched
+    :class:`~stemscan.envs.vector_env.STEMScanVectorEnv`; ``"sync"`` and
+    ``"async"`` still give Gymnasium's own.
+    """
     if ENV_ID in gymnasium.registry:
         return
-    gymnasium.register(id=ENV_ID, entry_point="stemscan.envs.stem_scan_env:STEMScanEnv")
+    gymnasium.register(
+        id=ENV_ID,
+        entry_point="stemscan.envs.stem_scan_env:STEMScanEnv",
+        vector_entry_point="stemscan.envs.vector_env:STEMScanVectorEnv",
+    )

@@ -13,10 +13,12 @@ from stemscan.envs.dose_defaults import default_acquisition
 from stemscan.envs.geometry import PatchGeometry
 from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
-from stemscan.envs.record import record_patch
+from stemscan.envs.record import acquire_patch
 from stemscan.envs.render import render_frame
-from stemscan.envs.shot_noise import ShotNoiseMap
+from stemscan.envs.scene_pool import scene_pool
+from stemscan.envs.scene_tables import scene_tables
 from stemscan.scenes import Scene
+from stemscan.scenes import registry as scene_registry
 from stemscan.scenes import make as make_scene
 from stemscan.scenes import names as scene_names
 from stemscan.scenes import parameters as scene_parameters
@@ -87,8 +89,9 @@ class STEMScanEnv(gym.Env):
 
     ## Starting State
 
-    ``reset(seed=...)`` draws a new scene of family ``scene`` (or reuses a
-    given :class:`~stemscan.scenes.Scene`), then, if ``survey`` is on,
+    ``reset(seed=...)`` draws a new scene of family ``scene`` (or one from
+    the scene pool, ``num_scenes``, or reuses a given
+    :class:`~stemscan.scenes.Scene`), then, if ``survey`` is on,
     acquires the survey.  All randomness (scene and noise) flows from the
     seed.
 
@@ -140,6 +143,17 @@ class STEMScanEnv(gym.Env):
     * ``action_mode``: ``"continuous"`` or ``"grid"``.
     * ``discovery_threshold``: fraction of a feature's pixels to scan (0.5).
     * ``render_mode``: ``None`` or ``"rgb_array"`` (H × W × 3 uint8).
+    * ``num_scenes``: ``None`` (default): a new scene every reset.  An
+      integer ``N``: each reset draws its scene uniformly (with the env's
+      ``np_random``) from the fixed pool of the ``N`` scenes of seeds
+      ``start_scene … start_scene + N − 1``
+      (:mod:`stemscan.envs.scene_pool`), generated once per process and
+      shared by the envs that use it; resets then cost well under a
+      millisecond.  Train/test splits: ``start_scene=0`` for training,
+      ``start_scene=1_000_000`` for held-out evaluation.
+    * ``start_scene``: seed of the pool's first scene (0).
+    * ``scene_cache_dir``: folder keeping pools on disk (``.npz``, content
+      hash checked on read); ``None``: memory only.
 
     ## Version History
 
@@ -150,6 +164,11 @@ class STEMScanEnv(gym.Env):
       scattered fraction and ``electrons_per_pixel``/``dwell_time_us``
       default to each family's typical dose (``None``); pass 500 and 4 for
       the former defaults.
+      Issue 19 (throughput) added ``num_scenes``/``start_scene``/
+      ``scene_cache_dir`` (scene pools) and the batched vector env
+      (``gym.make_vec``), and made resets reuse per-scene work: without a
+      pool every seed gives the same observations, rewards and info as
+      before, bit for bit (``tests/envs/test_golden.py``).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -169,6 +188,9 @@ class STEMScanEnv(gym.Env):
         action_mode: str = "continuous",
         discovery_threshold: float = 0.5,
         render_mode: str | None = None,
+        num_scenes: int | None = None,
+        start_scene: int = 0,
+        scene_cache_dir: str | None = None,
     ) -> None:
         if isinstance(scene, str) and scene.startswith(FILE_PREFIX):
             from stemscan.scenes import load as load_scene
@@ -188,7 +210,7 @@ class STEMScanEnv(gym.Env):
                 raise ValueError(f"unknown scene {scene!r}; valid names: {', '.join(scene_names())}")
             self._fixed_scene = None
             self.family = scene
-            check_int("image_size", image_size, 32)
+            check_int("image_size", image_size, 32, scene_registry.MAX_SIZE)  # raise MAX_SIZE for larger fields
             shape = (int(image_size), int(image_size))
         else:
             raise TypeError(f"scene must be a family name or a stemscan.scenes.Scene, got {type(scene).__name__}")
@@ -213,6 +235,13 @@ class STEMScanEnv(gym.Env):
 
         self.scene_kwargs = dict(scene_kwargs or {})
         self.shape = shape
+        self._pool = None
+        if num_scenes is not None:
+            if self._fixed_scene is not None:
+                raise ValueError("num_scenes draws scenes of a family: pass scene as a family name, not a Scene or a file")
+            self._pool = scene_pool(self.family, num_scenes, start_scene, shape[0], self.scene_kwargs, scene_cache_dir)
+        elif start_scene != 0 or scene_cache_dir is not None:
+            raise ValueError("start_scene and scene_cache_dir need num_scenes (the size of the scene pool)")
         self.patch_size = int(patch_size)
         self.action_mode = action_mode
         self.render_mode = render_mode
@@ -277,6 +306,8 @@ class STEMScanEnv(gym.Env):
         super().reset(seed=seed)
         if self._fixed_scene is not None:
             scene = self._fixed_scene
+        elif self._pool is not None:
+            scene = self._pool[int(self.np_random.integers(len(self._pool)))]
         else:
             scene_seed = int(self.np_random.integers(2**31 - 1))
             scene = make_scene(self.family, seed=scene_seed, size=self.shape[0], **self.scene_kwargs)
@@ -285,17 +316,21 @@ class STEMScanEnv(gym.Env):
         self.scene = scene
         self._signal = scene.image
         self._labels = scene.labels
-        self._full_scale = max(float(scene.image.max()), 1e-6)
-        # Mean counts per pixel at imaging dose, computed once per sample.
-        self._noise = ShotNoiseMap(self.microscope.expected_counts(scene.image, self.microscope.electrons_per_pixel))
-        # Episode buffers are reused across resets: no new pages to fault in on the hot path.
+        # Whole-field, episode-independent work: once per scene (cached while the scene lives).
+        tables = scene_tables(scene, self.microscope, self.grid)
+        self._tables = tables
+        self._full_scale = tables.full_scale
+        self._noise = tables.noise
+        self._counts_to_patch = tables.counts_to_patch
+        if getattr(self, "_counts", None) is None:
+            self._counts = np.empty((self.patch_size, self.patch_size), dtype=np.int64)  # the sub-scan's raw counts
+        # Episode buffers are reused across resets; only the sub-scans of the last episode are cleared.
         if getattr(self, "_scanned", None) is None or self._scanned.shape != self.shape:
             self._scanned = np.zeros(self.shape, dtype=bool)
             self._measured = np.zeros(self.shape, dtype=np.float32)
         else:
-            self._scanned.fill(False)
-            self._measured.fill(0.0)
-        self.tracker = DiscoveryTracker(scene.labels, scene.feature_weights(), self.discovery_threshold)
+            self._clear_boxes()
+        self.tracker = DiscoveryTracker(scene.labels, tables.weights, self.discovery_threshold, area=tables.label_area)
         self._n_scanned = 0
         self._n_pixels = self.shape[0] * self.shape[1]
         g = self.grid.size
@@ -304,7 +339,6 @@ class STEMScanEnv(gym.Env):
         # the survey value for the rest), [1] pixels scanned; and the uint8 observation of both.
         self._coarse_sums = np.zeros((2, g, g), dtype=np.float64)
         self._coarse_u8 = np.zeros((2, g, g), dtype=np.uint8)
-        self._counts_to_patch = self.microscope.normalisation_table(self.microscope.electrons_per_pixel, self._full_scale)
         self._boxes: list[tuple[int, int]] = []
         self.dose_used = 0.0
         self.scan_time_s = 0.0
@@ -317,12 +351,22 @@ class STEMScanEnv(gym.Env):
         self._last_new = np.empty(0, dtype=np.int64)
         return self._observation(), self._info()
 
+    def _clear_boxes(self) -> None:
+        """Reset ``_scanned`` and ``_measured`` to zero: the last episode's sub-scans, or the whole field if cheaper."""
+        p = self.patch_size
+        if len(self._boxes) * p * p > self._scanned.size // 4:
+            self._scanned.fill(False)
+            self._measured.fill(0.0)
+            return
+        for r0, c0 in self._boxes:
+            self._scanned[r0 : r0 + p, c0 : c0 + p] = False
+            self._measured[r0 : r0 + p, c0 : c0 + p] = 0.0
+
     def _acquire_survey(self) -> None:
         """Coarse low-dose overview: one sample per coarse cell, signal averaged over the cell."""
         grid = self.grid
         electrons = self.survey_cost / (grid.size * grid.size)  # e⁻ per survey sample
-        mean_signal = grid.block_mean(self._signal)
-        counts = self.microscope.counts(mean_signal, electrons, self.np_random)
+        counts = self.microscope.counts(self._tables.cell_signal, electrons, self.np_random)
         self._survey = self.microscope.normalise(counts, electrons, self._full_scale).astype(np.float64)
         self._coarse_sums[0] = self._survey * grid.area
         self._coarse_u8[0] = np.rint(self._survey * 255.0)
@@ -331,23 +375,50 @@ class STEMScanEnv(gym.Env):
 
     # ------------------------------------------------------------------- step
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        self._check_running()
+        r0, c0 = self.corner(action)
+        patch = np.empty((self.patch_size, self.patch_size), dtype=np.float32)
+        reward, terminated, truncated = self.advance(r0, c0, patch)
+        return self._observation(), reward, terminated, truncated, self._info()
+
+    def _check_running(self) -> None:
         if self._done:
             raise RuntimeError("step() called after the episode ended (terminated or truncated) or before reset(); call reset()")
+
+    def corner(self, action: Any) -> tuple[int, int]:
+        """Top-left pixel ``(r0, c0)`` of the sub-scan ``action`` asks for (``ValueError`` if invalid)."""
         if self.action_mode == "continuous":
-            r0, c0 = self.geometry.from_continuous(action)
-        else:
-            r0, c0 = self.geometry.from_cell(action)
+            return self.geometry.from_continuous(action)
+        return self.geometry.from_cell(action)
+
+    def advance(self, r0: int, c0: int, patch: np.ndarray) -> tuple[float, bool, bool]:
+        """Acquire the sub-scan at ``(r0, c0)`` into ``patch`` (``float32`` (P, P)) and update the episode.
+
+        The core of :meth:`step` without building the observation and info
+        (:class:`~stemscan.envs.vector_env.STEMScanVectorEnv` writes them
+        into its batch).  Returns ``(reward, terminated, truncated)``.
+        """
+        self._check_running()
         p = self.patch_size
         grid = self.grid
-        counts = self._noise.sample(self.np_random, r0, c0, p, p)
-        patch = np.empty((p, p), dtype=np.float32)
-        n_new = record_patch(
-            counts, self._counts_to_patch, r0, c0, patch, self._scanned, self._measured, self._labels,
-            self.tracker.scanned, self._survey, grid.row_cell, grid.col_cell, grid.scale_255,
-            self._coarse_sums, self._coarse_u8,
-        )  # fmt: skip
+        tables = self._tables
+        noise, tracker, rng = self._noise, self.tracker, self.np_random
+        if not (0 <= r0 <= self.shape[0] - p and 0 <= c0 <= self.shape[1] - p):
+            raise ValueError(f"sub-scan at ({r0}, {c0}) is outside the {self.shape} field")
+        counts = self._counts
+        done, size = 0, p * p
+        while True:  # the uniforms of ShotNoiseMap.sample: a block, and more in the rare case it runs out
+            uniforms = rng.random(5 * (size - done) // 2 + 16)
+            done, n_new, due = acquire_patch(
+                noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial, uniforms, done, counts,
+                self._counts_to_patch, tables.background, tables.inverse_full_scale, r0, c0, patch,
+                self._scanned, self._measured, self._labels, tracker.scanned, tracker.pending, self._survey,
+                grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
+            )  # fmt: skip
+            if done == size:
+                break
         self._n_scanned += n_new
-        new_ids = self.tracker.collect() if n_new else _NO_IDS
+        new_ids = tracker.collect() if due else _NO_IDS
         self._boxes.append((r0, c0))
         self.dose_used += self.patch_dose
         self.scan_time_s += self._subscan_time_s
@@ -359,7 +430,7 @@ class STEMScanEnv(gym.Env):
         terminated = self.tracker.all_found
         truncated = (not terminated) and self.dose_used + self.patch_dose > self.budget * (1 + 1e-12)
         self._done = terminated or truncated
-        return self._observation(), reward, terminated, truncated, self._info()
+        return reward, terminated, truncated
 
     # ------------------------------------------------------------- obs & info
     def _observation(self) -> dict[str, np.ndarray]:

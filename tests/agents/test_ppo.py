@@ -214,3 +214,17 @@ def test_training_shows_a_progress_bar_by_default(tmp_path, capsys):
     train_ppo(tmp_path / "p.safetensors", config)
     err = capsys.readouterr().err
     assert "train ppo" in err and "step" in err
+
+
+def test_training_on_a_scene_pool_evaluates_on_held_out_scenes(tmp_path: Path) -> None:
+    config = PPOTrainConfig(
+        timesteps=64, scenes=["lattice-defects"], n_envs=1, env_overrides=TINY, log_dir=tmp_path / "runs",
+        eval_freq=10**6, tensorboard=False, progress_bar=False, num_scenes=2,
+    )  # fmt: skip
+    result = train_ppo(tmp_path / "pool.safetensors", config)
+    training = json.loads(result.policy_path.with_suffix(".json").read_text())["training"]
+    assert training["num_scenes"] == 2 and training["env_steps_per_s"] > 0
+    with pytest.raises(ValueError, match="num_scenes must be a positive integer"):
+        train_ppo(tmp_path / "bad.safetensors", PPOTrainConfig(num_scenes=0, env_overrides=TINY))
+    with pytest.raises(ValueError, match="not env_kwargs"):
+        train_ppo(tmp_path / "bad.safetensors", PPOTrainConfig(env_overrides={**TINY, "num_scenes": 3}))

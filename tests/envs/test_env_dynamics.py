@@ -235,3 +235,32 @@ def test_normalisation_table_equals_normalise(electrons, full_scale):
     counts = np.arange(int(3 * electrons * full_scale) + 50)
     assert table.dtype == np.float32 and table[-1] == 1.0
     assert np.array_equal(table.take(np.minimum(counts, table.size - 1)), microscope.normalise(counts, electrons, full_scale))
+
+
+def test_normalisation_table_is_bounded_and_exact_where_it_reaches():
+    from stemscan.envs.microscope import MAX_TABLE_ENTRIES, Microscope
+
+    microscope = Microscope()
+    table = microscope.normalisation_table(1e12, 0.3)  # 3e11 counts of full scale: once a MemoryError
+    assert table.size == MAX_TABLE_ENTRIES
+    counts = np.arange(table.size)
+    assert np.array_equal(table, microscope.normalise(counts, 1e12, 0.3))
+    with pytest.raises(ValueError, match="max_entries"):
+        microscope.normalisation_table(500.0, 0.3, max_entries=1)
+
+
+def test_huge_dose_resets_and_steps_with_bounded_memory():
+    import tracemalloc
+
+    env = gym.make(ENV_ID, electrons_per_pixel=1e12, **SMALL).unwrapped
+    tracemalloc.start()
+    try:
+        env.reset(seed=0)
+        obs, *_ = env.step(env.action_space.sample())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20  # bytes; a table over every count would take 985 GiB
+    scanned, _ = env.discovery_state()  # at this dose a patch is the noiseless signal / full scale, to ~1e-5
+    expected = env.scene.image[scanned] / env.scene.image.max()
+    assert scanned.any() and np.allclose(env._measured[scanned], expected, rtol=0, atol=1e-4)

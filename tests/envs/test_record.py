@@ -11,11 +11,14 @@ from stemscan.envs.overview import CoarseGrid
 from stemscan.envs.record import record_patch
 
 
-def test_record_patch_matches_numpy_reference():
+@pytest.mark.parametrize("max_entries", [1 << 16, 40])  # the whole table; a short one, the rest in closed form
+def test_record_patch_matches_numpy_reference(max_entries):
     rng = np.random.default_rng(0)
     shape, size, p = (96, 80), 12, 16  # cells of 8 × 6.67 pixels: uneven edges
     grid = CoarseGrid(shape, size)
-    table = Microscope().normalisation_table(500.0, 0.4)
+    microscope = Microscope()
+    table = microscope.normalisation_table(500.0, 0.4, max_entries=max_entries)
+    background, inverse = np.float32(microscope.background_counts), np.float32(1.0 / (500.0 * 0.4))
     labels = rng.integers(0, 6, size=shape).astype(np.int32)
     survey = rng.random((size, size)).astype(np.float32).astype(np.float64)
     scanned = np.zeros(shape, dtype=bool)
@@ -27,12 +30,12 @@ def test_record_patch_matches_numpy_reference():
     for _ in range(40):  # overlapping patches: new and re-scanned pixels
         r0, c0 = int(rng.integers(0, shape[0] - p + 1)), int(rng.integers(0, shape[1] - p + 1))
         counts = rng.poisson(150.0, size=(p, p)) * (rng.random((p, p)) < 0.9)
-        expected_patch = table[np.minimum(counts, table.size - 1)]
+        expected_patch = microscope.normalise(counts, 500.0, 0.4)
         new_before = ~scanned[r0 : r0 + p, c0 : c0 + p]
         expected_new = int(new_before.sum())
         expected_labels = label_scanned + np.bincount(labels[r0 : r0 + p, c0 : c0 + p][new_before], minlength=6)
         patch = np.empty((p, p), dtype=np.float32)
-        n_new = record_patch(counts, table, r0, c0, patch, scanned, measured, labels, label_scanned, survey,
+        n_new = record_patch(counts, table, background, inverse, r0, c0, patch, scanned, measured, labels, label_scanned, survey,
                              grid.row_cell, grid.col_cell, grid.scale_255, sums, u8)  # fmt: skip
         assert n_new == expected_new
         assert np.array_equal(patch, expected_patch)

@@ -34,6 +34,8 @@ from stemscan.validation import check_int
 __all__ = ["DEFAULT_HYPERPARAMS", "PPOTrainConfig", "TrainResult", "configure", "load_hyperparams", "run", "train_ppo"]
 
 ENV_ID = "STEMScan-v0"
+#: First scene seed of the evaluation pool when training on a pool (disjoint from training's ``0 … N − 1``).
+HELD_OUT_START_SCENE = 1_000_000
 DEFAULT_HYPERPARAMS = Path(__file__).resolve().parents[1] / "hyperparams" / "ppo.toml"
 
 #: PPO constructor options the hyperparameter table may set.
@@ -198,6 +200,9 @@ class PPOTrainConfig:
     """``torch.set_num_threads`` during training (restored after)."""
     progress_bar: bool = True
     """Show a tqdm bar on stderr: env steps done, env steps/s, time left."""
+    num_scenes: int | None = None
+    """Scene pool per family (:mod:`stemscan.envs.scene_pool`): train on the scenes of seeds ``0 … N − 1``,
+    evaluate on the held-out ones from :data:`HELD_OUT_START_SCENE`; ``None``: a new scene every episode."""
 
 
 def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, command: str | None = None) -> TrainResult:
@@ -212,7 +217,7 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     seed, timesteps, scenes, hyperparams = config.seed, config.timesteps, config.scenes, config.hyperparams
     n_envs, env_overrides, log_dir, eval_freq = config.n_envs, config.env_overrides, config.log_dir, config.eval_freq
     n_eval_episodes, curve_path, tensorboard = config.n_eval_episodes, config.curve_path, config.tensorboard
-    num_threads, progress_bar = config.num_threads, config.progress_bar
+    num_threads, progress_bar, num_scenes = config.num_threads, config.progress_bar, config.num_scenes
     import stable_baselines3
     import torch
     from stable_baselines3 import PPO
@@ -239,6 +244,14 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     env_kwargs["action_mode"] = "grid"
     if "scene" in env_kwargs:
         raise ValueError("choose scene families with `scenes`, not env_kwargs['scene']")
+    if {"num_scenes", "start_scene"} & set(env_kwargs):
+        raise ValueError("choose the scene pool with num_scenes (PPOTrainConfig / --num-scenes), not env_kwargs")
+    train_kwargs, eval_kwargs = env_kwargs, env_kwargs
+    if num_scenes is not None:
+        if isinstance(num_scenes, bool) or not isinstance(num_scenes, int) or num_scenes < 1:
+            raise ValueError(f"num_scenes must be a positive integer or None, got {num_scenes!r}")
+        train_kwargs = {**env_kwargs, "num_scenes": num_scenes, "start_scene": 0}
+        eval_kwargs = {**env_kwargs, "num_scenes": num_scenes, "start_scene": HELD_OUT_START_SCENE}
     evaluation = dict(params.get("eval", {}))
     eval_freq = check_int("eval_freq", evaluation.get("eval_freq", 5_000) if eval_freq is None else eval_freq, 1)
     n_eval_episodes = check_int("n_eval_episodes", evaluation.get("n_eval_episodes", 16) if n_eval_episodes is None
@@ -266,8 +279,8 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     torch.set_num_threads(int(num_threads))
     try:
         with _isolated_global_rngs(), threadpool_limits(limits=int(num_threads)):
-            train_env = _make_vec_env(families, n_envs, env_kwargs, params.get("vec_env", "dummy"))
-            eval_env = _make_vec_env(families, n_envs, env_kwargs, "dummy", fixed_seed=seed + eval_offset)
+            train_env = _make_vec_env(families, n_envs, train_kwargs, params.get("vec_env", "dummy"))
+            eval_env = _make_vec_env(families, n_envs, eval_kwargs, "dummy", fixed_seed=seed + eval_offset)
             geometry = train_env.envs[0].unwrapped.geometry if hasattr(train_env, "envs") else None
             if geometry is None:
                 geometry = _make_vec_env(families[:1], 1, env_kwargs, "dummy").envs[0].unwrapped.geometry
@@ -319,6 +332,8 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
         "wall_s": round(wall_s, 1),
         "scenes": families,
         "n_envs": n_envs,
+        "num_scenes": num_scenes,
+        "env_steps_per_s": round(model.num_timesteps / wall_s, 1) if wall_s > 0 else None,
         "ppo_kwargs": ppo_kwargs,
         "torch_threads": int(num_threads),
         "stemscan_version": __version__,
@@ -351,6 +366,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-episodes", type=int_in(1, 100_000), default=None, help="episodes per evaluation (default: from the file)")
     parser.add_argument("--curve", default=None, help="draw the learning curve to this PNG")
     parser.add_argument("--threads", type=int_in(1, 1024), default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--num-scenes", type=int_in(1, 100_000), default=None,
+        help="train on a pool of N scenes per family (seeds 0..N-1), evaluate on held-out ones (default: a new scene every episode)",
+    )  # fmt: skip
     parser.add_argument("--no-tensorboard", action="store_true", help="do not log to TensorBoard")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: a tqdm bar with env steps/s)")
     parser.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old commands
@@ -387,7 +406,7 @@ def _command_args(args: argparse.Namespace) -> list[str]:
     flags = {
         "out": "--out", "seed": "--seed", "timesteps": "--timesteps", "scenes": "--scenes",
         "hyperparams": "--hyperparams", "n_envs": "--n-envs", "log_dir": "--log-dir", "eval_freq": "--eval-freq",
-        "eval_episodes": "--eval-episodes", "curve": "--curve", "threads": "--threads",
+        "eval_episodes": "--eval-episodes", "curve": "--curve", "threads": "--threads", "num_scenes": "--num-scenes",
     }
     words: list[str] = []
     for attr, flag in flags.items():
@@ -417,6 +436,7 @@ def run(args: argparse.Namespace) -> int:
         tensorboard=not args.no_tensorboard,
         num_threads=args.threads,
         progress_bar=not args.no_progress,
+        num_scenes=getattr(args, "num_scenes", None),
     )
     result = train_ppo(args.out, config, command=command)
     rate = result.timesteps / result.wall_s if result.wall_s > 0 else float("nan")
