@@ -66,7 +66,7 @@ STATISTICS = ("mean", "max", "std")
 
 #: Fewest measured patches before :meth:`LinearBOAgent.report` judges outliers (a median and MAD of fewer
 #: are too unsteady to be a noise scale).
-MIN_REPORT_PATCHES = 8
+MIN_REPORT_PATCHES = 5
 
 
 class LinearBOAgent(BOAgent):

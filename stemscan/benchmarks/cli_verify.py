@@ -6,6 +6,10 @@ Examples::
     stemscan verify results.sqlite --all --workers 2
     stemscan verify results.sqlite --statistical --workers 2              # made elsewhere: IQM gain per group
 
+The sampled episodes' characterisation-track rows (table
+``identifications``: precision, recall, F1, DEC-AUC per analyst) are
+re-made by the same re-run and compared the same way.
+
 Exit status: 0 when everything reproduces (or, with --statistical, every
 group is consistent), 1 on any drift, 2 on an error.
 """
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace, path: str) -> int:
-    from stemscan.benchmarks.store import load_results, load_runs
+    from stemscan.benchmarks.store import load_identifications, load_results, load_runs
     from stemscan.benchmarks.verify import default_sample_seed, equivalence, rerun, sample_rows, verify_rows
 
     rows = load_results(path, as_frame=False)
@@ -87,8 +91,9 @@ def _verify(args: argparse.Namespace, path: str) -> int:
         bad = [c for c in checks if not c.consistent]
         print(f"{len(checks) - len(bad)} of {len(checks)} groups consistent with the stored results")
         return 1 if bad else 0
-    result = verify_rows(chosen, runs, workers=args.workers, progress=not args.no_progress)
-    for check in result.checks:
+    result = verify_rows(chosen, runs, workers=args.workers, progress=not args.no_progress,
+                         identifications=load_identifications(path))
+    for check in [*result.checks, *result.identification_checks]:
         if check.ok:
             print(f"  ok      {check.label}")
         else:
@@ -101,6 +106,9 @@ def _verify(args: argparse.Namespace, path: str) -> int:
     for stored in result.stored_fingerprints.values():
         print("\n".join(_fingerprint_lines(stored, result.fingerprint)))
     print(f"{len(result.checks) - result.n_differ} of {len(result.checks)} rows reproduce bit for bit")
+    if result.identification_checks:
+        n = len(result.identification_checks)
+        print(f"{n - result.n_identifications_differ} of {n} identification rows reproduce bit for bit")
     return 0 if result.ok else 1
 
 
