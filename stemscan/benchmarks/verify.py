@@ -16,7 +16,8 @@ Two checks, for two situations:
   difference and its stratified-bootstrap 95 % CI over seeds.  On another
   CPU, last-bit differences move single episodes both ways; a CI that
   contains 0 says "different machine, same result", a CI that excludes 0 says
-  "a different result".
+  "a different result".  The characterisation track's rows get the same
+  test on their DEC-AUC, per (scene, navigator+analyst) group.
 """
 
 from __future__ import annotations
@@ -283,17 +284,31 @@ class GroupCheck:
 
 
 def equivalence(
-    stored: Sequence[Mapping[str, Any]], rerun_rows: Sequence[Mapping[str, Any]], reps: int = 2000, seed: int = 0
+    stored: Sequence[Mapping[str, Any]],
+    rerun_rows: Sequence[Mapping[str, Any]],
+    reps: int = 2000,
+    seed: int = 0,
+    column: str = "gain",
 ) -> list[GroupCheck]:
-    """Paired IQM-gain comparison per (scene, agent) group (see the module docstring)."""
+    """Paired IQM comparison of ``column`` per (scene, agent) group (see the module docstring).
+
+    Rows of table ``identifications`` (with an ``analyst``; use ``column="dec_auc"``)
+    are paired and grouped per (scene, ``navigator+analyst``).
+    """
     from stemscan.benchmarks.entry import agent_label
 
-    new = {_key(r): r for r in rerun_rows}
+    def key(row: Mapping[str, Any]) -> tuple:
+        return (*_key(row), row.get("analyst"))
+
+    def label(row: Mapping[str, Any]) -> str:
+        return agent_label(row) + (f"+{row['analyst']}" if row.get("analyst") else "")
+
+    new = {key(r): r for r in rerun_rows}
     groups: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for row in sorted(stored, key=lambda r: (r["env_kwargs"], int(r["seed"]))):
-        other = new.get(_key(row))
+        other = new.get(key(row))
         if other is not None:
-            groups[(row["scene"], agent_label(row))][row["env_kwargs"]].append((float(row["gain"]), float(other["gain"])))
+            groups[(row["scene"], label(row))][row["env_kwargs"]].append((float(row[column]), float(other[column])))
     rng = np.random.default_rng(seed)
     checks = []
     for (scene, agent), strata in sorted(groups.items()):

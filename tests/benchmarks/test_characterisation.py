@@ -199,6 +199,10 @@ def test_verify_reruns_identification_rows(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "4 of 4 rows reproduce bit for bit" in text and "2 of 2 identification rows reproduce bit for bit" in text
     assert "ok      raster+peaks/lattice-defects/s1/b0.3" in text
+    assert main(["verify", str(out), "--statistical", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "IQM DEC-AUC (navigator+analyst)" in text and "raster+peaks" in text
+    assert "3 of 3 groups consistent with the stored results" in text  # random, raster; raster+peaks
 
     tampered = tmp_path / "tampered.sqlite"
     tampered.write_bytes(out.read_bytes())
