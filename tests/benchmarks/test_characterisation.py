@@ -142,12 +142,17 @@ def test_bundle_covers_identification_rows(tmp_path):
         assert any("identification row" in p and "(raster+peaks/lattice-defects/s1) was altered" in p for p in problems)
 
 
-def test_analysts_leave_the_discovery_row_unchanged():
+@pytest.mark.parametrize(("navigator", "kwargs"), [("dcnn-bo", {}), ("linear-bo", {"window": 8, "stride": 4})])
+def test_analysts_leave_the_discovery_row_unchanged(navigator, kwargs):
     from stemscan.benchmarks.episode import run_spec
     from stemscan.benchmarks.verify import IGNORED_COLUMNS
 
-    watched = run_spec(_grid(["dcnn-bo+self", "dcnn-bo+peaks"])[0])
-    plain = run_spec(_grid(["dcnn-bo"])[0])
+    def grid(agents):
+        return expand_grid(agents, ["lattice-defects"], [1], budgets=[0.6], env_kwargs=TINY_ENV,
+                           agent_kwargs={navigator: kwargs} if kwargs else None)
+
+    watched = run_spec(grid([f"{navigator}+self", f"{navigator}+peaks"])[0])
+    plain = run_spec(grid([navigator])[0])
     assert len(watched.pop("identifications")) == 2
     assert {k: v for k, v in watched.items() if k not in IGNORED_COLUMNS} == {k: v for k, v in plain.items() if k not in IGNORED_COLUMNS}
 
