@@ -28,6 +28,11 @@ The survey is used as a prior: by default the gradient magnitude of the
 survey averaged per cell (where the mesoscale contrast changes), which seeds
 the first cells and becomes a GP input whose relation to the descriptor the
 GP learns (see :meth:`LinearBOAgent.prior` for the alternatives).  Decides from observations only.
+
+:meth:`LinearBOAgent.report` (the characterisation track's analyst
+``self``) turns the same descriptors into detections: the patches whose
+descriptor is an outlier among the measured ones, each localised at the
+tile where its component changes most (or is strongest).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from stemscan.agents.analysts.detections import Detections
+from stemscan.agents.analysts.outliers import confidence, excess_over_median, family_kinds, suppress
 from stemscan.agents.bo import BOAgent, BOOptions
 from stemscan.agents.features.decomposition import LinearDecomposition
 from stemscan.agents.features.sliding_fft import sliding_fft_features, window_function
@@ -49,13 +56,17 @@ from stemscan.validation import check_int
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
+__all__ = ["MIN_REPORT_PATCHES", "LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
 
 #: Survey statistics offered as the BO prior (see :meth:`LinearBOAgent.prior`).
 SURVEY_PRIORS = ("gradient", "pca", "stats")
 
 #: How tile scores are reduced to one descriptor per patch.
 STATISTICS = ("mean", "max", "std")
+
+#: Fewest measured patches before :meth:`LinearBOAgent.report` judges outliers (a median and MAD of fewer
+#: are too unsteady to be a noise scale).
+MIN_REPORT_PATCHES = 5
 
 
 class LinearBOAgent(BOAgent):
@@ -133,6 +144,7 @@ class LinearBOAgent(BOAgent):
         self.statistic = statistic
         self.survey_prior = survey_prior
         self._apodisation = window_function(apodisation, self.window)
+        self.family = str(getattr(env.unwrapped, "family", ""))
         self.example_position: np.ndarray | None = None
         self.example_patch: np.ndarray | None = None
         self._example_tiles: np.ndarray | None = None
@@ -184,6 +196,8 @@ class LinearBOAgent(BOAgent):
         super()._start_episode()
         self._patch_tiles: list[np.ndarray] = []
         self._scores: list[float] = []
+        self._corners: list[tuple[int, int]] = []  # top-left pixel of each measured patch (for report())
+        self._tile_scores: list[np.ndarray] = []  # per patch, its tiles' scores under the current decomposition
         self.decomposition = LinearDecomposition(self.method, self.n_components)
         self.component: int | None = None  # component in use (auto or target)
         if self.example_position is not None:
@@ -201,6 +215,7 @@ class LinearBOAgent(BOAgent):
     def descriptor(self, observation: dict[str, np.ndarray]) -> float:
         tiles = self._tiles(observation["patch"])
         self._patch_tiles.append(tiles)
+        self._corners.append(self.field.geometry.from_continuous(np.asarray(observation["position"], dtype=np.float64)))
         if self.example_position is not None and self._example_tiles is None:
             cell = self.field.cell_of_position(np.asarray(observation["position"], dtype=np.float64))
             if cell == self.field.cell_of_position(self.example_position):
@@ -235,11 +250,67 @@ class LinearBOAgent(BOAgent):
                 component = int(np.argmax(means.var(axis=0))) if len(per_patch) > 1 else 0
             self.component = component
             tile_scores = [lp[:, component] for lp in per_patch]
+        self._tile_scores = tile_scores
         statistic = self.statistic
         if self._example_tiles is not None and statistic == "std":
             statistic = "mean"  # similarity to an example: how alike the patch is on average
         reduce = {"mean": np.mean, "max": np.max, "std": np.std}[statistic]
         return [float(reduce(s)) for s in tile_scores]
+
+    # ------------------------------------------------------------ report
+    def report(self) -> Detections:
+        """What its descriptor flags so far (the characterisation track's analyst ``self``).
+
+        A measured patch is reported when its descriptor is an outlier
+        *above* the others: modified z-score (median and 1.4826 × MAD over
+        the measured patches) above
+        :data:`~stemscan.agents.analysts.outliers.OUTLIER_Z` = 3.5, judged
+        from :data:`MIN_REPORT_PATCHES` patches on.  It is localised inside
+        the patch on its grid of FFT tiles: with ``statistic="std"`` (the
+        component *changes* in the patch) at the midpoint of the two
+        adjacent tiles whose scores differ most, otherwise at the tile that
+        scores highest.  Kind: a change of local spectrum is a structural
+        boundary, named as the family calls one
+        (:func:`~stemscan.agents.analysts.outliers.family_kinds`:
+        ``grain-boundary``, ``domain-wall``, ``interface``,
+        ``particle-edge``; ``boundary`` elsewhere).  Confidence: a logistic
+        of the excess z-score.  At most one detection per patch size
+        (greedy suppression, strongest first).  Reads only what
+        :meth:`descriptor` stored; changes nothing the decisions use.
+        """
+        shape = self.field.shape
+        scores = np.asarray(getattr(self, "_scores", []), dtype=np.float64)
+        if len(scores) < MIN_REPORT_PATCHES or len(self._tile_scores) != len(scores):
+            return Detections.empty(shape)
+        excess = excess_over_median(scores, one_sided=True)
+        flagged = np.flatnonzero(excess > 0)
+        if not flagged.size:
+            return Detections.empty(shape)
+        points = np.array([self._locate(int(i)) for i in flagged], dtype=np.float64).reshape(-1, 2)
+        points = np.clip(points, 0.0, np.array(shape, dtype=np.float64) - 1.0)
+        kept = suppress(points, excess[flagged], float(self.field.patch_size))
+        kind = family_kinds(self.family)["boundary"]
+        return Detections(points[kept], [kind] * len(kept), confidence(excess[flagged][kept]), shape)
+
+    def _locate(self, index: int) -> tuple[float, float]:
+        """Field pixel ``(row, col)`` of patch ``index``'s finding (see :meth:`report`)."""
+        n = (self.field.patch_size - self.window) // self.stride + 1
+        offsets = np.arange(n) * self.stride + (self.window - 1) / 2.0  # tile centres in the patch, pixels
+        tiles = np.asarray(self._tile_scores[index], dtype=np.float64).reshape(n, n)
+        r0, c0 = self._corners[index]
+        if self.statistic == "std" and self._example_tiles is None and n > 1:
+            down = np.abs(np.diff(tiles, axis=0))  # (n-1, n): tile (i, j) against (i+1, j)
+            across = np.abs(np.diff(tiles, axis=1))  # (n, n-1): tile (i, j) against (i, j+1)
+            if down.max() >= across.max():
+                i, j = np.unravel_index(int(np.argmax(down)), down.shape)
+                row, col = (offsets[i] + offsets[i + 1]) / 2.0, offsets[j]
+            else:
+                i, j = np.unravel_index(int(np.argmax(across)), across.shape)
+                row, col = offsets[i], (offsets[j] + offsets[j + 1]) / 2.0
+        else:
+            i, j = np.unravel_index(int(np.argmax(tiles)), tiles.shape)
+            row, col = offsets[i], offsets[j]
+        return float(r0 + row), float(c0 + col)
 
     # ------------------------------------------------------------- prior
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:

@@ -50,6 +50,13 @@ largest (:func:`~stemscan.agents.bo.acquisition.expected_change`; the BO
 core's ``search="change"``): it brackets a wall between two measured
 domains, bisects towards it and then follows it.
 
+:meth:`RVAEBOAgent.report` (the characterisation track's analyst
+``self``) reads the same latents: with peak-centred windows, the sites of
+windows whose target latent is an outlier (point defects); in the wall mode
+(lattice-centred windows or a boundary search), the boundaries between
+neighbouring measured patches of different domain value
+(:mod:`~stemscan.agents.features.latent_report`).
+
 The agent decides from observations only.  All randomness (online training
 batches and reparameterisation noise) flows from the agent's seed through a
 ``torch.Generator``; the model is reset to its starting weights each episode,
@@ -70,7 +77,10 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from stemscan.agents.analysts.detections import Detections
+from stemscan.agents.analysts.outliers import family_kinds
 from stemscan.agents.bo import BOAgent, BOOptions
+from stemscan.agents.features.latent_report import column_heights, domain_walls, unusual_windows
 from stemscan.agents.features.latents import (
     ANGLE,
     DESCRIPTORS,
@@ -297,6 +307,7 @@ class RVAEBOAgent(BOAgent):
         if self._example_patch is not None and len(self.windows(self._example_patch)) == 0:
             raise ValueError("no atom columns found in the example patch; choose another example")
         self.example = example if example is None else np.asarray(example, dtype=np.float64).tolist()
+        self.family = str(getattr(env.unwrapped, "family", ""))
 
     def _parse_example(self, example: Any) -> tuple[np.ndarray | None, int | None]:
         if example is None:
@@ -417,6 +428,11 @@ class RVAEBOAgent(BOAgent):
                 reference_px=self.model_lattice_px("lattice") if self._pools_lattice() else None,
             )
         self._positions: list[np.ndarray] = []
+        # for report() only: each patch's top-left pixel; peak mode: its window centres (patch pixels) and image
+        self._corners: list[tuple[int, int]] = []
+        self._window_centres: list[np.ndarray] = []
+        self._patches: list[np.ndarray] = []
+        self._heights: list[np.ndarray] = []  # column heights, filled by report() as needed
         self._example_windows: np.ndarray | None = None
         if getattr(self, "_example_patch", None) is not None:
             self._example_windows = self.windows(self._example_patch)
@@ -474,12 +490,15 @@ class RVAEBOAgent(BOAgent):
     # --------------------------------------------------------- descriptor
     def windows(self, patch: np.ndarray) -> np.ndarray:
         """The windows of one patch, (N, window, window) (lattice mode: at the current lattice angle)."""
-        windows, _ = patch_windows(
+        return self._cut(patch)[0]
+
+    def _cut(self, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Windows of one patch and their centres, patch pixels (:func:`~stemscan.agents.features.windows.patch_windows`)."""
+        return patch_windows(
             patch, self.model.config.window, self.smoothing, self.min_distance, self.threshold, self.max_windows,
             centring=self.centring, lattice_px=self.lattice_px, lattice_angle=self.lattice_angle,
             scale=self.window_scale,
         )
-        return windows
 
     def _lattice_windows(self, patch: np.ndarray) -> np.ndarray:
         """Lattice mode: the patch's windows at the pooled lattice angle and cell (earlier patches re-cut when they move)."""
@@ -506,12 +525,17 @@ class RVAEBOAgent(BOAgent):
 
     def _add_patch(self, observation: dict[str, np.ndarray]) -> None:
         """Windows of a newly measured patch into the episode's buffers, and the online training steps."""
+        position = np.asarray(observation["position"], dtype=np.float64)
+        corner = self.field.geometry.from_continuous(position)
         if self.centring == "lattice":
             windows = self._lattice_windows(observation["patch"])
         else:
-            windows = self.windows(observation["patch"])
+            windows, centres = self._cut(observation["patch"])
+            self._window_centres.append(np.asarray(centres, dtype=np.float64).reshape(-1, 2) + np.array(corner, dtype=np.float64))
+            self._patches.append(np.array(observation["patch"], dtype=np.float32))
         self._windows.append(windows)
-        self._positions.append(np.asarray(observation["position"], dtype=np.float64))
+        self._positions.append(position)
+        self._corners.append(corner)
         if self._example_cell is not None and self._example_windows is None:
             cell = self.field.cell_of_position(np.asarray(observation["position"], dtype=np.float64))
             if cell == self._example_cell and len(windows):
@@ -542,6 +566,52 @@ class RVAEBOAgent(BOAgent):
         g = self.field.geometry
         positions = np.array(self._positions).reshape(-1, 2) * np.array([g.n_rows, g.n_cols])  # in grid cells
         return describe_patches(latents, target, self.descriptor_kind, example, positions, self.contrast_cells)
+
+    # ------------------------------------------------------------ report
+    @property
+    def wall_mode(self) -> bool:
+        """Whether :meth:`report` looks for walls: lattice-centred windows, a boundary search or ``"contrast"``."""
+        return self.centring == "lattice" or self.boundary is not None or self.descriptor_kind == "contrast"
+
+    def report(self) -> Detections:
+        """What its latents show so far (the characterisation track's analyst ``self``).
+
+        Reads only the latents, windows and positions its decisions already
+        computed (the last :meth:`descriptor` call's); trains, encodes and
+        draws nothing, so reports never change the decisions.
+
+        * Wall mode (:attr:`wall_mode`; the self-configured mode on a
+          perovskite): :func:`~stemscan.agents.features.latent_report.domain_walls`
+          between neighbouring measured patches of different domain value
+          (:meth:`field_values`), named as the family names a boundary
+          (``domain-wall`` for ``ferroelectric-domains``).
+        * Otherwise (peak-centred windows, the ``"outlier"`` descriptor's
+          windows): :func:`~stemscan.agents.features.latent_report.unusual_windows`,
+          sites of windows whose target latent is an outlier (modified
+          z-score above 3.5), named ``bright`` / ``missing`` column or
+          ``boundary`` in the family's vocabulary
+          (:func:`~stemscan.agents.analysts.outliers.family_kinds`:
+          ``dopant`` / ``vacancy`` / ``grain-boundary`` for
+          ``lattice-defects``).
+
+        Nothing is reported while the agent is still recognising the crystal
+        (its first patches are held back, see :attr:`resolved`).
+        """
+        shape = self.field.shape
+        kinds = family_kinds(getattr(self, "family", ""))
+        latents = getattr(self, "_latents", [])
+        if getattr(self, "_pending", None) is not None or not latents or len(latents) != len(self._corners):
+            return Detections.empty(shape)  # not reset yet, no patch yet, or still recognising the crystal
+        target = self.chosen_target if self.chosen_target is not None else 0
+        if self.wall_mode:
+            half = (self.field.patch_size - 1) / 2.0
+            centres = np.array(self._corners, dtype=np.float64).reshape(-1, 2) + half
+            return domain_walls(self.field_values(), centres, target, self.polar_fold, self.field.patch_size,
+                                kinds["boundary"], shape)
+        for k in range(len(self._heights), len(self._patches)):  # heights of the patches new since the last report
+            local = self._window_centres[k] - np.array(self._corners[k], dtype=np.float64)
+            self._heights.append(column_heights(self._patches[k], local, self.smoothing))
+        return unusual_windows(latents, self._window_centres, self._heights, target, kinds, shape)
 
     # ------------------------------------------------------- boundary search
     def field_values(self) -> np.ndarray | None:

@@ -6,6 +6,10 @@ Examples::
     stemscan verify results.sqlite --all --workers 2
     stemscan verify results.sqlite --statistical --workers 2              # made elsewhere: IQM gain per group
 
+The sampled episodes' characterisation-track rows (table
+``identifications``: precision, recall, F1, DEC-AUC per analyst) are
+re-made by the same re-run and compared the same way.
+
 Exit status: 0 when everything reproduces (or, with --statistical, every
 group is consistent), 1 on any drift, 2 on an error.
 """
@@ -27,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--all", action="store_true", help="re-run every row")
     parser.add_argument("--seed", type=seed, default=None, help="seed of the random sample (default: fresh, printed)")
     parser.add_argument("--statistical", action="store_true",
-                        help="compare IQM gain per (scene, agent) with a paired bootstrap CI instead of rows bit for bit "
+                        help="compare IQM gain per (scene, agent) (and IQM DEC-AUC per (scene, navigator+analyst)) with a "
+                             "paired bootstrap CI instead of rows bit for bit "
                              "(re-runs every row unless --sample is given)")
     parser.add_argument("--workers", type=int_in(1, 1024), default=1, help="parallel episodes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -65,8 +70,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace, path: str) -> int:
-    from stemscan.benchmarks.store import load_results, load_runs
-    from stemscan.benchmarks.verify import default_sample_seed, equivalence, rerun, sample_rows, verify_rows
+    from stemscan.benchmarks.store import load_identifications, load_results, load_runs
+    from stemscan.benchmarks.verify import (
+        default_sample_seed,
+        equivalence,
+        rerun_with_identifications,
+        sample_rows,
+        verify_rows,
+    )
 
     rows = load_results(path, as_frame=False)
     if not rows:
@@ -78,19 +89,24 @@ def _verify(args: argparse.Namespace, path: str) -> int:
     n = None if args.all or (args.statistical and args.sample is None) else (args.sample or 20)
     chosen = sample_rows(rows, n, seed)
     print(f"re-running {len(chosen)} of {len(rows)} episodes of {args.results}" + ("" if n is None else f" (sample seed {seed})"))
+    keys = {tuple(r[k] for k in ("agent", "agent_kwargs", "scene", "env_kwargs", "seed")) for r in chosen}
+    identifications = [r for r in load_identifications(path)
+                       if tuple(r[k] for k in ("agent", "agent_kwargs", "scene", "env_kwargs", "seed")) in keys]
     if args.statistical:
-        new_rows, here = rerun(chosen, workers=args.workers, progress=not args.no_progress)
+        new_rows, new_ids, here = rerun_with_identifications(chosen, identifications, workers=args.workers,
+                                                             progress=not args.no_progress)
         checks = equivalence(chosen, new_rows)
-        print(f"{'scene':<22} {'agent':<14} {'n':>3} {'stored':>7} {'re-run':>7} {'diff [95% CI]':>24} {'same':>5}  verdict")
-        for c in checks:
-            ci = f"{c.difference:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]"
-            verdict = "consistent" if c.consistent else "DIFFERS"
-            print(f"{c.scene:<22} {c.agent[:14]:<14} {c.episodes:>3} {c.stored_iqm:>7.2f} {c.rerun_iqm:>7.2f} {ci:>24} {c.identical:>5}  {verdict}")
+        _print_groups("IQM gain", checks)
+        if identifications:
+            id_checks = equivalence(identifications, new_ids, column="dec_auc")
+            _print_groups("IQM DEC-AUC (navigator+analyst)", id_checks)
+            checks = checks + id_checks
         bad = [c for c in checks if not c.consistent]
         print(f"{len(checks) - len(bad)} of {len(checks)} groups consistent with the stored results")
         return 1 if bad else 0
-    result = verify_rows(chosen, runs, workers=args.workers, progress=not args.no_progress)
-    for check in result.checks:
+    result = verify_rows(chosen, runs, workers=args.workers, progress=not args.no_progress,
+                         identifications=identifications)
+    for check in [*result.checks, *result.identification_checks]:
         if check.ok:
             print(f"  ok      {check.label}")
         else:
@@ -103,7 +119,19 @@ def _verify(args: argparse.Namespace, path: str) -> int:
     for stored in result.stored_fingerprints.values():
         print("\n".join(_fingerprint_lines(stored, result.fingerprint)))
     print(f"{len(result.checks) - result.n_differ} of {len(result.checks)} rows reproduce bit for bit")
+    if result.identification_checks:
+        n = len(result.identification_checks)
+        print(f"{n - result.n_identifications_differ} of {n} identification rows reproduce bit for bit")
     return 0 if result.ok else 1
+
+
+def _print_groups(title: str, checks: list) -> None:
+    print(f"{title}:")
+    print(f"{'scene':<22} {'agent':<20} {'n':>3} {'stored':>7} {'re-run':>7} {'diff [95% CI]':>24} {'same':>5}  verdict")
+    for c in checks:
+        ci = f"{c.difference:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]"
+        verdict = "consistent" if c.consistent else "DIFFERS"
+        print(f"{c.scene:<22} {c.agent[:20]:<20} {c.episodes:>3} {c.stored_iqm:>7.2f} {c.rerun_iqm:>7.2f} {ci:>24} {c.identical:>5}  {verdict}")
 
 
 def _short(value: object, width: int = 60) -> str:

@@ -3,7 +3,10 @@
 Two checks, for two situations:
 
 * **Exact** (:func:`verify_rows`): re-run stored episodes (all, or a seeded
-  random sample) and compare every non-timing column.  In the environment
+  random sample) and compare every non-timing column, and the same for
+  each episode's characterisation-track rows (table ``identifications``:
+  precision, recall, F1, DEC-AUC, ... per analyst; its analysts watch the
+  re-run as they watched the original).  In the environment
   that made the file (same lock, same kind of CPU: the same fingerprint id,
   see :mod:`stemscan.benchmarks.fingerprint`) every row must agree
   bit-for-bit; any difference is drift.  A difference that comes with a
@@ -13,7 +16,8 @@ Two checks, for two situations:
   difference and its stratified-bootstrap 95 % CI over seeds.  On another
   CPU, last-bit differences move single episodes both ways; a CI that
   contains 0 says "different machine, same result", a CI that excludes 0 says
-  "a different result".
+  "a different result".  The characterisation track's rows get the same
+  test on their DEC-AUC, per (scene, navigator+analyst) group.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from stemscan.benchmarks.spec import EpisodeSpec, canonical_json
 
 __all__ = [
     "IGNORED_COLUMNS",
+    "IGNORED_IDENTIFICATION_COLUMNS",
     "GroupCheck",
     "RowCheck",
     "Verification",
@@ -43,6 +48,7 @@ __all__ = [
     "default_sample_seed",
     "equivalence",
     "rerun",
+    "rerun_with_identifications",
     "sample_rows",
     "spec_of_row",
     "verify_rows",
@@ -51,6 +57,9 @@ __all__ = [
 #: Columns not compared: timings, storage ids, and the code version (reported apart).
 IGNORED_COLUMNS = TIMING_COLUMNS | {"id", "run_id", "version"}
 
+#: Columns of table ``identifications`` not compared: the analyst's time and the storage ids.
+IGNORED_IDENTIFICATION_COLUMNS = IGNORED_COLUMNS | {"analyst_time_s"}
+
 _KEY = ("agent", "agent_kwargs", "scene", "env_kwargs", "seed")
 
 
@@ -58,8 +67,8 @@ def _key(row: Mapping[str, Any]) -> tuple:
     return tuple(row[k] for k in _KEY)
 
 
-def spec_of_row(row: Mapping[str, Any]) -> EpisodeSpec:
-    """The episode a stored row came from.
+def spec_of_row(row: Mapping[str, Any], analysts: Sequence[str] = ()) -> EpisodeSpec:
+    """The episode a stored row came from (watched by ``analysts``, the characterisation track's).
 
     Raises:
         ValueError: A row of another env id, or kwargs that are not JSON objects.
@@ -73,7 +82,7 @@ def spec_of_row(row: Mapping[str, Any]) -> EpisodeSpec:
         raise ValueError(f"row {row.get('id')} has kwargs that are not JSON: {error}") from error
     if not isinstance(env_kwargs, dict) or not isinstance(agent_kwargs, dict):
         raise ValueError(f"row {row.get('id')}: env_kwargs and agent_kwargs must be JSON objects")
-    spec = EpisodeSpec(str(row["agent"]), str(row["scene"]), int(row["seed"]), env_kwargs, agent_kwargs)
+    spec = EpisodeSpec(str(row["agent"]), str(row["scene"]), int(row["seed"]), env_kwargs, agent_kwargs, tuple(analysts))
     if spec.key() != (row["agent"], canonical_json(agent_kwargs), row["scene"], canonical_json(env_kwargs), int(row["seed"])):
         raise ValueError(f"row {row.get('id')}: its kwargs are not in canonical form")
     return spec
@@ -95,18 +104,47 @@ def rerun(rows: Sequence[Mapping[str, Any]], workers: int = 1, progress: bool = 
     Raises:
         RuntimeError: An episode failed to run.
     """
-    from stemscan.benchmarks.runner import run_grid
-    from stemscan.benchmarks.store import load_results, load_runs
+    new_rows, _, fingerprint = rerun_with_identifications(rows, (), workers, progress)
+    return new_rows, fingerprint
 
-    specs = [spec_of_row(row) for row in rows]
+
+def _analysts_by_key(identifications: Sequence[Mapping[str, Any]]) -> dict[tuple, list[str]]:
+    """Each episode key's analysts, in stored order."""
+    out: dict[tuple, list[str]] = defaultdict(list)
+    for row in identifications:
+        if row["analyst"] not in out[_key(row)]:
+            out[_key(row)].append(str(row["analyst"]))
+    return out
+
+
+def rerun_with_identifications(
+    rows: Sequence[Mapping[str, Any]],
+    identifications: Sequence[Mapping[str, Any]] = (),
+    workers: int = 1,
+    progress: bool = False,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Re-run the episodes of ``rows``, watched by the analysts of their stored ``identifications`` rows.
+
+    Returns:
+        The new episode rows, the new identification rows and this environment's fingerprint.
+
+    Raises:
+        RuntimeError: An episode failed to run.
+    """
+    from stemscan.benchmarks.runner import run_grid
+    from stemscan.benchmarks.store import load_identifications, load_results, load_runs
+
+    watching = _analysts_by_key(identifications)
+    specs = [spec_of_row(row, watching.get(_key(row), ())) for row in rows]
     with tempfile.TemporaryDirectory(prefix="stemscan-verify-") as folder:
         out = Path(folder) / "rerun.sqlite"
         summary = run_grid(specs, out, workers=workers, progress=progress, command="stemscan verify")
         if summary.failed:
             raise RuntimeError("re-running failed for " + "; ".join(f"{label}: {error}" for label, error in summary.failed))
         new_rows = load_results(out, as_frame=False)
+        new_identifications = load_identifications(out) if watching else []
         runs = load_runs(out)
-    return new_rows, (runs[0]["fingerprint"] if runs else {})
+    return new_rows, new_identifications, (runs[0]["fingerprint"] if runs else {})
 
 
 @dataclass
@@ -135,25 +173,39 @@ class Verification:
     checks: list[RowCheck]
     fingerprint: dict[str, Any]
     stored_fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: One per stored identification row of the re-run episodes (label ``navigator+analyst/scene/seed/budget``).
+    identification_checks: list[RowCheck] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+        return all(c.ok for c in self.checks) and all(c.ok for c in self.identification_checks)
 
     @property
     def n_differ(self) -> int:
+        """Episode rows that differ."""
         return sum(not c.ok for c in self.checks)
+
+    @property
+    def n_identifications_differ(self) -> int:
+        """Identification rows that differ."""
+        return sum(not c.ok for c in self.identification_checks)
 
 
 def _label(row: Mapping[str, Any]) -> str:
     return f"{row['agent']}/{row['scene']}/s{row['seed']}/b{row['dose_budget']:g}"
 
 
-def compare_rows(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """``(column, stored, new)`` for every non-ignored column whose values differ."""
+def _identification_label(row: Mapping[str, Any]) -> str:
+    return f"{row['agent']}+{row['analyst']}/{row['scene']}/s{row['seed']}/b{row['dose_budget']:g}"
+
+
+def compare_rows(
+    stored: Mapping[str, Any], new: Mapping[str, Any], ignored: frozenset[str] | set[str] = IGNORED_COLUMNS
+) -> list[tuple[str, Any, Any]]:
+    """``(column, stored, new)`` for every column not in ``ignored`` whose values differ."""
     out = []
     for column, value in stored.items():
-        if column in IGNORED_COLUMNS:
+        if column in ignored:
             continue
         other = new.get(column)
         if isinstance(value, float) and isinstance(other, float) and math.isnan(value) and math.isnan(other):
@@ -168,9 +220,20 @@ def verify_rows(
     runs: Sequence[Mapping[str, Any]] = (),
     workers: int = 1,
     progress: bool = False,
+    identifications: Sequence[Mapping[str, Any]] = (),
 ) -> Verification:
-    """Re-run ``rows`` and compare each with its stored self (see the module docstring)."""
-    new_rows, fingerprint = rerun(rows, workers=workers, progress=progress)
+    """Re-run ``rows`` and compare each with its stored self (see the module docstring).
+
+    Args:
+        rows: Stored episode rows.
+        runs: The file's runs (their fingerprints).
+        workers: Parallel episodes.
+        progress: Show a progress bar.
+        identifications: Stored identification rows (any; those of ``rows``' episodes are checked).
+    """
+    keys = {_key(r) for r in rows}
+    stored_ids = [r for r in identifications if _key(r) in keys]
+    new_rows, new_ids, fingerprint = rerun_with_identifications(rows, stored_ids, workers=workers, progress=progress)
     by_key = {_key(r): r for r in new_rows}
     by_run = {run["run_id"]: run for run in runs}
     checks, stored_fingerprints = [], {}
@@ -180,7 +243,15 @@ def verify_rows(
         if run is not None:
             stored_fingerprints[fid] = run["fingerprint"]
         checks.append(RowCheck(_label(row), compare_rows(row, by_key[_key(row)]), fid))
-    return Verification(checks, fingerprint, stored_fingerprints)
+    fids = {run["run_id"]: run["fingerprint_id"] for run in runs}
+    new_by_key = {(*_key(r), r["analyst"]): r for r in new_ids}
+    id_checks = []
+    for row in stored_ids:
+        other = new_by_key.get((*_key(row), row["analyst"]))
+        differences = [("row", "stored", "not re-made")] if other is None else compare_rows(
+            row, other, IGNORED_IDENTIFICATION_COLUMNS)
+        id_checks.append(RowCheck(_identification_label(row), differences, fids.get(row.get("run_id"))))
+    return Verification(checks, fingerprint, stored_fingerprints, id_checks)
 
 
 @dataclass(frozen=True)
@@ -213,17 +284,31 @@ class GroupCheck:
 
 
 def equivalence(
-    stored: Sequence[Mapping[str, Any]], rerun_rows: Sequence[Mapping[str, Any]], reps: int = 2000, seed: int = 0
+    stored: Sequence[Mapping[str, Any]],
+    rerun_rows: Sequence[Mapping[str, Any]],
+    reps: int = 2000,
+    seed: int = 0,
+    column: str = "gain",
 ) -> list[GroupCheck]:
-    """Paired IQM-gain comparison per (scene, agent) group (see the module docstring)."""
+    """Paired IQM comparison of ``column`` per (scene, agent) group (see the module docstring).
+
+    Rows of table ``identifications`` (with an ``analyst``; use ``column="dec_auc"``)
+    are paired and grouped per (scene, ``navigator+analyst``).
+    """
     from stemscan.benchmarks.entry import agent_label
 
-    new = {_key(r): r for r in rerun_rows}
+    def key(row: Mapping[str, Any]) -> tuple:
+        return (*_key(row), row.get("analyst"))
+
+    def label(row: Mapping[str, Any]) -> str:
+        return agent_label(row) + (f"+{row['analyst']}" if row.get("analyst") else "")
+
+    new = {key(r): r for r in rerun_rows}
     groups: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for row in sorted(stored, key=lambda r: (r["env_kwargs"], int(r["seed"]))):
-        other = new.get(_key(row))
+        other = new.get(key(row))
         if other is not None:
-            groups[(row["scene"], agent_label(row))][row["env_kwargs"]].append((float(row["gain"]), float(other["gain"])))
+            groups[(row["scene"], label(row))][row["env_kwargs"]].append((float(row[column]), float(other[column])))
     rng = np.random.default_rng(seed)
     checks = []
     for (scene, agent), strata in sorted(groups.items()):

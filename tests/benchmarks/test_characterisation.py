@@ -142,11 +142,94 @@ def test_bundle_covers_identification_rows(tmp_path):
         assert any("identification row" in p and "(raster+peaks/lattice-defects/s1) was altered" in p for p in problems)
 
 
-def test_analysts_leave_the_discovery_row_unchanged():
+@pytest.mark.parametrize(("navigator", "kwargs"), [("dcnn-bo", {}), ("linear-bo", {"window": 8, "stride": 4})])
+def test_analysts_leave_the_discovery_row_unchanged(navigator, kwargs):
     from stemscan.benchmarks.episode import run_spec
     from stemscan.benchmarks.verify import IGNORED_COLUMNS
 
-    watched = run_spec(_grid(["dcnn-bo+self", "dcnn-bo+peaks"])[0])
-    plain = run_spec(_grid(["dcnn-bo"])[0])
+    def grid(agents):
+        return expand_grid(agents, ["lattice-defects"], [1], budgets=[0.6], env_kwargs=TINY_ENV,
+                           agent_kwargs={navigator: kwargs} if kwargs else None)
+
+    watched = run_spec(grid([f"{navigator}+self", f"{navigator}+peaks"])[0])
+    plain = run_spec(grid([navigator])[0])
     assert len(watched.pop("identifications")) == 2
     assert {k: v for k, v in watched.items() if k not in IGNORED_COLUMNS} == {k: v for k, v in plain.items() if k not in IGNORED_COLUMNS}
+
+
+def _without(row, ignored):
+    return {k: v for k, v in row.items() if k not in ignored}
+
+
+def test_evaluate_with_analysts_returns_identification_rows():
+    from stemscan.agents import make as make_agent
+    from stemscan.benchmarks.evaluate import evaluate
+    from stemscan.benchmarks.verify import IGNORED_COLUMNS, IGNORED_IDENTIFICATION_COLUMNS
+
+    grid = {"scenes": "lattice-defects", "seeds": [0, 1], "budgets": [TINY_BUDGET], "env_kwargs": TINY_ENV}
+    plain = evaluate("raster", **grid)
+    watched = evaluate("raster", analysts=["peaks"], **grid)
+    assert "identifications" not in plain[0]
+    for row, other in zip(watched, plain):
+        ids = row.pop("identifications")
+        assert [r["analyst"] for r in ids] == ["peaks"]
+        assert ids[0]["seed"] == row["seed"] and 0 <= ids[0]["f1"] <= 1 and 0 <= ids[0]["dec_auc"] <= 1
+        assert _without(row, IGNORED_COLUMNS) == _without(other, IGNORED_COLUMNS)  # the discovery track is unchanged
+    # an object is scored like the zoo agent of the same name, its own report() included
+    kwargs = {"window": 8, "stride": 4}
+    by_name = evaluate("linear-bo", agent_kwargs=kwargs, analysts=["self", "peaks"], **grid)
+    import gymnasium as gym
+
+    env = gym.make("STEMScan-v0", scene="lattice-defects", **TINY_ENV)
+    agent = make_agent("linear-bo", env, **kwargs)
+    by_object = evaluate(agent, analysts=["self", "peaks"], **grid)
+    for a, b in zip(by_name, by_object):
+        assert [r["analyst"] for r in b["identifications"]] == ["self", "peaks"]
+        assert [_without(r, IGNORED_IDENTIFICATION_COLUMNS | {"agent_kwargs"}) for r in a["identifications"]] == \
+            [_without(r, IGNORED_IDENTIFICATION_COLUMNS | {"agent_kwargs"}) for r in b["identifications"]]
+    with pytest.raises(ValueError, match="'raster' has no report"):
+        evaluate("raster", analysts=["self"], **grid)
+    with pytest.raises(ValueError, match="unknown analyst 'atoms'"):
+        evaluate("raster", analysts=["atoms"], **grid)
+    with pytest.raises(ValueError, match="duplicates"):
+        evaluate("raster", analysts=["peaks", "peaks"], **grid)
+    with pytest.raises(ValueError, match="list of analyst names"):
+        evaluate("raster", analysts="peaks", **grid)
+
+
+def test_verify_reruns_identification_rows(tmp_path, capsys):
+    out = tmp_path / "r.sqlite"
+    run_grid(_grid(["raster+peaks", "random"]), out, workers=1, progress=False)
+    assert main(["verify", str(out), "--all", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "4 of 4 rows reproduce bit for bit" in text and "2 of 2 identification rows reproduce bit for bit" in text
+    assert "ok      raster+peaks/lattice-defects/s1/b0.3" in text
+    assert main(["verify", str(out), "--statistical", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "IQM DEC-AUC (navigator+analyst)" in text and "raster+peaks" in text
+    assert "3 of 3 groups consistent with the stored results" in text  # random, raster; raster+peaks
+
+    tampered = tmp_path / "tampered.sqlite"
+    tampered.write_bytes(out.read_bytes())
+    conn = sqlite3.connect(tampered)
+    conn.execute("UPDATE identifications SET dec_auc = dec_auc + 0.125 WHERE seed = 1")
+    conn.commit()
+    conn.close()
+    assert main(["verify", str(tampered), "--all", "--no-progress"]) == 1
+    text = capsys.readouterr().out
+    assert "DIFFERS raster+peaks/lattice-defects/s1/b0.3" in text and "dec_auc: stored" in text
+    assert "4 of 4 rows reproduce bit for bit" in text and "1 of 2 identification rows reproduce bit for bit" in text
+
+
+def test_verify_rows_checks_only_the_sampled_episodes_identifications(tmp_path):
+    from stemscan.benchmarks.verify import verify_rows
+
+    out = tmp_path / "r.sqlite"
+    run_grid(_grid(["raster+peaks"]), out, workers=1, progress=False)
+    rows, ids = load_results(out, as_frame=False), load_identifications(out)
+    result = verify_rows(rows[:1], identifications=ids)
+    assert result.ok and [c.label for c in result.identification_checks] == ["raster+peaks/lattice-defects/s0/b0.3"]
+    ids[0] = {**ids[0], "precision": ids[0]["precision"] + 0.5}
+    result = verify_rows(rows[:1], identifications=ids)
+    assert not result.ok and result.n_differ == 0 and result.n_identifications_differ == 1
+    assert result.identification_checks[0].differences[0][0] == "precision"
