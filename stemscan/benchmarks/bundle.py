@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -132,20 +132,32 @@ def _identification_digest(row: Mapping[str, Any]) -> str:
     return row_digest({k: v for k, v in row.items() if k not in ("analyst_time_s", "finished_at")})
 
 
+def _row_problems(
+    stored: Mapping[str, Mapping[str, Any]],
+    expected: Mapping[str, str],
+    digest: Callable[[Mapping[str, Any]], str],
+    name: Callable[[Mapping[str, Any]], str],
+    what: str = "row",
+) -> list[str]:
+    """One line per altered, missing or extra row: ``stored`` rows by id against the manifest's ``expected`` digests."""
+    problems = []
+    for row_id, value in expected.items():
+        row = stored.get(row_id)
+        if row is None:
+            problems.append(f"{what} {row_id} is missing")
+        elif digest(row) != value:
+            problems.append(f"{what} {row_id} ({name(row)}) was altered")
+    problems += [f"{what} {i} is not in the manifest" for i in sorted(set(stored) - set(expected), key=int)]
+    return problems
+
+
 def _identification_problems(results: Path, expected: Mapping[str, str]) -> list[str]:
     """One line per altered, missing or extra row of table ``identifications``."""
     from stemscan.benchmarks.store import load_identifications
 
     stored = {str(r["id"]): r for r in load_identifications(results)}
-    problems = []
-    for row_id, digest in expected.items():
-        row = stored.get(row_id)
-        if row is None:
-            problems.append(f"identification row {row_id} is missing")
-        elif _identification_digest(row) != digest:
-            problems.append(f"identification row {row_id} ({row['agent']}+{row['analyst']}/{row['scene']}/s{row['seed']}) was altered")
-    problems += [f"identification row {i} is not in the manifest" for i in sorted(set(stored) - set(expected), key=int)]
-    return problems
+    return _row_problems(stored, expected, _identification_digest,
+                         lambda r: f"{r['agent']}+{r['analyst']}/{r['scene']}/s{r['seed']}", "identification row")
 
 
 @contextmanager
@@ -190,15 +202,8 @@ def open_bundle(path: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, 
         if _sha256_file(results) != manifest.get("results_sha256"):
             problems.append("results.sqlite differs from the file the manifest describes")
         stored = {str(r["id"]): r for r in load_results(results, as_frame=False)}
-        expected = manifest.get("rows") or {}
-        for row_id, digest in expected.items():
-            row = stored.get(row_id)
-            if row is None:
-                problems.append(f"row {row_id} is missing")
-            elif row_digest(row) != digest:
-                problems.append(f"row {row_id} ({row['agent']}/{row['scene']}/s{row['seed']}) was altered")
-        for row_id in sorted(set(stored) - set(expected), key=int):
-            problems.append(f"row {row_id} is not in the manifest")
+        problems += _row_problems(stored, manifest.get("rows") or {}, row_digest,
+                                  lambda r: f"{r['agent']}/{r['scene']}/s{r['seed']}")
         if "identifications" in manifest:  # bundles from before the characterisation track have none
             problems += _identification_problems(results, manifest["identifications"] or {})
         notes = []
