@@ -56,9 +56,9 @@ def test_builtin_suites_load():
     smoke = load_suite("smoke")
     assert len(smoke.episodes()) == 12
     paper = load_suite("paper")
-    assert set(paper.agents) == {"random", "raster", "oracle", "linear-bo", "dcnn-bo", "rvae-bo", "ppo"}
+    assert set(paper.agents) == {"random", "raster", "oracle", "linear-bo", "dcnn-bo", "rvae-bo", "dkl-bo", "ppo"}
     assert len(paper.scenes) == 4 and paper.budgets == [0.05, 0.1]
-    assert len(paper.episodes()) == 4 * 7 * 10 * 2
+    assert len(paper.episodes()) == 4 * 8 * 10 * 2
 
 
 def test_suite_file(tmp_path):
