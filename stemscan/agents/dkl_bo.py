@@ -94,7 +94,7 @@ class DKLBOAgent(LinearBOAgent):
         seed: Seed of the agent's generators (initial design; encoder weights).
         embedding: Size of the CNN embedding (1 .. 8).
         survey_cells: Side of each cell's survey window, grid cells (odd, 1 .. 7).
-        survey_px: Pixels per grid cell in the survey windows (3 .. 16).
+        survey_px: Pixels per grid cell in the survey windows (4 .. 16).
         train_steps: Adam steps of joint training per decision (1 .. 200).
         lr: Adam learning rate (> 0).
         window, stride, apodisation, method, n_components, target, example,
@@ -135,7 +135,7 @@ class DKLBOAgent(LinearBOAgent):
         self.survey_cells = check_int("survey_cells", survey_cells, 1, 7)
         if self.survey_cells % 2 == 0:
             raise ValueError(f"survey_cells must be odd (a window centred on its cell), got {survey_cells}")
-        self.survey_px = check_int("survey_px", survey_px, 3, 16)
+        self.survey_px = check_int("survey_px", survey_px, 4, 16)
         self.train_steps = check_int("train_steps", train_steps, 1, 200)
         self.lr = check_positive("lr", lr)
         super().__init__(

@@ -66,7 +66,7 @@ def test_config_rebuilds_the_agent() -> None:
         ({"embedding": 9}, "embedding"),
         ({"survey_cells": 2}, "survey_cells must be odd"),
         ({"survey_cells": 9}, "survey_cells"),
-        ({"survey_px": 2}, "survey_px"),
+        ({"survey_px": 3}, "survey_px"),
         ({"train_steps": 0}, "train_steps"),
         ({"lr": 0.0}, "lr"),
         ({"lr": float("nan")}, "lr"),

@@ -1,6 +1,6 @@
 """Deep kernel learning for the BO core: a small CNN embeds image windows, an exact GP models a target on the embeddings.
 
-* :class:`WindowEncoder` — the feature extractor: two 3×3 convolutions, a
+* :class:`WindowEncoder` — the feature extractor: a 3×3 convolution, a
   2×2 max-pool and two linear layers map a ``(w, w)`` window to a few
   numbers (the embedding);
 * :class:`DeepKernelGP` — an exact GP (GPyTorch, BoTorch's
@@ -12,7 +12,8 @@
   steps per decision, warm-started from the previous decision (model and
   optimiser state kept through the episode).
 
-Everything runs in double precision on the CPU, full batch (no sampling);
+The encoder runs in single precision, the GP in double, on the CPU, full
+batch (no sampling);
 the encoder's initial weights come from a ``torch.Generator`` seeded by the
 caller, so a seed fixes every number (no global generator is seeded or
 read).  For decisions the GP is conditioned on the *detached* embeddings of
@@ -43,10 +44,10 @@ MIN_NOISE = 1e-4
 
 
 class WindowEncoder(nn.Module):
-    """CNN ``(N, 1, w, w)`` windows -> ``(N, embedding)`` (tanh-bounded, so the GP's inputs stay in [-1, 1]).
+    """CNN ``(N, 1, w, w)`` windows -> ``(N, embedding)`` (tanh-bounded, so the GP's inputs stay in [-1, 1]; ``float32`` weights).
 
     Args:
-        window: Window side, pixels (>= 6).
+        window: Window side, pixels (>= 4).
         embedding: Output size (>= 1).
         channels: Channels of the two convolutions.
         generator: Source of the initial weights (uniform ±1/sqrt(fan-in), as torch's default layers).
@@ -55,21 +56,20 @@ class WindowEncoder(nn.Module):
     def __init__(self, window: int, embedding: int, channels: int, generator: torch.Generator) -> None:
         super().__init__()
         self.window = int(window)
-        pooled = (self.window - 4) // 2
-        self.features = nn.Sequential(
-            nn.Conv2d(1, channels, 3), nn.ReLU(), nn.Conv2d(channels, channels, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()
-        )
+        pooled = (self.window - 2) // 2
+        self.features = nn.Sequential(nn.Conv2d(1, channels, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
         self.head = nn.Sequential(nn.Linear(channels * pooled * pooled, 16), nn.ReLU(), nn.Linear(16, embedding), nn.Tanh())
-        self.to(DTYPE)
         with torch.no_grad():
             for layer in self.modules():
                 if isinstance(layer, (nn.Conv2d, nn.Linear)):
                     bound = 1.0 / math.sqrt(layer.weight[0].numel())
                     for parameter in (layer.weight, layer.bias):
-                        parameter.copy_((2.0 * torch.rand(parameter.shape, generator=generator, dtype=DTYPE) - 1.0) * bound)
+                        parameter.copy_((2.0 * torch.rand(parameter.shape, generator=generator) - 1.0) * bound)
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(windows.reshape(-1, 1, self.window, self.window)))
+        """Embeddings (``float64``) of ``(N, w·w)`` or ``(N, 1, w, w)`` windows (computed in ``float32``)."""
+        x = windows.to(torch.float32).reshape(-1, 1, self.window, self.window)
+        return self.head(self.features(x)).to(DTYPE)
 
 
 class DeepKernelGP(ExactGP, GPyTorchModel):
@@ -139,7 +139,7 @@ class OnlineDKL:
         self.gp: DeepKernelGP | None = None
         # Built now (the first Adam in a process imports much of torch: seconds, not decision time);
         # the GP's parameters join it when the GP is built.
-        self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=self.lr, foreach=False)
+        self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=self.lr)
         self.n_steps = 0
 
     def embed(self, positions: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 import torch
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.lapack import dpotrf, dpotri, dpotrs
 from scipy.special import gammaln
 
 __all__ = ["MaternObjective"]
@@ -95,7 +95,6 @@ class MaternObjective:
         self.lengthscale_prior += (_gamma_constant(*self.lengthscale_prior),)
         self.outputscale_prior = (_as_array(covar.outputscale_prior.concentration), _as_array(covar.outputscale_prior.rate))
         self.outputscale_prior += (_gamma_constant(*self.outputscale_prior),)
-        self._eye = np.eye(self.n)
         self.noise_prior = (float(noise.noise_prior.loc), float(noise.noise_prior.scale))
         mean = model.mean_module
         self.mean_columns = list(getattr(mean, "columns", []))
@@ -138,11 +137,14 @@ class MaternObjective:
         correlation = (1.0 + _SQRT5 * r + (5.0 / 3.0) * r**2) * e
         covariance = scale * correlation
         covariance[np.diag_indices(self.n)] += noise
-        factor = cho_factor(covariance, lower=True, check_finite=False)
+        chol, info = dpotrf(covariance, lower=1, clean=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"covariance not positive definite (LAPACK dpotrf info {info})")
         residual = self.y - mean
-        alpha = cho_solve(factor, residual, check_finite=False)
-        inverse = cho_solve(factor, self._eye, check_finite=False)
-        log_det = 2.0 * np.log(np.diag(factor[0])).sum()
+        alpha, _ = dpotrs(chol, residual, lower=1)
+        inverse, _ = dpotri(chol, lower=1)
+        inverse = np.tril(inverse) + np.tril(inverse, -1).T
+        log_det = 2.0 * np.log(np.diag(chol)).sum()
         log_lik = -0.5 * residual @ alpha - 0.5 * log_det - 0.5 * self.n * math.log(2.0 * math.pi)
         g = 0.5 * (np.outer(alpha, alpha) - inverse)  # d log_lik / d covariance
         # priors and their derivatives in the constrained values
