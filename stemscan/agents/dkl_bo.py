@@ -104,8 +104,10 @@ class DKLBOAgent(LinearBOAgent):
         **core: The BO core's options (:class:`~stemscan.agents.bo.BOOptions`):
             ``acquisition``, ``beta``, ``n_initial``, ``use_prior`` (the
             prior seeds the first cells; the GP's inputs are the survey
-            windows themselves); ``refit_every`` and ``lengthscale_cells``
-            have no effect (the DKL model trains every decision).
+            windows themselves), ``lengthscale_cells`` (the initial spatial
+            lengthscale of the GP, 2 cells by default, as the core's prior
+            mode); ``refit_every`` has no effect (the DKL model trains every
+            decision).
     """
 
     name = "dkl-bo"
@@ -144,10 +146,8 @@ class DKLBOAgent(LinearBOAgent):
         )
 
     def config(self) -> dict[str, Any]:
-        config = super().config()
-        config.pop("lengthscale_cells", None)
         return {
-            **config,
+            **super().config(),
             "embedding": self.embedding,
             "survey_cells": self.survey_cells,
             "survey_px": self.survey_px,
@@ -166,7 +166,7 @@ class DKLBOAgent(LinearBOAgent):
         super()._start_episode()
         seed = 0 if self.seed is None else int(self.seed)
         side = self.survey_cells * self.survey_px
-        self._dkl = OnlineDKL(side, self.embedding, self.train_steps, self.lr, seed)
+        self._dkl = OnlineDKL(side, self.embedding, self.train_steps, self.lr, seed, position_lengthscale=self._lengthscale())
         self._windows: torch.Tensor | None = None
 
     def _set_prior(self, observation: dict[str, np.ndarray]) -> None:

@@ -126,16 +126,21 @@ class OnlineDKL:
         lr: Adam learning rate.
         seed: Seed of the encoder's initial weights.
         channels: Convolution channels of the encoder.
+        position_lengthscale: Initial RBF lengthscale of the two position inputs
+            (fractions of the field); the embedding's start at 0.5.
 
     Attributes:
         n_steps: Training steps so far.
     """
 
-    def __init__(self, window: int, embedding: int, steps: int, lr: float, seed: int, channels: int = 8) -> None:
+    def __init__(
+        self, window: int, embedding: int, steps: int, lr: float, seed: int, channels: int = 8, position_lengthscale: float = 0.5
+    ) -> None:
         generator = torch.Generator().manual_seed(int(seed))
         self.encoder = WindowEncoder(window, embedding, channels, generator)
         self.steps = int(steps)
         self.lr = float(lr)
+        self.position_lengthscale = float(position_lengthscale)
         self.gp: DeepKernelGP | None = None
         # Built now (the first Adam in a process imports much of torch: seconds, not decision time);
         # the GP's parameters join it when the GP is built.
@@ -166,6 +171,9 @@ class OnlineDKL:
                 x0 = self.embed(positions, windows)
             self.gp = DeepKernelGP(x0, y, x0.shape[-1])
             self.gp.likelihood.noise = 0.1
+            lengthscale = torch.full((x0.shape[-1],), 0.5, dtype=DTYPE)
+            lengthscale[:2] = self.position_lengthscale
+            self.gp.covar_module.base_kernel.lengthscale = lengthscale
             self.optimizer.add_param_group({"params": list(self.gp.parameters())})
         gp, optimizer = self.gp, self.optimizer
         gp.train()
