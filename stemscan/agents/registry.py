@@ -42,6 +42,7 @@ _AGENTS: dict[str, str] = {
     "linear-bo": "stemscan.agents.linear_bo:LinearBOAgent",
     "dcnn-bo": "stemscan.agents.dcnn_bo:DCNNBOAgent",
     "rvae-bo": "stemscan.agents.rvae_bo:RVAEBOAgent",
+    "dkl-bo": "stemscan.agents.dkl_bo:DKLBOAgent",
     "ppo": "stemscan.agents.ppo:PPOAgent",
 }
 

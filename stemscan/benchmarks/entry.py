@@ -7,6 +7,7 @@ the other's module at import time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ class Entry:
     oracle_fraction_iqm: float
     oracle_normalised_iqm: float
     latency_ms_median: float
+    latency_ms_p90: float = math.nan
+    latency_ms_max: float = math.nan
 
 
 def agent_label(row: Mapping[str, Any]) -> str:

@@ -35,6 +35,7 @@ ENV_ID = "STEMScan-v0"
 TIMING_COLUMNS = frozenset(
     {
         "latency_ms_median",
+        "latency_ms_p90",
         "latency_ms_p95",
         "latency_ms_mean",
         "latency_ms_max",
@@ -314,6 +315,7 @@ def _row(
         "terminated": bool(found == total and total > 0),
         "curve": _curve_json(curve),
         "latency_ms_median": _none_if_nan(latency["median"]),
+        "latency_ms_p90": _none_if_nan(latency["p90"]),
         "latency_ms_p95": _none_if_nan(latency["p95"]),
         "latency_ms_mean": _none_if_nan(latency["mean"]),
         "latency_ms_max": _none_if_nan(latency["max"]),

@@ -63,6 +63,8 @@ _COLUMNS = (
     ("oracle fraction", "oracle_fraction_iqm"),
     ("oracle-normalised", "oracle_normalised_iqm"),
     ("median latency (ms)", "latency_ms_median"),
+    ("p90 latency (ms)", "latency_ms_p90"),
+    ("max latency (ms)", "latency_ms_max"),
     ("episodes", "episodes"),
 )
 
@@ -213,7 +215,7 @@ def _cell(entry: Entry, key: str) -> str:
         return f'<td class="agent" data-v="{html.escape(value)}"><span class="name">{html.escape(name)}</span>{extra}</td>'
     if key in ("rank", "episodes"):
         return f'<td data-v="{value}">{value}</td>'
-    text = "–" if not math.isfinite(value) else f"{value:.3f}" if key == "latency_ms_median" else f"{value:.2f}"
+    text = "–" if not math.isfinite(value) else f"{value:.3f}" if key in ("latency_ms_median", "latency_ms_p90") else f"{value:.1f}" if key == "latency_ms_max" else f"{value:.2f}"
     if key == "gain_iqm" and math.isfinite(value):
         text += f' <span class="ci">[{entry.gain_ci_low:.2f}, {entry.gain_ci_high:.2f}]</span>'
     return f'<td data-v="{value if math.isfinite(value) else ""}">{text}</td>'

@@ -25,6 +25,9 @@ writer opens them; their old rows keep ``run_id`` NULL (environment unknown).
 Table ``identifications`` holds the characterisation track, one row per
 (episode, analyst) (:mod:`stemscan.benchmarks.identification_store`); it
 too is added to older files by writers only.
+Likewise files from before ``latency_ms_p90`` gain the column (NULL in old
+rows).  A read-only open never changes a file: it reads the missing optional
+columns as NULL.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ COLUMNS: dict[str, str] = {
     "terminated": "INTEGER NOT NULL",
     "curve": "TEXT NOT NULL",  # JSON [[dose_fraction, found_fraction], ...]
     "latency_ms_median": "REAL",
+    "latency_ms_p90": "REAL",  # NULL in files from before it was recorded
     "latency_ms_p95": "REAL",
     "latency_ms_mean": "REAL",
     "latency_ms_max": "REAL",
@@ -95,6 +99,9 @@ RUN_COLUMNS: dict[str, str] = {
 }
 
 _KEY = ("agent", "agent_kwargs", "scene", "env_kwargs", "seed")
+
+#: Columns added after the first release: older files lack them until a writer opens them.
+_ADDED_COLUMNS = ("run_id", "latency_ms_p90")
 
 _RUNS_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS runs (\n    run_id INTEGER PRIMARY KEY,\n    "
@@ -145,8 +152,10 @@ class ResultsStore:
             with self._transaction():
                 self._conn.execute(_RUNS_SCHEMA)
                 self._conn.execute(_SCHEMA)
-                if "run_id" not in self._columns():
-                    self._conn.execute(f"ALTER TABLE episodes ADD COLUMN run_id {COLUMNS['run_id']}")
+                present = self._columns()
+                for name in _ADDED_COLUMNS:
+                    if name not in present:
+                        self._conn.execute(f"ALTER TABLE episodes ADD COLUMN {name} {COLUMNS[name]}")
                 identification_store.create_table(self._conn)
         except sqlite3.Error as error:  # e.g. a read-only folder or mount, a full disk
             if self._conn is not None:
@@ -202,7 +211,7 @@ class ResultsStore:
         if not present:
             self._conn.close()
             raise ValueError(f"{self.path} has no table 'episodes'; not a stemscan results file")
-        missing = [name for name in COLUMNS if name not in present and name != "run_id"]
+        missing = [name for name in COLUMNS if name not in present and name not in _ADDED_COLUMNS]
         if missing:
             self._conn.close()
             raise ValueError(f"{self.path}: table 'episodes' lacks columns {missing}; not a stemscan results file of this version")
@@ -290,9 +299,10 @@ class ResultsStore:
         cursor = self._conn.execute(query, tuple(params))
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, values)) for values in cursor.fetchall()]
-        if "run_id" not in names:  # a file from before runs were recorded
-            for row in rows:
-                row["run_id"] = None
+        for name in _ADDED_COLUMNS:
+            if name not in names:  # a file from before the column (read-only: not migrated)
+                for row in rows:
+                    row[name] = None
         return rows
 
     # ------------------------------------------- characterisation track

@@ -30,7 +30,7 @@ def _actions(name: str, seed: int, mode: str = "continuous", n: int = 10) -> lis
 
 
 def test_names_follow_the_design_card():
-    assert agents.names() == ["random", "raster", "oracle", "linear-bo", "dcnn-bo", "rvae-bo", "ppo"]
+    assert agents.names() == ["random", "raster", "oracle", "linear-bo", "dcnn-bo", "rvae-bo", "dkl-bo", "ppo"]
 
 
 @pytest.mark.parametrize("name", ["random", "raster", "oracle"])

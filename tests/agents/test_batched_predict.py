@@ -11,7 +11,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 import stemscan.agents
 
 ENV = {"image_size": 128, "patch_size": 32, "overview_size": 64, "dose_budget": 0.3}
-AGENTS = ["random", "raster", "linear-bo", "dcnn-bo", "rvae-bo", "ppo"]
+AGENTS = ["random", "raster", "linear-bo", "dcnn-bo", "rvae-bo", "dkl-bo", "ppo"]
 
 
 def _env(action_mode: str = "continuous") -> gym.Env:

@@ -42,6 +42,28 @@ def test_rank_orders_by_iqm_gain_and_normalises():
     assert rank(_rows(), budget=0.05) == {}
 
 
+def test_latency_columns_aggregate_median_p90_and_max_over_episodes():
+    from stemscan.benchmarks.leaderboard import latency_summary
+
+    rows = []
+    for seed, (median, p90, peak) in enumerate([(10.0, 20.0, 30.0), (12.0, 40.0, 90.0), (11.0, 30.0, 35.0), (13.0, None, None)]):
+        row = {"agent": "good", "agent_kwargs": "{}", "scene": "lattice-defects", "env_kwargs": "{}", "seed": seed,
+               "dose_budget": 0.1, "gain": 1.0, "score": 1.0, "auc": 0.1, "curve": json.dumps([[0.01, 0.0], [0.1, 0.1]]),
+               "latency_ms_median": median, "latency_ms_max": peak}
+        if seed < 3:  # the fourth is a row from a file without the p90 column
+            row["latency_ms_p90"] = p90
+        rows.append(row)
+    (entry,) = rank(rows, reps=50)["lattice-defects"]
+    assert entry.latency_ms_median == pytest.approx(11.5)  # median of 10, 12, 11, 13
+    assert entry.latency_ms_p90 == pytest.approx(30.0)  # median of 20, 40, 30 (the fourth has none)
+    assert entry.latency_ms_max == pytest.approx(90.0)  # the slowest single decision
+    assert np.isnan(latency_summary([{"latency_ms_median": None}])["latency_ms_p90"])
+    md = leaderboard(rows, format="md")
+    assert "| 11.500 / 30.000 / 90.0 |" in md
+    page = leaderboard(rows, format="html", scan_paths=False)
+    assert "p90 latency (ms)" in page and "max latency (ms)" in page and 'data-v="90.0"' in page
+
+
 def test_ranking_does_not_depend_on_row_order():
     rows = []
     for seed in range(10):
@@ -59,7 +81,7 @@ def test_ranking_does_not_depend_on_row_order():
 def test_markdown_and_csv():
     md = leaderboard(_rows(), format="md")
     assert "## lattice-defects" in md
-    assert "| agent | IQM gain [95% CI] | score (features / 10⁶ e⁻) | oracle fraction | oracle-normalised | median latency (ms) | episodes |" in md
+    assert "| agent | IQM gain [95% CI] | score (features / 10⁶ e⁻) | oracle fraction | oracle-normalised | latency median / p90 / max (ms) | episodes |" in md
     lines = [line for line in md.splitlines() if line.startswith("| 1 ")]
     assert lines and "oracle" in lines[0]
     table = list(csv.DictReader(io.StringIO(leaderboard(_rows(), format="csv"))))

@@ -56,15 +56,15 @@ def test_builtin_suites_load():
     smoke = load_suite("smoke")
     assert len(smoke.episodes()) == 12
     paper = load_suite("paper")
-    assert set(paper.agents) == {"random", "raster", "oracle", "linear-bo", "dcnn-bo", "rvae-bo", "ppo"}
+    assert set(paper.agents) == {"random", "raster", "oracle", "linear-bo", "dcnn-bo", "rvae-bo", "dkl-bo", "ppo"}
     assert len(paper.scenes) == 4 and paper.budgets == [0.05, 0.1]
-    assert len(paper.episodes()) == 4 * 7 * 10 * 2
+    assert len(paper.episodes()) == 4 * 8 * 10 * 2
     crossed = load_suite("characterisation")  # the same episodes, watched by the analysts
     assert [s.key() for s in crossed.episodes()] == [s.key() for s in paper.episodes()]
     watched = {s.agent: s.analysts for s in crossed.episodes()}
     for workflow in ("linear-bo", "dcnn-bo", "rvae-bo"):  # the navigators with a report() of their own
         assert watched[workflow] == ("peaks", "dcnn", "self")
-    for plain in ("random", "raster", "oracle", "ppo"):
+    for plain in ("random", "raster", "oracle", "dkl-bo", "ppo"):
         assert watched[plain] == ("peaks", "dcnn")
 
 

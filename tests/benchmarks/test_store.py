@@ -84,3 +84,28 @@ def test_two_processes_write_one_file(tmp_path):
     counts = dict(conn.execute("SELECT agent, COUNT(*) FROM episodes GROUP BY agent"))
     assert counts == {"a": 200, "b": 200, "shared": 200}
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_files_without_the_p90_column_are_read_as_is_and_migrated_by_writers(tmp_path):
+    old = tmp_path / "old.sqlite"
+    with ResultsStore(old) as store:
+        store.insert({**_row(0), "latency_ms_p90": 7.5})
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("ALTER TABLE episodes DROP COLUMN latency_ms_p90")
+    conn.commit()
+    conn.close()
+    before = old.read_bytes()
+    (row,) = load_results(old, as_frame=False)  # read-only: nothing converted, the column reads as NULL
+    assert row["latency_ms_p90"] is None and row["agent"] == "random"
+    assert old.read_bytes() == before
+    with ResultsStore(old) as store:  # a writer adds the column; old rows keep NULL, new rows fill it
+        store.insert({**_row(1), "latency_ms_p90": 3.0})
+        assert [r["latency_ms_p90"] for r in store.rows()] == [None, 3.0]
+
+
+def test_episode_rows_record_the_p90_latency():
+    from stemscan.benchmarks.metrics import latency_summary_ms
+
+    summary = latency_summary_ms([0.001 * k for k in range(1, 11)])  # 1..10 ms
+    assert summary["median"] == pytest.approx(5.5) and summary["p90"] == pytest.approx(9.1) and summary["max"] == 10.0

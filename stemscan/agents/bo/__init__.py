@@ -1,10 +1,13 @@
-"""The shared Bayesian-optimisation core of every BO workflow (``linear-bo``, ``dcnn-bo``, ``rvae-bo``), by role.
+"""The shared Bayesian-optimisation core of every BO workflow (``linear-bo``, ``dcnn-bo``, ``rvae-bo``, ``dkl-bo``), by role.
 
 As in BoTorch's closed loop, one small named function per step:
 
 * :mod:`~stemscan.agents.bo.model` — the GP (``build_gp``), its fitting
   (``fit_gp``, ``WarmGP``: refitted every few observations, exact updates
   in between) and the survey prior as GP inputs (``prior_inputs``);
+  :mod:`~stemscan.agents.bo.likelihood` — the fit's objective in closed form;
+* :mod:`~stemscan.agents.bo.dkl` — deep kernel learning: a CNN embedding
+  under a GP, trained jointly online (``dkl-bo``);
 * :mod:`~stemscan.agents.bo.acquisition` — what makes a cell worth
   scanning: ``make_acquisition`` (maximum search), ``expected_change`` and
   ``boundary_straddle`` (boundary search);
