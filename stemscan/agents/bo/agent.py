@@ -38,7 +38,7 @@ from stemscan.agents.bo.optim import (
     select_cell,
     spread_top_cells,
 )
-from stemscan.validation import check_int, check_positive
+from stemscan.validation import check_bool, check_int, check_positive
 
 __all__ = ["SEARCHES", "BOAgent", "BOOptions", "check_lengthscale"]
 
@@ -60,6 +60,7 @@ class BOOptions(TypedDict, total=False):
     refit_every: int
     n_initial: int
     use_prior: bool
+    use_descriptor: bool
     lengthscale_cells: float | None
 
 
@@ -87,7 +88,14 @@ class BOAgent(Agent):
         n_initial: Cells scanned before the GP takes over (>= 1), chosen
             from the survey prior when :meth:`prior` returns one column,
             otherwise a seeded Latin hypercube over the grid.
-        use_prior: Use :meth:`prior` (the survey) at all.
+        use_prior: Use :meth:`prior` (the survey) at all (a bool).
+        use_descriptor: Analyse the measured patches (a bool; default
+            True).  False is the *prior-only* ablation: after the initial
+            cells, the unscanned cell the survey prior rates highest (the
+            mean of its standardised columns), or a space-filling scan
+            without a prior; :meth:`descriptor` is never called.  With
+            ``use_prior=False`` it is the *descriptor-only* ablation; with
+            both on, the workflow (see the README's ablation table).
         lengthscale_cells: Prior mode of the GP lengthscale, in grid cells
             (> 0): the expected size of regions of similar descriptor; the
             fitted lengthscale moves from it as data demand.  ``None`` keeps
@@ -126,6 +134,7 @@ class BOAgent(Agent):
         use_prior: bool = True,
         lengthscale_cells: float | None = None,
         search: str = "maximum",
+        use_descriptor: bool = True,
     ) -> None:
         super().__init__(env, seed)
         if acquisition not in ACQUISITIONS:
@@ -136,7 +145,8 @@ class BOAgent(Agent):
         self.beta = check_positive("beta", beta)
         self.refit_every = check_int("refit_every", refit_every, 1)
         self.n_initial = check_int("n_initial", n_initial, 1)
-        self.use_prior = bool(use_prior)
+        self.use_prior = check_bool("use_prior", use_prior)
+        self.use_descriptor = check_bool("use_descriptor", use_descriptor)
         self.search = search
         if lengthscale_cells is not None:
             self.lengthscale_cells = check_lengthscale(lengthscale_cells)
@@ -198,6 +208,7 @@ class BOAgent(Agent):
             "refit_every": self.refit_every,
             "n_initial": self.n_initial,
             "use_prior": self.use_prior,
+            "use_descriptor": self.use_descriptor,
         }
 
     @property
@@ -259,6 +270,12 @@ class BOAgent(Agent):
         self._initial = first + [c for c in self._initial if c not in first]
 
     def _record(self, observation: dict[str, np.ndarray]) -> None:
+        if not self.use_descriptor:  # the prior-only ablation: the patch is not analysed
+            cell = self.field.cell_of_position(np.asarray(observation["position"], dtype=np.float64))
+            self._cells.append(cell)
+            self._values.append(0.0)
+            self._scanned[cell] = True
+            return
         value = float(self.descriptor(observation))
         if not np.isfinite(value):
             raise ValueError(f"{type(self).__name__}.descriptor() returned {value!r}; it must be finite")
@@ -283,9 +300,21 @@ class BOAgent(Agent):
             cell = self._initial.pop(0)
             if allowed[cell]:
                 return cell
+        if not self.use_descriptor:
+            return self._prior_cell(allowed)
         if self.search == "maximum":
             return self._maximum_cell(allowed)
         return self._boundary_cell(allowed)
+
+    def _prior_cell(self, allowed: np.ndarray) -> int:
+        """Prior-only ablation: the unscanned cell the survey prior rates highest (mean of its standardised columns).
+
+        Without a usable prior, the cell farthest from every scanned one (a space-filling scan).
+        """
+        if self._prior_columns is None:
+            return farthest_cell(self.field.cell_centres, self._cells, allowed)
+        scores = np.where(allowed, self._prior_columns.mean(axis=1), -np.inf)
+        return int(np.argmax(scores))
 
     def _lengthscale(self) -> float:
         """The lengthscale prior mode in normalised input units (a fraction of the field)."""
