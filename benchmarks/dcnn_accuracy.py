@@ -16,8 +16,9 @@ one within 1.5 × the atom radius (0.3 × median nearest-neighbour distance);
 an extended-defect detection is right when it lies within 1.5 × that radius
 of a labelled grain-boundary or Stone-Wales pixel, and such a feature is
 recalled when a detection lies that close to it.  Points within 3 pixels of
-the edge are not scored.  Counts are pooled over seeds; ``-`` marks a
-class the detector declared not visible.  ``pristine`` rows use MoS2
+the edge are not scored.  Counts are pooled over seeds (recall counts the
+truths of every seed); ``- (not visible)`` marks a class the calibrated
+detector declared not visible on every seed, ``kh`` one it hid on k seeds.  ``pristine`` rows use MoS2
 scenes with no defects at all (every detection is false).
 
 Usage (tune on development seeds 100+, report on 0-9)::
@@ -102,7 +103,7 @@ def main() -> None:
         dose = default_acquisition("lattice-defects", {"material": material, "pixel_size": 0.2})[0]
         for condition, electrons in (("clean", None), ("dose", dose), ("low", dose / args.low_factor)):
             totals = {d: {c: np.zeros(4, int) for c in CLASSES} for d in ("raw", "cal")}
-            snrs, hidden = [], set()
+            snrs, hidden = [], {c: 0 for c in CLASSES}
             for seed in args.seeds:
                 scene = make_scene("lattice-defects", seed=seed, size=args.size, material=material, **extra)
                 image = scene.image if electrons is None else measure(scene, electrons, np.random.default_rng(seed))
@@ -110,7 +111,8 @@ def main() -> None:
                 raw = {c: region_peaks(probs[finder.class_index(c)], 0.5, 4)[0] for c in CLASSES}
                 report = detect_defects(probs, image, finder.class_names, calibration)
                 snrs.append(report.snr)
-                hidden |= {c for c, v in report.visible.items() if not v}
+                for c, v in report.visible.items():
+                    hidden[c] += not v
                 for det, found in (("raw", raw), ("cal", report.centres)):
                     for c, counts in score(scene, found).items():
                         totals[det][c] += counts
@@ -119,12 +121,13 @@ def main() -> None:
                 cells = []
                 for c in CLASSES:
                     right, n_found, recalled, n_true = totals[det][c]
-                    if det == "cal" and c in hidden:
-                        cells.append(f"{'-':>26s}")
+                    if det == "cal" and hidden[c] == len(args.seeds):
+                        cells.append(f"{'- (not visible)':>26s}")
                         continue
                     p = right / n_found if n_found else float("nan")
                     r = recalled / n_true if n_true else float("nan")
-                    cells.append(f"{p:5.2f}/{r:4.2f} ({n_found:4d}/{n_true:3d})".rjust(26))
+                    mark = f"{hidden[c]}h" if det == "cal" and hidden[c] else ""
+                    cells.append(f"{mark}{p:5.2f}/{r:4.2f} ({n_found:4d}/{n_true:3d})".rjust(26))
                 print(f"{label:9s} {name:8s} {np.mean(snrs):5.1f} {det:4s} " + " ".join(cells), flush=True)
 
 

@@ -6,9 +6,12 @@ model before imaging was put in physical units; on today's MoS2 scenes its
 of a pristine lattice.  Rather than trusting its arg-max,
 :func:`detect_defects` keeps a region of a defect class only when
 
-1. the image is clear enough for that class: :func:`~stemscan.agents.features.visibility.image_snr`
-   is at least the class's ``min_snr`` (below it the class is reported as
-   *not visible* and has no detections, never noise);
+1. the image is clear enough for that class: its
+   :func:`~stemscan.agents.features.visibility.image_snr` is at least the
+   class's ``min_snr`` and the
+   :func:`~stemscan.agents.features.visibility.lattice_completeness` of the
+   columns found at least its ``min_completeness`` (otherwise the class is
+   reported as *not visible* and has no detections, never noise);
 2. its peak probability exceeds the class's ``threshold`` and it covers at
    least ``min_area`` pixels;
 3. the lattice agrees.  Columns are split into those on the image's
@@ -17,7 +20,10 @@ of a pristine lattice.  Rather than trusting its arg-max,
    of both kinds lies on an *interface*.  An ``extended-defect`` must lie
    on an interface; a ``vacancy`` must not, and must lie within 0.6 bonds
    of a missing site of the honeycomb of the columns found that at least
-   two columns predict (:func:`~stemscan.agents.features.lattice.honeycomb_missing_sites`).
+   two columns predict (:func:`~stemscan.agents.features.lattice.honeycomb_missing_sites`),
+   and the image there (smoothed over 0.15 bonds) must be darker than
+   ``0.3`` × the 10th percentile of the found columns (the dimmer
+   sublattice, e.g. S2 in MoS2): a missing column, not a dim one.
    ``dopant`` needs no check.
 
 The per-class options live in ``weights/dcnn_calibration.json`` beside the
@@ -37,7 +43,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, region_peaks
-from stemscan.agents.features.visibility import image_snr
+from stemscan.agents.features.visibility import image_snr, lattice_completeness
 
 __all__ = ["CALIBRATION_PATH", "ClassRule", "Calibration", "DefectReport", "calibration_record", "detect_defects", "local_consistency"]
 
@@ -56,11 +62,14 @@ class ClassRule:
         min_area: Smallest region, pixels.
         min_snr: Smallest :func:`~stemscan.agents.features.visibility.image_snr`
             at which the class is reported at all.
+        min_completeness: Smallest :func:`~stemscan.agents.features.visibility.lattice_completeness`
+            of the found columns at which the class is reported at all (0-1).
     """
 
     threshold: float
     min_area: int
     min_snr: float
+    min_completeness: float = 0.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.threshold, (int, float)) and 0.0 < self.threshold < 1.0):
@@ -69,6 +78,8 @@ class ClassRule:
             raise ValueError(f"min_area must be an integer >= 1, got {self.min_area!r}")
         if not (isinstance(self.min_snr, (int, float)) and np.isfinite(self.min_snr) and self.min_snr >= 0):
             raise ValueError(f"min_snr must be a finite number >= 0, got {self.min_snr!r}")
+        if not (isinstance(self.min_completeness, (int, float)) and 0.0 <= self.min_completeness <= 1.0):
+            raise ValueError(f"min_completeness must be in [0, 1], got {self.min_completeness!r}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,8 @@ class Calibration:
         if not isinstance(record, dict) or record.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a stemscan DCNN calibration (expected format {_FORMAT!r})")
         try:
-            rules = {str(name): ClassRule(float(r["threshold"]), int(r["min_area"]), float(r["min_snr"]))
+            rules = {str(name): ClassRule(float(r["threshold"]), int(r["min_area"]), float(r["min_snr"]),
+                                          float(r.get("min_completeness", 0.0)))
                      for name, r in dict(record["classes"]).items()}
             digest = str(record["weights_sha256"])
         except (KeyError, TypeError, ValueError) as error:
@@ -117,17 +129,20 @@ class DefectReport:
         confidence: Per class, ``(N,)`` peak probabilities.
         visible: Per class, whether the image was clear enough to report it.
         snr: The image's :func:`~stemscan.agents.features.visibility.image_snr`.
+        completeness: :func:`~stemscan.agents.features.visibility.lattice_completeness`
+            of the columns found.
     """
 
     centres: dict[str, np.ndarray]
     confidence: dict[str, np.ndarray]
     visible: dict[str, bool]
     snr: float
+    completeness: float
 
 
 def detect_defects(
     probabilities: np.ndarray, image: np.ndarray, class_names: tuple[str, ...], calibration: Calibration,
-    atom_threshold: float = 0.5,
+    atom_threshold: float = 0.5, snr: float | None = None, measured: np.ndarray | None = None,
 ) -> DefectReport:
     """Defect regions of a segmented image that pass the calibration (see the module docstring).
 
@@ -137,6 +152,9 @@ def detect_defects(
         class_names: Name of each probability channel.
         calibration: The per-class rules; classes without a rule are not reported.
         atom_threshold: Probability above which a pixel belongs to an atom column.
+        snr: The image's SNR when known (e.g. the median over the sub-scans
+            an analyst stitched); ``None``: :func:`image_snr` of ``image``.
+        measured: ``bool`` (H, W) mask of the measured pixels (``None``: all).
 
     Returns:
         A :class:`DefectReport`.
@@ -146,10 +164,14 @@ def detect_defects(
         raise ValueError(f"probabilities must be ({len(class_names)}, H, W), got shape {probabilities.shape}")
     if probabilities.shape[1:] != np.shape(image):
         raise ValueError(f"image shape {np.shape(image)} does not match probabilities {probabilities.shape[1:]}")
-    snr = image_snr(image)
+    snr = image_snr(image) if snr is None else float(snr)
     atom_channels = [class_names.index(n) for n in ("atom", "dopant") if n in class_names]
     atoms, _ = region_peaks(probabilities[atom_channels].sum(axis=0), atom_threshold, 2)
     bond = bond_length(atoms)
+    mask = np.ones(probabilities.shape[1:], dtype=bool) if measured is None else np.asarray(measured, dtype=bool)
+    if mask.shape != probabilities.shape[1:]:
+        raise ValueError(f"measured mask shape {mask.shape} does not match probabilities {probabilities.shape[1:]}")
+    completeness = lattice_completeness(atoms, bond, mask)
     centres: dict[str, np.ndarray] = {}
     confidence: dict[str, np.ndarray] = {}
     visible: dict[str, bool] = {}
@@ -157,7 +179,7 @@ def detect_defects(
     for name, rule in calibration.rules.items():
         if name not in class_names:
             continue
-        visible[name] = snr >= rule.min_snr
+        visible[name] = snr >= rule.min_snr and completeness >= rule.min_completeness
         if not visible[name]:
             centres[name], confidence[name] = empty
             continue
@@ -172,9 +194,9 @@ def detect_defects(
                     keep = interface
                 else:
                     sites, support = honeycomb_missing_sites(atoms, image.shape, bond)
-                    keep = _near(found, sites[support >= 2], 0.6 * bond) & ~interface
+                    keep = _near(found, sites[support >= 2], 0.6 * bond) & ~interface & _dark(image, found, atoms, bond)
         centres[name], confidence[name] = found[keep], peaks[keep]
-    return DefectReport(centres, confidence, visible, snr)
+    return DefectReport(centres, confidence, visible, snr, completeness)
 
 
 def local_consistency(atoms: np.ndarray, bond: float, reach: float = 4.0, tolerance: float = 0.12) -> np.ndarray:
@@ -217,6 +239,20 @@ def local_consistency(atoms: np.ndarray, bond: float, reach: float = 4.0, tolera
     return np.where(total > 0, hits / np.maximum(total, 1), 1.0)
 
 
+def _dark(image: np.ndarray, points: np.ndarray, atoms: np.ndarray, bond: float, fraction: float = 0.3) -> np.ndarray:
+    """Whether the smoothed image at each point is below ``fraction`` × its 10th percentile at the atom columns."""
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(np.asarray(image, dtype=np.float64), 0.15 * bond)
+    low = float(np.min(smooth))
+
+    def at(xy: np.ndarray) -> np.ndarray:
+        index = np.clip(np.rint(xy).astype(np.int64), 0, np.array(smooth.shape) - 1)
+        return smooth[index[:, 0], index[:, 1]] - low
+
+    return at(points) < fraction * float(np.percentile(at(atoms), 10.0))
+
+
 def _near(points: np.ndarray, anchors: np.ndarray, radius: float) -> np.ndarray:
     """Whether each point has an anchor within ``radius``."""
     if len(anchors) == 0:
@@ -229,7 +265,8 @@ def calibration_record(rules: dict[str, ClassRule], weights: str | Path, **prove
     return {
         "format": _FORMAT,
         "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
-        "classes": {name: {"threshold": r.threshold, "min_area": r.min_area, "min_snr": r.min_snr}
+        "classes": {name: {"threshold": r.threshold, "min_area": r.min_area, "min_snr": r.min_snr,
+                           "min_completeness": r.min_completeness}
                     for name, r in rules.items()},
         **provenance,
     }
