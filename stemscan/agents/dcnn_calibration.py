@@ -10,8 +10,9 @@ of a pristine lattice.  Rather than trusting its arg-max,
    :func:`~stemscan.agents.features.visibility.image_snr` is at least the
    class's ``min_snr`` and the
    :func:`~stemscan.agents.features.visibility.lattice_completeness` of the
-   columns found at least its ``min_completeness`` (otherwise the class is
-   reported as *not visible* and has no detections, never noise);
+   columns found at least its ``min_completeness`` when enough lattice was
+   measured to judge it (otherwise the class is reported as *not visible*
+   and has no detections, never noise);
 2. its peak probability exceeds the class's ``threshold`` and it covers at
    least ``min_area`` pixels;
 3. the lattice agrees.  Columns are split into those on the image's
@@ -130,7 +131,7 @@ class DefectReport:
         visible: Per class, whether the image was clear enough to report it.
         snr: The image's :func:`~stemscan.agents.features.visibility.image_snr`.
         completeness: :func:`~stemscan.agents.features.visibility.lattice_completeness`
-            of the columns found.
+            of the columns found (NaN: too little lattice measured to judge).
     """
 
     centres: dict[str, np.ndarray]
@@ -179,7 +180,8 @@ def detect_defects(
     for name, rule in calibration.rules.items():
         if name not in class_names:
             continue
-        visible[name] = snr >= rule.min_snr and completeness >= rule.min_completeness
+        judged = np.isfinite(completeness)  # too little lattice measured to judge: the SNR alone decides
+        visible[name] = bool(snr >= rule.min_snr and (not judged or completeness >= rule.min_completeness))
         if not visible[name]:
             centres[name], confidence[name] = empty
             continue

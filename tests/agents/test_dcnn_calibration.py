@@ -88,3 +88,20 @@ def test_image_snr_grows_with_dose() -> None:
 def test_calibration_file_is_json_with_provenance() -> None:
     record = json.loads(CALIBRATION_PATH.read_text())
     assert record["weights_sha256"] and "seeds" in record["chosen_on"]
+
+
+def test_lattice_completeness_drops_when_columns_are_lost() -> None:
+    from stemscan.agents.features.lattice import bond_length
+    from stemscan.agents.features.visibility import lattice_completeness
+
+    scene = make_scene("lattice-defects", seed=2, size=128, material="graphene", vacancy_fraction=0.0,
+                       grain_boundary=False, stone_wales_fraction=0.0)
+    atoms = np.asarray(scene.atoms)
+    bond = bond_length(atoms)
+    mask = np.ones(scene.shape, dtype=bool)
+    full = lattice_completeness(atoms, bond, mask)
+    thinned = lattice_completeness(atoms[np.random.default_rng(0).random(len(atoms)) > 0.1], bond, mask)
+    assert full > 0.95 and thinned < 0.85
+    assert np.isnan(lattice_completeness(atoms[:3], bond, mask))
+    with pytest.raises(ValueError, match="measured"):
+        lattice_completeness(atoms, bond, np.ones(5, dtype=bool))

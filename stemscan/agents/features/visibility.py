@@ -72,7 +72,8 @@ def lattice_completeness(atoms: np.ndarray, bond: float | None, measured: np.nda
         measured: ``bool`` (H, W) mask of the pixels the atoms were found in.
 
     Returns:
-        The fraction; 0 when fewer than 5 columns qualify.
+        The fraction; NaN when fewer than 5 columns qualify (too little
+        measured lattice to judge).
     """
     from scipy.spatial import cKDTree
 
@@ -81,11 +82,11 @@ def lattice_completeness(atoms: np.ndarray, bond: float | None, measured: np.nda
     if mask.ndim != 2:
         raise ValueError(f"measured must be a 2D mask, got shape {mask.shape}")
     if bond is None or not bond > 0 or len(atoms) < 5:
-        return 0.0
+        return float("nan")
     inside = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
     index = np.clip(np.rint(atoms).astype(np.int64), 0, np.array(mask.shape) - 1)
     inner = inside[index[:, 0], index[:, 1]] > 1.5 * bond
     if inner.sum() < 5:
-        return 0.0
+        return float("nan")
     counts = np.array([len(n) - 1 for n in cKDTree(atoms).query_ball_point(atoms[inner], 1.3 * bond)])
     return float(np.mean(counts == np.bincount(counts).argmax()))
