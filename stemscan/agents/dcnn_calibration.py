@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, region_peaks
@@ -191,7 +192,11 @@ def detect_defects(
             keep = np.zeros(len(found), dtype=bool)
             if bond:
                 on = local_consistency(atoms, bond) >= 0.5
-                interface = _near(found, atoms[on], 2.0 * bond) & _near(found, atoms[~on], 2.0 * bond)
+                # columns cut by the edge of the measured area are located off-centre: not evidence of a second grain
+                inside = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+                index = np.clip(np.rint(atoms).astype(np.int64), 0, np.array(mask.shape) - 1)
+                off = ~on & (inside[index[:, 0], index[:, 1]] > bond)
+                interface = _near(found, atoms[on], 2.0 * bond) & _near(found, atoms[off], 2.0 * bond)
                 if name == "extended-defect":
                     keep = interface
                 else:
