@@ -10,6 +10,14 @@ detection at its centroid, with the region's mean class probability as its
 confidence.  ``extended-defect`` is named in the family's vocabulary of
 extended features (``grain-boundary`` for ``lattice-defects``, and so on,
 :data:`EXTENDED_NAME`).
+
+With ``calibrated=True`` (the default) the regions must also pass the
+shipped calibration (:func:`~stemscan.agents.dcnn_calibration.detect_defects`:
+per-class probability threshold and area, lattice checks for vacancies and
+extended defects), and a class whose required image SNR (the median
+:func:`~stemscan.agents.features.visibility.image_snr` of the sub-scans)
+is not reached is not reported at all; :attr:`DCNNAnalyst.visible` says
+which classes the last report could see.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from stemscan.agents.analysts.base import Analyst
 from stemscan.agents.analysts.detections import Detections
 from stemscan.agents.base import FieldConfig
 from stemscan.agents.dcnn import DEFECT_CLASSES, WEIGHTS_PATH, AtomFinder
+from stemscan.agents.dcnn_calibration import CALIBRATION_PATH, Calibration, detect_defects
+from stemscan.agents.features.visibility import image_snr
 from stemscan.validation import check_int
 
 __all__ = ["EXTENDED_NAME", "DCNNAnalyst", "ProbabilityCanvas", "segmentation_detections"]
@@ -104,13 +114,16 @@ class DCNNAnalyst(Analyst):
         seed: Unused (deterministic).
         weights: Weights file of ``stemscan train dcnn``; ``None``: the shipped weights.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        min_area: Smallest region reported, pixels.
+        min_area: Smallest region reported, pixels (uncalibrated mode).
+        calibrated: Report only regions that pass the shipped calibration
+            (needs the shipped weights; see the module docstring).
     """
 
     name = "dcnn"
 
     def __init__(
-        self, env: gym.Env, seed: int | None = 0, *, weights: str | None = None, device: str = "auto", min_area: int = 4
+        self, env: gym.Env, seed: int | None = 0, *, weights: str | None = None, device: str = "auto", min_area: int = 4,
+        calibrated: bool = True,
     ) -> None:
         super().__init__(env, seed)
         if weights is not None and not isinstance(weights, (str, Path)):
@@ -121,16 +134,48 @@ class DCNNAnalyst(Analyst):
         self.finder = AtomFinder.load(self.weights or WEIGHTS_PATH, device=device)
         self.probs = ProbabilityCanvas(self.field, len(self.finder.class_names))
         self.kinds = {"extended-defect": EXTENDED_NAME.get(self.family, "extended-defect")}
+        if not isinstance(calibrated, bool):
+            raise TypeError(f"calibrated must be True or False, got {calibrated!r}")
+        self.calibrated = calibrated
+        self.calibration = None
+        if calibrated:
+            self.calibration = Calibration.load(CALIBRATION_PATH)
+            self.calibration.check_weights(self.weights or WEIGHTS_PATH)
+        self.snrs: list[float] = []
+        #: Per defect class, whether the last calibrated report could see it (empty before one).
+        self.visible: dict[str, bool] = {}
 
     def config(self) -> dict[str, Any]:
-        return {"weights": self.weights, "device": self.device, "min_area": self.min_area}
+        return {"weights": self.weights, "device": self.device, "min_area": self.min_area, "calibrated": self.calibrated}
 
     def _start_episode(self) -> None:
         self.probs.clear()
+        self.snrs.clear()
+        self.visible = {}
 
     def _observe_patch(self, patch: np.ndarray, corner: tuple[int, int]) -> None:
         self.probs.add(self.finder.probabilities(patch), corner)
+        if self.calibrated:
+            self.snrs.append(image_snr(patch))
 
     def _report(self) -> Detections:
+        if self.calibrated:
+            return self._calibrated_report()
         return segmentation_detections(self.probs.probabilities(), self.canvas.measured, self.finder.class_names,
                                        self.kinds, self.min_area, self.field.shape)
+
+    def _calibrated_report(self) -> Detections:
+        """Detections that pass the calibration, on the measured pixels of the stitched probabilities."""
+        measured = self.canvas.measured
+        probs = self.probs.probabilities()
+        background = self.finder.class_index("background") if "background" in self.finder.class_names else 0
+        probs[:, ~measured] = 0.0
+        probs[background, ~measured] = 1.0
+        snr = float(np.median(self.snrs)) if self.snrs else 0.0
+        report = detect_defects(probs, self.canvas.image(fill=0.0), self.finder.class_names, self.calibration, snr=snr,
+                                measured=measured)
+        self.visible = dict(report.visible)
+        parts = [Detections(report.centres[name], [self.kinds.get(name, name)] * len(report.centres[name]),
+                            np.clip(report.confidence[name], 0.0, 1.0), self.field.shape)
+                 for name in DEFECT_CLASSES if name in report.centres]
+        return Detections.concatenate(parts, self.field.shape)

@@ -144,3 +144,23 @@ def test_play_episode_reports_at_each_dose_checkpoint_and_at_the_end():
     assert counter.seen == len(played.actions)
     with pytest.raises(ValueError, match="checkpoints"):
         play_episode(env, make_agent("raster", env, seed=0), seed=0, analysts={"c": _Counter()}, checkpoints=(0.5, 0.2))
+
+
+def test_dcnn_analyst_calibrated_sees_no_vacancy_on_pristine_mos2_and_says_what_it_cannot_see():
+    from stemscan.agents.train.dcnn_data import measure
+    from stemscan.scenes import make as make_scene
+
+    env = _env("lattice-defects")
+    scene = make_scene("lattice-defects", seed=3, size=64, material="mos2", vacancy_fraction=0.0,
+                       dopant_fraction=0.0, grain_boundary=False)
+    raw, calibrated = make("dcnn", env, device="cpu", calibrated=False), make("dcnn", env, device="cpu")
+    for analyst in (raw, calibrated):
+        _feed(analyst, scene.image)
+    assert len(raw.report()) > 0  # the uncalibrated network fires on the pristine lattice
+    assert not {"vacancy", "grain-boundary"} & set(calibrated.report().kinds)
+    assert calibrated.visible["vacancy"] is True
+    _feed(calibrated, measure(scene, 20.0, np.random.default_rng(0)))  # ~0.04 detected electrons per pixel
+    report = calibrated.report()
+    assert calibrated.visible["vacancy"] is False and "vacancy" not in set(report.kinds)
+    with pytest.raises(TypeError, match="calibrated"):
+        make("dcnn", env, device="cpu", calibrated="yes")

@@ -1,0 +1,107 @@
+"""Calibrated DCNN detections: no vacancies on a pristine MoS2 lattice, a planted vacancy found, SNR gate, files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from stemscan.agents.dcnn import WEIGHTS_PATH, AtomFinder
+from stemscan.agents.dcnn_calibration import CALIBRATION_PATH, Calibration, ClassRule, detect_defects
+from stemscan.agents.features.visibility import image_snr
+from stemscan.agents.train.dcnn_data import measure
+from stemscan.scenes import make as make_scene
+
+
+@pytest.fixture(scope="module")
+def finder() -> AtomFinder:
+    return AtomFinder.pretrained(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def calibration() -> Calibration:
+    return Calibration.load()
+
+
+def test_shipped_calibration_matches_the_shipped_weights(calibration: Calibration) -> None:
+    calibration.check_weights(WEIGHTS_PATH)  # raises on a sha256 mismatch
+    assert {"vacancy", "extended-defect", "dopant"} <= set(calibration.rules)
+
+
+def test_calibration_rejects_other_weights(tmp_path, calibration: Calibration) -> None:
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(WEIGHTS_PATH.read_bytes() + b" ")
+    with pytest.raises(ValueError, match="sha256"):
+        calibration.check_weights(other)
+
+
+def test_malformed_calibration_names_the_file(tmp_path) -> None:
+    bad = tmp_path / "cal.json"
+    bad.write_text(json.dumps({"format": "stemscan-dcnn-calibration-1", "classes": {"vacancy": {"threshold": 2}}}))
+    with pytest.raises(ValueError, match="cal.json"):
+        Calibration.load(bad)
+    with pytest.raises(ValueError, match="threshold"):
+        ClassRule(1.5, 4, 0.0)
+
+
+def test_no_vacancy_on_a_pristine_mos2_lattice(finder: AtomFinder, calibration: Calibration) -> None:
+    scene = make_scene("lattice-defects", seed=3, size=128, material="mos2", vacancy_fraction=0.0,
+                       dopant_fraction=0.0, grain_boundary=False)
+    for image in (scene.image, measure(scene, 4000.0, np.random.default_rng(0))):
+        probs = finder.probabilities(image)
+        raw = int((probs[finder.class_index("vacancy")] > 0.5).sum())
+        report = detect_defects(probs, image, finder.class_names, calibration)
+        assert raw > 0  # the uncalibrated network does fire here
+        assert len(report.centres["vacancy"]) == 0
+
+
+def test_finds_a_planted_vacancy(finder: AtomFinder, calibration: Calibration) -> None:
+    scene = make_scene("lattice-defects", seed=5, size=128, material="graphene", vacancy_fraction=0.003,
+                       dopant_fraction=0.0, grain_boundary=False, stone_wales_fraction=0.0)
+    truth = np.array([f.centroid for f in scene.features if f.kind == "vacancy"])
+    assert len(truth) >= 1
+    report = detect_defects(finder.probabilities(scene.image), scene.image, finder.class_names, calibration)
+    found = report.centres["vacancy"]
+    assert len(found) >= 1
+    assert np.min(np.hypot(*(found[:, None, :] - truth[None, :, :]).transpose(2, 0, 1))) < 4.0
+
+
+def test_too_noisy_image_reports_the_class_not_visible(finder: AtomFinder, calibration: Calibration) -> None:
+    scene = make_scene("lattice-defects", seed=5, size=128, material="graphene")
+    image = measure(scene, 500.0, np.random.default_rng(0))  # ~0.1 detected electrons per pixel
+    report = detect_defects(finder.probabilities(image), image, finder.class_names, calibration)
+    assert report.snr < calibration.rules["vacancy"].min_snr
+    assert report.visible["vacancy"] is False and len(report.centres["vacancy"]) == 0
+
+
+def test_image_snr_grows_with_dose() -> None:
+    scene = make_scene("lattice-defects", seed=1, size=96, material="mos2")
+    values = [image_snr(measure(scene, dose, np.random.default_rng(0))) for dose in (300.0, 3000.0, 30000.0)]
+    assert values[0] < values[1] < values[2] < image_snr(scene.image)
+    with pytest.raises(ValueError, match="NaN"):
+        image_snr(np.full((8, 8), np.nan))
+    with pytest.raises(ValueError, match="shape"):
+        image_snr(np.zeros(5))
+
+
+def test_calibration_file_is_json_with_provenance() -> None:
+    record = json.loads(CALIBRATION_PATH.read_text())
+    assert record["weights_sha256"] and "seeds" in record["chosen_on"]
+
+
+def test_lattice_completeness_drops_when_columns_are_lost() -> None:
+    from stemscan.agents.features.lattice import bond_length
+    from stemscan.agents.features.visibility import lattice_completeness
+
+    scene = make_scene("lattice-defects", seed=2, size=128, material="graphene", vacancy_fraction=0.0,
+                       grain_boundary=False, stone_wales_fraction=0.0)
+    atoms = np.asarray(scene.atoms)
+    bond = bond_length(atoms)
+    mask = np.ones(scene.shape, dtype=bool)
+    full = lattice_completeness(atoms, bond, mask)
+    thinned = lattice_completeness(atoms[np.random.default_rng(0).random(len(atoms)) > 0.1], bond, mask)
+    assert full > 0.95 and thinned < 0.85
+    assert np.isnan(lattice_completeness(atoms[:3], bond, mask))
+    with pytest.raises(ValueError, match="measured"):
+        lattice_completeness(atoms, bond, np.ones(5, dtype=bool))
