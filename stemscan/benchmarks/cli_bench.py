@@ -27,7 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "Seeds: env seed = episode seed; agent seed derived from it (stemscan.benchmarks.spec)."
     grid = parser.add_argument_group("grid (or --suite)")
-    grid.add_argument("--suite", help="built-in suite name (smoke, paper) or a suite .toml file")
+    from stemscan.benchmarks.suite import builtin_suites
+
+    grid.add_argument("--suite", help=f"built-in suite name ({', '.join(builtin_suites())}) or a suite .toml file")
     grid.add_argument("--agents", help="comma-separated agent names (stemscan.agents.names()), or navigator+analyst pairs (raster+peaks)")
     grid.add_argument("--analysts", help="comma-separated analysts watching every navigator (peaks, dcnn, self): the characterisation track")
     grid.add_argument("--scenes", help="comma-separated scene families (stemscan.scenes.names())")
