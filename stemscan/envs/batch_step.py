@@ -34,7 +34,7 @@ from numba.extending import intrinsic
 
 from stemscan.envs.record import acquire_patch
 
-__all__ = ["N_ADDRESSES", "env_addresses", "rng_address", "step_envs", "uniform_fill", "uniforms_needed"]
+__all__ = ["N_ADDRESSES", "acquire_from_rng", "clear_boxes", "env_addresses", "rng_address", "step_envs", "uniform_fill", "uniforms_needed"]
 
 #: Columns of the address table: the arrays of :func:`step_envs`, then ``next_double`` and its state.
 (_MEAN, _ROW, _AUX, _LABELS, _SCANNED, _MEASURED, _LABEL_SCANNED, _PENDING, _SURVEY, _COARSE_SUMS,
@@ -201,3 +201,65 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
 def uniforms_block(pixels: int) -> int:
     """Compiled twin of :func:`uniforms_needed`."""
     return 5 * pixels // 2 + 16
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def acquire_from_rng(  # noqa: PLR0913 — the single env's whole step in one compiled call
+    function: int,
+    state: int,
+    uniforms: np.ndarray,
+    mean: np.ndarray,
+    row: np.ndarray,
+    aux: np.ndarray,
+    keep: np.ndarray,
+    alias: np.ndarray,
+    log_factorial: np.ndarray,
+    counts: np.ndarray,
+    counts_to_patch: np.ndarray,
+    background: np.float32,
+    inverse_full_scale: np.float32,
+    r0: int,
+    c0: int,
+    patch: np.ndarray,
+    scanned: np.ndarray,
+    measured: np.ndarray,
+    labels: np.ndarray,
+    label_scanned: np.ndarray,
+    pending: np.ndarray,
+    survey: np.ndarray,
+    row_cell: np.ndarray,
+    col_cell: np.ndarray,
+    cell_scale_255: np.ndarray,
+    coarse_sums: np.ndarray,
+    coarse_u8: np.ndarray,
+) -> tuple[int, bool]:
+    """:func:`~stemscan.envs.record.acquire_patch` with its uniforms read from a generator (:func:`rng_address`).
+
+    Reads the blocks ``ShotNoiseMap.sample`` would draw (``uniforms`` is
+    scratch of at least :func:`uniforms_needed` (P²) values); returns
+    ``(new pixels, any feature due)``.
+    """
+    size = counts.shape[0] * counts.shape[1]
+    done = 0
+    while True:
+        block = uniforms[: uniforms_block(size - done)]
+        for k in range(block.shape[0]):
+            block[k] = _next_double(function, state)
+        done, fresh, any_due = acquire_patch(
+            mean, row, aux, keep, alias, log_factorial, block, done, counts, counts_to_patch, background,
+            inverse_full_scale, r0, c0, patch, scanned, measured, labels, label_scanned, pending, survey,
+            row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
+        )  # fmt: skip
+        if done == size:
+            return fresh, any_due
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def clear_boxes(scanned: np.ndarray, measured: np.ndarray, boxes: np.ndarray, size: int) -> None:
+    """Zero ``scanned`` and ``measured`` over the ``size`` × ``size`` squares at ``boxes`` (int64 (B, 2) corners)."""
+    for b in range(boxes.shape[0]):
+        r0, c0 = boxes[b, 0], boxes[b, 1]
+        for r in range(r0, r0 + size):
+            for c in range(c0, c0 + size):
+                scanned[r, c] = False
+                measured[r, c] = 0.0

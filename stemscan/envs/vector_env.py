@@ -285,6 +285,18 @@ class STEMScanVectorEnv(VectorEnv):
         infos["_new_feature_ids"] = every
         return infos
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """After unpickling or deepcopy: the sub-envs' arrays are new objects, so re-link them and their addresses."""
+        self.__dict__.update(state)
+        if self._needs_reset:
+            return
+        for i, env in enumerate(self.envs):
+            self._coarse_u8[i] = env._coarse_u8
+            env._coarse_u8 = self._coarse_u8[i]
+            keep: list = []
+            env_addresses(env, self._addresses[i], keep)
+            self._keep_alive[i] = keep
+
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:
             env.close()
