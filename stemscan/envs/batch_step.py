@@ -33,8 +33,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from stemscan.envs.record import acquire_patch
+from stemscan.envs.shot_noise import poisson_fill
 
-__all__ = ["N_ADDRESSES", "acquire_from_rng", "clear_boxes", "env_addresses", "rng_address", "step_envs", "uniform_fill", "uniforms_needed"]
+__all__ = ["N_ADDRESSES", "acquire_from_rng", "clear_boxes", "env_addresses", "rng_address", "sample_patches", "step_envs", "uniform_fill", "uniforms_needed"]
 
 #: Columns of the address table: the arrays of :func:`step_envs`, then ``next_double`` and its state.
 (_MEAN, _ROW, _AUX, _LABELS, _SCANNED, _MEASURED, _LABEL_SCANNED, _PENDING, _SURVEY, _COARSE_SUMS,
@@ -263,3 +264,36 @@ def clear_boxes(scanned: np.ndarray, measured: np.ndarray, boxes: np.ndarray, si
             for c in range(c0, c0 + size):
                 scanned[r, c] = False
                 measured[r, c] = 0.0
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def sample_patches(  # noqa: PLR0913
+    function: int,
+    state: int,
+    uniforms: np.ndarray,
+    mean: np.ndarray,
+    row: np.ndarray,
+    aux: np.ndarray,
+    keep: np.ndarray,
+    alias: np.ndarray,
+    log_factorial: np.ndarray,
+    corners: np.ndarray,
+    counts: np.ndarray,
+) -> int:
+    """The sampler alone: the counts of a sub-scan at each of ``corners`` (int64 (B, 2)), as a step draws them.
+
+    The env's step without its bookkeeping (the throughput bound
+    ``benchmarks/env_throughput.py`` reports); ``counts`` (P, Q) holds the
+    last sub-scan.  Returns the total of all counts (so nothing is optimised away).
+    """
+    size = counts.shape[0] * counts.shape[1]
+    total = 0
+    for b in range(corners.shape[0]):
+        done = 0
+        while done < size:
+            block = uniforms[: uniforms_block(size - done)]
+            for k in range(block.shape[0]):
+                block[k] = _next_double(function, state)
+            done = poisson_fill(mean, row, aux, keep, alias, log_factorial, block, corners[b, 0], corners[b, 1], counts, done)
+        total += counts.sum()
+    return total

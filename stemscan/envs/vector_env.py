@@ -2,11 +2,17 @@
 
 :class:`STEMScanVectorEnv` is a :class:`gymnasium.vector.VectorEnv` that owns
 ``N`` :class:`~stemscan.envs.stem_scan_env.STEMScanEnv` episodes in one
-process and writes their observations straight into batch arrays: the
-compiled sub-scan (noise sampler and bookkeeping) updates each episode's
-coarse maps inside the batch, with no per-env observation dicts, info dicts
-or copies on the way (Gymnasium's ``SyncVectorEnv`` builds and concatenates
-both).  Sub-env ``i`` is exactly ``gym.make("STEMScan-v0", **kwargs)``
+process and steps them all in ONE compiled call
+(:func:`stemscan.envs.batch_step.step_envs`: each sub-env's uniforms read
+from its own generator, its exact Poisson sub-scan, discovery counts,
+overview/visited maps), writing the patches and coarse maps straight into
+the batch arrays; dose, time, step and coverage counters are batch arrays
+updated element-wise, so Python does per-sub-env work only for the rare
+discoveries and for resets — no per-env observation dicts, info dicts or
+copies on the way (Gymnasium's ``SyncVectorEnv`` builds and concatenates
+both).  The sub-env objects (``envs``) serve resets: between resets their
+own counters (``dose_used``, ``steps``, …) are not kept up to date; read
+the vector env's info instead.  Sub-env ``i`` is exactly ``gym.make("STEMScan-v0", **kwargs)``
 reset with ``seed + i``: the same observations, rewards and info step for
 step (tested), so results do not depend on the vectorisation.
 
