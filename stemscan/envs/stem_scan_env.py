@@ -435,9 +435,9 @@ class STEMScanEnv(gym.Env):
     def _observation(self) -> dict[str, np.ndarray]:
         budget_fraction = min(self.dose_used / self.budget, 1.0) if self.budget > 0 else 1.0
         return {
-            "patch": self._last_patch.copy(),
-            "position": self._last_position.copy(),
-            "dose": np.full(1, budget_fraction, dtype=np.float32),
+            "patch": self._last_patch,  # a new array at each step and reset, never read again: handed out, not copied
+            "position": self._last_position,  # likewise
+            "dose": np.array([budget_fraction], dtype=np.float32),
             "overview": self._coarse_u8[0:1].copy(),
             "visited": self._coarse_u8[1:2].copy(),
         }

@@ -252,9 +252,8 @@ class STEMScanVectorEnv(VectorEnv):
         if self._continuous:
             ok = actions.dtype.kind == "f"
             if ok:
-                a = actions.astype(np.float64)
-                used = a[active]
-                ok = bool(np.all((used >= 0.0) & (used <= 1.0)))  # False for NaN
+                a = np.where(active[:, None], actions, 0.5).astype(np.float64)  # ignored rows may hold anything
+                ok = bool(np.all((a >= 0.0) & (a <= 1.0)))  # False for NaN
             if ok:
                 half = geometry.patch_size / 2.0
                 for axis, most in ((0, geometry._max_r), (1, geometry._max_c)):
