@@ -67,6 +67,36 @@ def _next_double(typingctx, function, state):  # noqa: ANN001, ANN202, ARG001
     return sig, codegen
 
 
+@intrinsic
+def _prefetch(typingctx, address):  # noqa: ANN001, ANN202, ARG001
+    """Hint the CPU to load the cache line at ``address`` (integer) for reading; no effect on results."""
+    sig = types.void(types.int64)
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+        int32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, int32, int32, int32]), "llvm.prefetch.p0"
+        )
+        builder.call(function, [builder.inttoptr(args[0], cgutils.voidptr_t), int32(0), int32(3), int32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prefetch_patch(a, r0, c0, rows, cols, width):  # noqa: ANN001, ANN202
+    """Prefetch the rows of a sub-scan at ``(r0, c0)`` in the per-pixel arrays at addresses ``a``."""
+    for r in range(r0, r0 + rows):
+        pixel = r * width + c0
+        for column, itemsize in ((_ROW, 2), (_AUX, 8), (_MEAN, 8), (_SCANNED, 1), (_MEASURED, 4), (_LABELS, 4)):
+            start = a[column] + pixel * itemsize
+            end = start + cols * itemsize
+            line = start - start % 64
+            while line < end:
+                _prefetch(line)
+                line += 64
+
+
 def rng_address(rng: np.random.Generator) -> tuple[int, int]:
     """``(address of next_double, address of its state)`` of ``rng``'s bit generator."""
     interface = rng.bit_generator.ctypes
@@ -182,6 +212,10 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
         coarse_u8 = numba.carray(_as_pointer(a[_COARSE_U8]), (2, g, g), np.uint8)
         counts_to_patch = numba.carray(_as_pointer(a[_COUNTS_TO_PATCH]), (table_length[i],), np.float32)
         function, state = a[_NEXT_DOUBLE], a[_RNG_STATE]
+        for j in range(i + 1, active.shape[0]):  # the next active sub-env's pixels load while this one computes
+            if active[j]:
+                _prefetch_patch(addresses[j], corners[j, 0], corners[j, 1], counts.shape[0], counts.shape[1], width)
+                break
         done = 0
         while True:  # ShotNoiseMap.sample's blocks of uniforms, read from the sub-env's generator
             block = uniforms[: uniforms_block(size - done)]

@@ -55,12 +55,14 @@ def test_clear_boxes_zeroes_exactly_the_boxes():
     assert np.array_equal(scanned, want) and np.array_equal(measured, want.astype(np.float32))
 
 
-def _rollout(env, steps, n):
+def _rollout(env, steps, n_envs=None):
+    """Patches and rewards of ``steps`` fixed actions (a vector env of ``n_envs``, or a single env that resets)."""
     out = []
     for t in range(steps):
-        obs, reward, *_ = env.step(np.full((n, 2), (0.1 + 0.07 * t) % 1.0, dtype=np.float32) if n else np.array([0.3, (0.1 + 0.07 * t) % 1.0], dtype=np.float32))
+        action = np.array([0.3, (0.1 + 0.07 * t) % 1.0], dtype=np.float32)
+        obs, reward, terminated, truncated, _ = env.step(action if n_envs is None else np.tile(action, (n_envs, 1)))
         out.append((obs["patch"].copy(), np.copy(reward)))
-        if n == 0 and (_[0] or _[1]):
+        if n_envs is None and (terminated or truncated):
             env.reset()
     return out
 
@@ -77,5 +79,5 @@ def test_copies_continue_like_the_original_on_their_own_generators(clone):
     single.reset(seed=5)
     single.step(np.array([0.5, 0.5], dtype=np.float32))
     twin = clone(single)
-    got, want = _rollout(twin, 12, 0), _rollout(single, 12, 0)
+    got, want = _rollout(twin, 12), _rollout(single, 12)
     assert all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(got, want))
