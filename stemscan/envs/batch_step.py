@@ -97,6 +97,20 @@ def _prefetch_patch(a, r0, c0, rows, cols, width):  # noqa: ANN001, ANN202
                 line += 64
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prefetch_rows(array, r0, c0, rows, cols):  # noqa: ANN001, ANN202
+    """Prefetch ``array[r0 : r0 + rows, c0 : c0 + cols]`` (C-contiguous 2-D)."""
+    itemsize = array.itemsize
+    base = np.int64(array.ctypes.data)
+    for r in range(r0, r0 + rows):
+        start = base + (r * array.shape[1] + c0) * itemsize
+        end = start + cols * itemsize
+        line = start - start % 64
+        while line < end:
+            _prefetch(line)
+            line += 64
+
+
 def rng_address(rng: np.random.Generator) -> tuple[int, int]:
     """``(address of next_double, address of its state)`` of ``rng``'s bit generator."""
     interface = rng.bit_generator.ctypes
@@ -195,6 +209,10 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
     """
     size = counts.shape[0] * counts.shape[1]
     g = cell_scale_255.shape[0]
+    for j in range(active.shape[0]):  # the first active sub-env's pixels; each later one's while the one before computes
+        if active[j]:
+            _prefetch_patch(addresses[j], corners[j, 0], corners[j, 1], counts.shape[0], counts.shape[1], width)
+            break
     for i in range(active.shape[0]):
         if not active[i]:
             continue
@@ -275,6 +293,13 @@ def acquire_from_rng(  # noqa: PLR0913 — the single env's whole step in one co
     ``(new pixels, any feature due)``.
     """
     size = counts.shape[0] * counts.shape[1]
+    rows, cols = counts.shape
+    _prefetch_rows(row, r0, c0, rows, cols)  # the sub-scan's pixels load while the uniforms are read
+    _prefetch_rows(aux, r0, c0, rows, cols)
+    _prefetch_rows(mean, r0, c0, rows, cols)
+    _prefetch_rows(scanned, r0, c0, rows, cols)
+    _prefetch_rows(measured, r0, c0, rows, cols)
+    _prefetch_rows(labels, r0, c0, rows, cols)
     done = 0
     while True:
         block = uniforms[: uniforms_block(size - done)]
