@@ -16,6 +16,13 @@ a single env with the same seed (``tests/envs/test_vector_env.py``,
 ``tests/envs/test_golden.py``).  :func:`uniform_fill` exposes that read
 on its own (tested against ``Generator.random``).
 
+A step is memory-bound: a sub-scan at a random place reads ~6 per-pixel
+maps (sampler state, labels, scanned/measured) over 32 scattered rows each,
+and N sub-envs over a scene pool hold hundreds of MB of them.  So the
+kernels prefetch (``llvm.prefetch``, a hint with no effect on results) a
+sub-scan's rows before reading its uniforms, and the next sub-env's rows
+while the current one is drawn: ~2× the steps/s of the same loops without.
+
 The addresses are only valid while the arrays and generators they point to
 are alive: the caller keeps the owning sub-env (and :func:`env_addresses`'s
 ``keep`` list) alive and refreshes the row after anything replaces one.
@@ -346,8 +353,12 @@ def sample_patches(  # noqa: PLR0913
     last sub-scan.  Returns the total of all counts (so nothing is optimised away).
     """
     size = counts.shape[0] * counts.shape[1]
+    rows, cols = counts.shape
     total = 0
     for b in range(corners.shape[0]):
+        _prefetch_rows(row, corners[b, 0], corners[b, 1], rows, cols)  # as the env's step does
+        _prefetch_rows(aux, corners[b, 0], corners[b, 1], rows, cols)
+        _prefetch_rows(mean, corners[b, 0], corners[b, 1], rows, cols)
         done = 0
         while done < size:
             block = uniforms[: uniforms_block(size - done)]
