@@ -161,7 +161,7 @@ def env_addresses(env, out: np.ndarray, keep: list) -> None:  # noqa: ANN001
     out[_MEAN] = _address(noise.mean, np.float64, 2, keep)
     out[_ROW] = _address(noise.row, np.int16, 2, keep)
     out[_AUX] = _address(noise.aux, np.float64, 2, keep)
-    out[_LABELS] = _address(env._labels, np.int32, 2, keep)
+    out[_LABELS] = _address(np.ascontiguousarray(env._labels), np.int32, 2, keep)  # a scene's own array, unless strided
     out[_SCANNED] = _address(env._scanned, np.bool_, 2, keep)
     out[_MEASURED] = _address(env._measured, np.float32, 2, keep)
     out[_LABEL_SCANNED] = _address(tracker.scanned, np.int64, 1, keep)
