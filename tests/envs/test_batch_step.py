@@ -81,3 +81,21 @@ def test_copies_continue_like_the_original_on_their_own_generators(clone):
     twin = clone(single)
     got, want = _rollout(twin, 12), _rollout(single, 12)
     assert all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(got, want))
+
+
+def test_actions_of_sub_envs_being_reset_are_ignored_even_if_invalid():
+    vec = STEMScanVectorEnv(num_envs=2, **KWARGS)
+    vec.reset(seed=2)
+    ended = np.zeros(2, dtype=bool)
+    for _ in range(500):
+        _, _, terminated, truncated, _ = vec.step(np.full((2, 2), 0.5, dtype=np.float32))
+        ended = terminated | truncated
+        if ended.any():
+            break
+    assert ended.any()
+    actions = np.full((2, 2), 0.5, dtype=np.float32)
+    actions[ended] = np.nan  # ignored: those sub-envs reset this step
+    _, reward, _, _, info = vec.step(actions)
+    assert (info["steps"][ended] == 0).all() and (reward[ended] == 0).all()
+    with pytest.raises(ValueError, match="NaN"):
+        vec.step(np.full((2, 2), np.nan, dtype=np.float32))
