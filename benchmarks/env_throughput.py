@@ -14,7 +14,11 @@ of ``--repeat`` runs (the machine may be shared).  Per family:
 
 Then the batched vector env (``gym.make_vec``, scene pool, resets
 included) at N = 1, 8, 64 sub-envs and Gymnasium's ``SyncVectorEnv`` at
-N = 8, aggregate env steps/s.  PPO training throughput:
+N = 8, aggregate env steps/s.  Last, the bound the exact shot-noise
+sampler sets: its draws alone (uniforms read from a generator, one
+Poisson count per pixel, :func:`stemscan.envs.batch_step.sample_patches`)
+for sub-scans at random positions of the pool's scenes, in draws/s and
+sub-scans/s: no env can step faster.  PPO training throughput:
 ``benchmarks/ppo_train_throughput.py``.
 """
 
@@ -76,6 +80,29 @@ def vector_rate(n_envs: int, n_steps: int, mode: str, **kwargs) -> float:  # noq
     return rate
 
 
+def sampler_rate(scene: str, num_scenes: int, n_patches: int, seed: int) -> float:
+    """Sub-scans/s of the sampler alone, at random positions of a scene pool's noise maps."""
+    from stemscan.envs.batch_step import rng_address, sample_patches, uniforms_needed
+
+    env = gym.make("STEMScan-v0", scene=scene, num_scenes=num_scenes).unwrapped
+    rng = np.random.default_rng(seed)
+    maps = []
+    for k in range(num_scenes):
+        env.reset(seed=k)
+        maps.append(env._noise)
+    p = env.patch_size
+    counts, uniforms = np.empty((p, p), dtype=np.int64), np.empty(uniforms_needed(p * p))
+    per_map = max(n_patches // len(maps), 1)
+    corners = [rng.integers(0, env.shape[0] - p + 1, size=(per_map, 2)) for _ in maps]
+    address = rng_address(rng)
+    for noise in maps[:1]:  # untimed: loads the kernel
+        sample_patches(*address, uniforms, noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial, corners[0][:1], counts)
+    start = time.perf_counter()
+    for noise, where in zip(maps, corners):  # the maps in turn, as episodes switch scenes
+        sample_patches(*address, uniforms, noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial, where, counts)
+    return per_map * len(maps) / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20000, help="steps per timing with a scene pool")
@@ -114,6 +141,11 @@ def main() -> None:
         rate = _best(args.repeat, lambda: vector_rate(n_envs, args.steps, mode, **kwargs))
         label = "STEMScanVectorEnv" if mode == "vector_entry_point" else "gymnasium SyncVectorEnv"
         print(f"| {label} | {n_envs} | {rate:,.0f} |")
+    patches = _best(args.repeat, lambda: sampler_rate(args.vector_scene, args.num_scenes, args.steps, 0))
+    pixels = 32 * 32  # STEMScan-v0's default patch_size
+    print(f"\nexact sampler alone, {args.vector_scene} (the bound on any step rate): {patches * pixels / 1e6:.1f} M draws/s "
+          f"(one count per pixel, with its uniforms), {patches:,.0f} sub-scans/s")
+    print(f"load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

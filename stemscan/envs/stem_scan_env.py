@@ -8,12 +8,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from stemscan.envs.batch_step import acquire_from_rng, clear_boxes, rng_address, uniforms_needed
 from stemscan.envs.discovery import DiscoveryTracker
 from stemscan.envs.dose_defaults import default_acquisition
 from stemscan.envs.geometry import PatchGeometry
 from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
-from stemscan.envs.record import acquire_patch
 from stemscan.envs.render import render_frame
 from stemscan.envs.scene_pool import scene_pool
 from stemscan.envs.scene_tables import scene_tables
@@ -324,6 +324,8 @@ class STEMScanEnv(gym.Env):
         self._counts_to_patch = tables.counts_to_patch
         if getattr(self, "_counts", None) is None:
             self._counts = np.empty((self.patch_size, self.patch_size), dtype=np.int64)  # the sub-scan's raw counts
+            self._uniforms = np.empty(uniforms_needed(self.patch_size**2), dtype=np.float64)  # the sampler's
+            self._rng = None
         # Episode buffers are reused across resets; only the sub-scans of the last episode are cleared.
         if getattr(self, "_scanned", None) is None or self._scanned.shape != self.shape:
             self._scanned = np.zeros(self.shape, dtype=bool)
@@ -358,9 +360,8 @@ class STEMScanEnv(gym.Env):
             self._scanned.fill(False)
             self._measured.fill(0.0)
             return
-        for r0, c0 in self._boxes:
-            self._scanned[r0 : r0 + p, c0 : c0 + p] = False
-            self._measured[r0 : r0 + p, c0 : c0 + p] = 0.0
+        if self._boxes:
+            clear_boxes(self._scanned, self._measured, np.array(self._boxes, dtype=np.int64), p)
 
     def _acquire_survey(self) -> None:
         """Coarse low-dose overview: one sample per coarse cell, signal averaged over the cell."""
@@ -405,18 +406,16 @@ class STEMScanEnv(gym.Env):
         noise, tracker, rng = self._noise, self.tracker, self.np_random
         if not (0 <= r0 <= self.shape[0] - p and 0 <= c0 <= self.shape[1] - p):
             raise ValueError(f"sub-scan at ({r0}, {c0}) is outside the {self.shape} field")
-        counts = self._counts
-        done, size = 0, p * p
-        while True:  # the uniforms of ShotNoiseMap.sample: a block, and more in the rare case it runs out
-            uniforms = rng.random(5 * (size - done) // 2 + 16)
-            done, n_new, due = acquire_patch(
-                noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial, uniforms, done, counts,
-                self._counts_to_patch, tables.background, tables.inverse_full_scale, r0, c0, patch,
-                self._scanned, self._measured, self._labels, tracker.scanned, tracker.pending, self._survey,
-                grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
-            )  # fmt: skip
-            if done == size:
-                break
+        if rng is not self._rng:  # np_random was replaced: read the new generator
+            self._rng, self._rng_address = rng, rng_address(rng)
+        function, state = self._rng_address
+        # the uniforms of ShotNoiseMap.sample (a block, and more in the rare case it runs out), read in the kernel
+        n_new, due = acquire_from_rng(
+            function, state, self._uniforms, noise.mean, noise.row, noise.aux, noise.keep, noise.alias,
+            noise.log_factorial, self._counts, self._counts_to_patch, tables.background, tables.inverse_full_scale,
+            r0, c0, patch, self._scanned, self._measured, self._labels, tracker.scanned, tracker.pending,
+            self._survey, grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
+        )  # fmt: skip
         self._n_scanned += n_new
         new_ids = tracker.collect() if due else _NO_IDS
         self._boxes.append((r0, c0))
@@ -436,9 +435,9 @@ class STEMScanEnv(gym.Env):
     def _observation(self) -> dict[str, np.ndarray]:
         budget_fraction = min(self.dose_used / self.budget, 1.0) if self.budget > 0 else 1.0
         return {
-            "patch": self._last_patch.copy(),
-            "position": self._last_position.copy(),
-            "dose": np.full(1, budget_fraction, dtype=np.float32),
+            "patch": self._last_patch,  # a new array at each step and reset, never read again: handed out, not copied
+            "position": self._last_position,  # likewise
+            "dose": np.array([budget_fraction], dtype=np.float32),
             "overview": self._coarse_u8[0:1].copy(),
             "visited": self._coarse_u8[1:2].copy(),
         }
@@ -460,6 +459,12 @@ class STEMScanEnv(gym.Env):
             "steps": self.steps,
             "scored": bool(self.scene.scored) if self.scene is not None else False,
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle and deepcopy state, less the generator's address (the copy reads its own generator)."""
+        state = self.__dict__.copy()
+        state["_rng"] = None
+        return state
 
     # ----------------------------------------------------------------- render
     def render(self) -> np.ndarray | None:

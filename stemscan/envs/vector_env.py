@@ -2,11 +2,17 @@
 
 :class:`STEMScanVectorEnv` is a :class:`gymnasium.vector.VectorEnv` that owns
 ``N`` :class:`~stemscan.envs.stem_scan_env.STEMScanEnv` episodes in one
-process and writes their observations straight into batch arrays: the
-compiled sub-scan (noise sampler and bookkeeping) updates each episode's
-coarse maps inside the batch, with no per-env observation dicts, info dicts
-or copies on the way (Gymnasium's ``SyncVectorEnv`` builds and concatenates
-both).  Sub-env ``i`` is exactly ``gym.make("STEMScan-v0", **kwargs)``
+process and steps them all in ONE compiled call
+(:func:`stemscan.envs.batch_step.step_envs`: each sub-env's uniforms read
+from its own generator, its exact Poisson sub-scan, discovery counts,
+overview/visited maps), writing the patches and coarse maps straight into
+the batch arrays; dose, time, step and coverage counters are batch arrays
+updated element-wise, so Python does per-sub-env work only for the rare
+discoveries and for resets — no per-env observation dicts, info dicts or
+copies on the way (Gymnasium's ``SyncVectorEnv`` builds and concatenates
+both).  The sub-env objects (``envs``) serve resets: between resets their
+own counters (``dose_used``, ``steps``, …) are not kept up to date; read
+the vector env's info instead.  Sub-env ``i`` is exactly ``gym.make("STEMScan-v0", **kwargs)``
 reset with ``seed + i``: the same observations, rewards and info step for
 step (tested), so results do not depend on the vectorisation.
 
@@ -32,6 +38,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from stemscan.envs.batch_step import N_ADDRESSES, env_addresses, step_envs, uniforms_needed
 from stemscan.envs.stem_scan_env import STEMScanEnv
 
 __all__ = ["STEMScanVectorEnv"]
@@ -94,6 +101,23 @@ class STEMScanVectorEnv(VectorEnv):
         self._new_ids = np.empty(n, dtype=object)
         self._continuous = first.action_mode == "continuous"
         self._needs_reset = True
+        # The batched step's state: per sub-env scalars, and the addresses of its arrays (refreshed at each reset).
+        self._dose_used = np.zeros(n, dtype=np.float64)
+        self._scan_time_s = np.zeros(n, dtype=np.float64)
+        self._steps = np.zeros(n, dtype=np.int64)
+        self._n_scanned = np.zeros(n, dtype=np.int64)
+        self._budget = first.budget
+        self._addresses = np.zeros((n, N_ADDRESSES), dtype=np.int64)
+        self._keep_alive: list[list] = [[] for _ in range(n)]
+        self._n_labels = np.zeros(n, dtype=np.int64)
+        self._table_length = np.zeros(n, dtype=np.int64)
+        self._inverse_full_scale = np.zeros(n, dtype=np.float32)
+        self._n_new = np.zeros(n, dtype=np.int64)
+        self._due = np.zeros(n, dtype=np.bool_)
+        self._uniforms = np.empty(uniforms_needed(p * p), dtype=np.float64)
+        self._counts = np.empty((p, p), dtype=np.int64)
+        self._corners = np.zeros((n, 2), dtype=np.int64)
+        self._empty_ids: list[list[int]] = []
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -123,6 +147,16 @@ class STEMScanVectorEnv(VectorEnv):
         env.reset(seed=seed, options=options)
         self._coarse_u8[i] = env._coarse_u8
         env._coarse_u8 = self._coarse_u8[i]  # the compiled step now updates the batch in place
+        keep: list = []
+        env_addresses(env, self._addresses[i], keep)
+        self._keep_alive[i] = keep
+        self._n_labels[i] = env.tracker.scanned.shape[0]
+        self._table_length[i] = env._counts_to_patch.shape[0]
+        self._inverse_full_scale[i] = env._tables.inverse_full_scale
+        self._dose_used[i] = env.dose_used
+        self._scan_time_s[i] = env.scan_time_s
+        self._steps[i] = env.steps
+        self._n_scanned[i] = env._n_scanned
         self._patch[i] = 0.0
         self._position[i] = env._last_position
         self._write(i, env)
@@ -155,22 +189,86 @@ class STEMScanVectorEnv(VectorEnv):
         expected = (self.num_envs, 2) if self._continuous else (self.num_envs,)
         if actions.shape != expected:
             raise ValueError(f"actions must have shape {expected} (one action per sub-env), got {actions.shape}")
+        resetting = self._autoreset.copy()
+        active = ~resetting
+        corners = self._action_corners(actions, active)
         self._rewards.fill(0.0)
         self._terminations.fill(False)
         self._truncations.fill(False)
-        for i, env in enumerate(self.envs):
-            if self._autoreset[i]:
-                self._reset_one(i)
-                continue
-            r0, c0 = env.corner(actions[i])
-            reward, terminated, truncated = env.advance(r0, c0, self._patch[i])
-            self._rewards[i] = reward
-            self._terminations[i] = terminated
-            self._truncations[i] = truncated
-            self._position[i] = env._last_position
-            self._write(i, env)
+        first, info = self.envs[0], self._info
+        step_envs(
+            active, corners, self._addresses, self._n_labels, self._table_length, self._inverse_full_scale,
+            first._tables.background, first._noise.keep, first._noise.alias, first._noise.log_factorial,
+            first.grid.row_cell, first.grid.col_cell, first.grid.scale_255, first.shape[0], first.shape[1],
+            self._uniforms, self._counts, self._patch, self._n_new, self._due,
+        )  # fmt: skip
+        # the single env's scalar updates, element-wise (the same float operations, so the same values)
+        np.add(self._dose_used, first.patch_dose, out=self._dose_used, where=active)
+        np.add(self._scan_time_s, first._subscan_time_s, out=self._scan_time_s, where=active)
+        np.add(self._steps, 1, out=self._steps, where=active)
+        np.add(self._n_scanned, self._n_new, out=self._n_scanned, where=active)
+        half = first.patch_size / 2.0
+        position = ((corners + half) / np.array(first.shape, dtype=np.float64)).astype(np.float32)
+        np.copyto(self._position, position, where=active[:, None])
+        info["new_features"][active] = 0
+        new_ids = self._new_ids
+        for i in np.flatnonzero(active):  # list objects for the info (cheap: no array work)
+            new_ids[i] = []
+        for i, r0c0 in zip(np.flatnonzero(active).tolist(), corners[active].tolist()):
+            self.envs[i]._boxes.append(tuple(r0c0))  # cleared at the next reset
+        for i in np.flatnonzero(self._due & active).tolist():  # a feature may be found: the tracker decides (rare)
+            tracker = self.envs[i].tracker
+            found = tracker.collect()
+            self._rewards[i] = float(tracker.weights[found].sum()) if found.size else 0.0
+            self._terminations[i] = tracker.all_found
+            info["new_features"][i] = found.size
+            info["features_found"][i] = tracker.n_found
+            info["weight_found"][i] = tracker.weight_found
+            new_ids[i] = found.tolist()
+        budget = self._budget
+        over = self._dose_used + first.patch_dose > budget * (1 + 1e-12)
+        np.logical_and(over, ~self._terminations, out=self._truncations)
+        self._truncations &= active
+        if budget > 0:
+            self._dose[:, 0] = np.minimum(self._dose_used / budget, 1.0)
+            info["budget_fraction"][:] = self._dose_used / budget
+        else:
+            self._dose.fill(1.0)
+            info["budget_fraction"].fill(1.0)
+        info["dose_used"][:] = self._dose_used
+        info["dose_fraction"][:] = self._dose_used / first.frame_dose
+        info["coverage"][:] = self._n_scanned / first._n_pixels
+        info["scan_time_s"][:] = self._scan_time_s
+        info["steps"][:] = self._steps
+        for i in np.flatnonzero(resetting).tolist():  # NEXT_STEP autoreset: these return a first observation
+            self._reset_one(i)
         np.logical_or(self._terminations, self._truncations, out=self._autoreset)
         return self._observations(), self._rewards.copy(), self._terminations.copy(), self._truncations.copy(), self._infos()
+
+    def _action_corners(self, actions: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Top-left pixels ``(N, 2)`` of the active sub-envs' actions, as the single env's ``corner`` computes them."""
+        first, corners = self.envs[0], self._corners
+        geometry = first.geometry
+        if self._continuous:
+            ok = actions.dtype.kind == "f"
+            if ok:
+                a = np.where(active[:, None], actions, 0.5).astype(np.float64)  # ignored rows may hold anything
+                ok = bool(np.all((a >= 0.0) & (a <= 1.0)))  # False for NaN
+            if ok:
+                half = geometry.patch_size / 2.0
+                for axis, most in ((0, geometry._max_r), (1, geometry._max_c)):
+                    corners[:, axis] = np.clip(np.rint(a[:, axis] * geometry.shape[axis] - half), 0, most).astype(np.int64)
+                return corners
+        elif actions.dtype.kind in "iu":
+            used = actions[active]
+            if used.size == 0 or (used.min() >= 0 and used.max() < geometry.n_cells):
+                rows, cols = np.divmod(np.where(active, actions, 0).astype(np.int64), geometry.n_cols)
+                corners[:, 0] = rows * geometry.patch_size
+                corners[:, 1] = cols * geometry.patch_size
+                return corners
+        for i in np.flatnonzero(active):  # the single env's checks: its errors, or its corners for other inputs
+            corners[i] = first.corner(actions[i])
+        return corners
 
     # ------------------------------------------------------------- obs & info
     def _observations(self) -> dict[str, np.ndarray]:
@@ -191,6 +289,18 @@ class STEMScanVectorEnv(VectorEnv):
         infos["new_feature_ids"] = self._new_ids.copy()
         infos["_new_feature_ids"] = every
         return infos
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """After unpickling or deepcopy: the sub-envs' arrays are new objects, so re-link them and their addresses."""
+        self.__dict__.update(state)
+        if self._needs_reset:
+            return
+        for i, env in enumerate(self.envs):
+            self._coarse_u8[i] = env._coarse_u8
+            env._coarse_u8 = self._coarse_u8[i]
+            keep: list = []
+            env_addresses(env, self._addresses[i], keep)
+            self._keep_alive[i] = keep
 
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:

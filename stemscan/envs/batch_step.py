@@ -1,0 +1,369 @@
+"""Every sub-env's step in one compiled call: the vector env's kernel, and the rng read inside it.
+
+:class:`~stemscan.envs.vector_env.STEMScanVectorEnv` steps ``N`` episodes
+whose arrays (the scene's sampler state and labels, the episode's maps and
+discovery counts) belong to ``N`` :class:`~stemscan.envs.stem_scan_env.STEMScanEnv`
+objects and change at each reset.  :func:`step_envs` takes them as a table
+of addresses (:func:`env_addresses`, refreshed after each reset of a
+sub-env) and runs :func:`~stemscan.envs.record.acquire_patch` for every
+active sub-env in one call, with no Python per sub-env.
+
+The uniforms come from each sub-env's own ``np_random``, read in the kernel
+through its bit generator's C interface (``next_double``, the function
+``Generator.random`` calls per value): the same numbers in the same order
+as ``np_random.random(n)``, so every sub-env's noise is bit for bit that of
+a single env with the same seed (``tests/envs/test_vector_env.py``,
+``tests/envs/test_golden.py``).  :func:`uniform_fill` exposes that read
+on its own (tested against ``Generator.random``).
+
+A step is memory-bound: a sub-scan at a random place reads ~6 per-pixel
+maps (sampler state, labels, scanned/measured) over 32 scattered rows each,
+and N sub-envs over a scene pool hold hundreds of MB of them.  So the
+kernels prefetch (``llvm.prefetch``, a hint with no effect on results) a
+sub-scan's rows before reading its uniforms, and the next sub-env's rows
+while the current one is drawn: ~2× the steps/s of the same loops without.
+
+The addresses are only valid while the arrays and generators they point to
+are alive: the caller keeps the owning sub-env (and :func:`env_addresses`'s
+``keep`` list) alive and refreshes the row after anything replaces one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from stemscan.envs.record import acquire_patch
+from stemscan.envs.shot_noise import poisson_fill
+
+__all__ = ["N_ADDRESSES", "acquire_from_rng", "clear_boxes", "env_addresses", "rng_address", "sample_patches", "step_envs", "uniform_fill", "uniforms_needed"]
+
+#: Columns of the address table: the arrays of :func:`step_envs`, then ``next_double`` and its state.
+(_MEAN, _ROW, _AUX, _LABELS, _SCANNED, _MEASURED, _LABEL_SCANNED, _PENDING, _SURVEY, _COARSE_SUMS,
+ _COARSE_U8, _COUNTS_TO_PATCH, _NEXT_DOUBLE, _RNG_STATE) = range(14)  # fmt: skip
+N_ADDRESSES = 14
+
+
+@intrinsic
+def _as_pointer(typingctx, address):  # noqa: ANN001, ANN202, ARG001
+    """``void *`` from an integer address."""
+    sig = types.voidptr(types.int64)
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return sig, codegen
+
+
+@intrinsic
+def _next_double(typingctx, function, state):  # noqa: ANN001, ANN202, ARG001
+    """``function(state)`` for a C ``double (*)(void *)`` at address ``function``."""
+    sig = types.float64(types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+        function_type = ir.FunctionType(ir.DoubleType(), [cgutils.voidptr_t])
+        pointer = builder.inttoptr(args[0], function_type.as_pointer())
+        return builder.call(pointer, [builder.inttoptr(args[1], cgutils.voidptr_t)])
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch(typingctx, address):  # noqa: ANN001, ANN202, ARG001
+    """Hint the CPU to load the cache line at ``address`` (integer) for reading; no effect on results."""
+    sig = types.void(types.int64)
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+        int32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, int32, int32, int32]), "llvm.prefetch.p0"
+        )
+        builder.call(function, [builder.inttoptr(args[0], cgutils.voidptr_t), int32(0), int32(3), int32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prefetch_patch(a, r0, c0, rows, cols, width):  # noqa: ANN001, ANN202
+    """Prefetch the rows of a sub-scan at ``(r0, c0)`` in the per-pixel arrays at addresses ``a``."""
+    for r in range(r0, r0 + rows):
+        pixel = r * width + c0
+        for column, itemsize in ((_ROW, 2), (_AUX, 8), (_MEAN, 8), (_SCANNED, 1), (_MEASURED, 4), (_LABELS, 4)):
+            start = a[column] + pixel * itemsize
+            end = start + cols * itemsize
+            line = start - start % 64
+            while line < end:
+                _prefetch(line)
+                line += 64
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prefetch_rows(array, r0, c0, rows, cols):  # noqa: ANN001, ANN202
+    """Prefetch ``array[r0 : r0 + rows, c0 : c0 + cols]`` (C-contiguous 2-D)."""
+    itemsize = array.itemsize
+    base = np.int64(array.ctypes.data)
+    for r in range(r0, r0 + rows):
+        start = base + (r * array.shape[1] + c0) * itemsize
+        end = start + cols * itemsize
+        line = start - start % 64
+        while line < end:
+            _prefetch(line)
+            line += 64
+
+
+def rng_address(rng: np.random.Generator) -> tuple[int, int]:
+    """``(address of next_double, address of its state)`` of ``rng``'s bit generator."""
+    interface = rng.bit_generator.ctypes
+    return ctypes.cast(interface.next_double, ctypes.c_void_p).value, int(interface.state_address)
+
+
+@numba.njit(cache=True, nogil=True)
+def _uniform_fill(function, state, out):  # noqa: ANN001, ANN202
+    for k in range(out.shape[0]):
+        out[k] = _next_double(function, state)
+
+
+def uniform_fill(rng: np.random.Generator, out: np.ndarray) -> None:
+    """Fill ``float64`` ``out`` with what ``rng.random(out.size)`` would return, advancing ``rng`` alike."""
+    if out.dtype != np.float64 or out.ndim != 1 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a contiguous 1-D float64 array, got {out.dtype} {out.shape}")
+    _uniform_fill(*rng_address(rng), out)
+
+
+def uniforms_needed(pixels: int) -> int:
+    """Uniforms for a first block of ``pixels`` draws (:meth:`ShotNoiseMap.sample`'s block size)."""
+    return 5 * pixels // 2 + 16
+
+
+def _address(array: np.ndarray, dtype: type, ndim: int, keep: list) -> int:
+    if array.dtype != dtype or array.ndim != ndim or not array.flags.c_contiguous:
+        raise ValueError(f"internal: step_envs needs a contiguous {np.dtype(dtype)} {ndim}-D array, got {array.dtype} {array.shape}")
+    keep.append(array)
+    return array.__array_interface__["data"][0]
+
+
+def env_addresses(env, out: np.ndarray, keep: list) -> None:  # noqa: ANN001
+    """Write the addresses of reset ``env``'s arrays and generator into ``out`` (int64 (N_ADDRESSES,)).
+
+    Checks each array's dtype, rank and contiguity; ``keep`` receives the
+    arrays (the caller holds them while the addresses are in use).
+    """
+    noise, tracker = env._noise, env.tracker
+    if not env._coarse_u8.flags.c_contiguous:
+        raise ValueError("internal: the sub-env's coarse maps must be contiguous")
+    out[_MEAN] = _address(noise.mean, np.float64, 2, keep)
+    out[_ROW] = _address(noise.row, np.int16, 2, keep)
+    out[_AUX] = _address(noise.aux, np.float64, 2, keep)
+    out[_LABELS] = _address(np.ascontiguousarray(env._labels), np.int32, 2, keep)  # a scene's own array, unless strided
+    out[_SCANNED] = _address(env._scanned, np.bool_, 2, keep)
+    out[_MEASURED] = _address(env._measured, np.float32, 2, keep)
+    out[_LABEL_SCANNED] = _address(tracker.scanned, np.int64, 1, keep)
+    out[_PENDING] = _address(tracker.pending, np.int64, 1, keep)
+    out[_SURVEY] = _address(env._survey, np.float64, 2, keep)
+    out[_COARSE_SUMS] = _address(env._coarse_sums, np.float64, 3, keep)
+    out[_COARSE_U8] = _address(env._coarse_u8, np.uint8, 3, keep)
+    out[_COUNTS_TO_PATCH] = _address(env._counts_to_patch, np.float32, 1, keep)
+    out[_NEXT_DOUBLE], out[_RNG_STATE] = rng_address(env.np_random)
+    keep.append(env.np_random)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
+    active: np.ndarray,
+    corners: np.ndarray,
+    addresses: np.ndarray,
+    n_labels: np.ndarray,
+    table_length: np.ndarray,
+    inverse_full_scale: np.ndarray,
+    background: np.float32,
+    keep: np.ndarray,
+    alias: np.ndarray,
+    log_factorial: np.ndarray,
+    row_cell: np.ndarray,
+    col_cell: np.ndarray,
+    cell_scale_255: np.ndarray,
+    height: int,
+    width: int,
+    uniforms: np.ndarray,
+    counts: np.ndarray,
+    patches: np.ndarray,
+    n_new: np.ndarray,
+    due: np.ndarray,
+) -> None:
+    """Acquire and record sub-env ``i``'s sub-scan at ``corners[i]`` into ``patches[i]``, for each ``active[i]``.
+
+    Args:
+        active: ``bool`` (N,), the sub-envs to step.
+        corners: ``int64`` (N, 2) top-left pixels ``(r0, c0)``, inside the field (checked by the caller).
+        addresses: ``int64`` (N, N_ADDRESSES), :func:`env_addresses` of each sub-env.
+        n_labels, table_length: ``int64`` (N,): length of the discovery arrays and of the count→patch table.
+        inverse_full_scale: ``float32`` (N,), per sub-env (its scene's full scale).
+        background, keep, alias, log_factorial, row_cell, col_cell, cell_scale_255: shared by the sub-envs
+            (:func:`~stemscan.envs.record.acquire_patch`'s arguments of those names).
+        height, width: the field, pixels.
+        uniforms: ``float64`` scratch of at least :func:`uniforms_needed` (P²) values.
+        counts: ``int64`` (P, P) scratch.
+        patches: ``float32`` (N, P, P), written where active.
+        n_new: ``int64`` (N,), pixels newly scanned (written where active).
+        due: ``bool`` (N,), a feature may be newly discovered (written where active).
+    """
+    size = counts.shape[0] * counts.shape[1]
+    g = cell_scale_255.shape[0]
+    for j in range(active.shape[0]):  # the first active sub-env's pixels; each later one's while the one before computes
+        if active[j]:
+            _prefetch_patch(addresses[j], corners[j, 0], corners[j, 1], counts.shape[0], counts.shape[1], width)
+            break
+    for i in range(active.shape[0]):
+        if not active[i]:
+            continue
+        a = addresses[i]
+        mean = numba.carray(_as_pointer(a[_MEAN]), (height, width), np.float64)
+        row = numba.carray(_as_pointer(a[_ROW]), (height, width), np.int16)
+        aux = numba.carray(_as_pointer(a[_AUX]), (height, width), np.float64)
+        labels = numba.carray(_as_pointer(a[_LABELS]), (height, width), np.int32)
+        scanned = numba.carray(_as_pointer(a[_SCANNED]), (height, width), np.bool_)
+        measured = numba.carray(_as_pointer(a[_MEASURED]), (height, width), np.float32)
+        label_scanned = numba.carray(_as_pointer(a[_LABEL_SCANNED]), (n_labels[i],), np.int64)
+        pending = numba.carray(_as_pointer(a[_PENDING]), (n_labels[i],), np.int64)
+        survey = numba.carray(_as_pointer(a[_SURVEY]), (g, g), np.float64)
+        coarse_sums = numba.carray(_as_pointer(a[_COARSE_SUMS]), (2, g, g), np.float64)
+        coarse_u8 = numba.carray(_as_pointer(a[_COARSE_U8]), (2, g, g), np.uint8)
+        counts_to_patch = numba.carray(_as_pointer(a[_COUNTS_TO_PATCH]), (table_length[i],), np.float32)
+        function, state = a[_NEXT_DOUBLE], a[_RNG_STATE]
+        for j in range(i + 1, active.shape[0]):  # the next active sub-env's pixels load while this one computes
+            if active[j]:
+                _prefetch_patch(addresses[j], corners[j, 0], corners[j, 1], counts.shape[0], counts.shape[1], width)
+                break
+        done = 0
+        while True:  # ShotNoiseMap.sample's blocks of uniforms, read from the sub-env's generator
+            block = uniforms[: uniforms_block(size - done)]
+            for k in range(block.shape[0]):
+                block[k] = _next_double(function, state)
+            done, fresh, any_due = acquire_patch(
+                mean, row, aux, keep, alias, log_factorial, block, done, counts, counts_to_patch, background,
+                inverse_full_scale[i], corners[i, 0], corners[i, 1], patches[i], scanned, measured, labels,
+                label_scanned, pending, survey, row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
+            )  # fmt: skip
+            if done == size:
+                break
+        n_new[i] = fresh
+        due[i] = any_due
+
+
+@numba.njit(cache=True, inline="always")
+def uniforms_block(pixels: int) -> int:
+    """Compiled twin of :func:`uniforms_needed`."""
+    return 5 * pixels // 2 + 16
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def acquire_from_rng(  # noqa: PLR0913 — the single env's whole step in one compiled call
+    function: int,
+    state: int,
+    uniforms: np.ndarray,
+    mean: np.ndarray,
+    row: np.ndarray,
+    aux: np.ndarray,
+    keep: np.ndarray,
+    alias: np.ndarray,
+    log_factorial: np.ndarray,
+    counts: np.ndarray,
+    counts_to_patch: np.ndarray,
+    background: np.float32,
+    inverse_full_scale: np.float32,
+    r0: int,
+    c0: int,
+    patch: np.ndarray,
+    scanned: np.ndarray,
+    measured: np.ndarray,
+    labels: np.ndarray,
+    label_scanned: np.ndarray,
+    pending: np.ndarray,
+    survey: np.ndarray,
+    row_cell: np.ndarray,
+    col_cell: np.ndarray,
+    cell_scale_255: np.ndarray,
+    coarse_sums: np.ndarray,
+    coarse_u8: np.ndarray,
+) -> tuple[int, bool]:
+    """:func:`~stemscan.envs.record.acquire_patch` with its uniforms read from a generator (:func:`rng_address`).
+
+    Reads the blocks ``ShotNoiseMap.sample`` would draw (``uniforms`` is
+    scratch of at least :func:`uniforms_needed` (P²) values); returns
+    ``(new pixels, any feature due)``.
+    """
+    size = counts.shape[0] * counts.shape[1]
+    rows, cols = counts.shape
+    _prefetch_rows(row, r0, c0, rows, cols)  # the sub-scan's pixels load while the uniforms are read
+    _prefetch_rows(aux, r0, c0, rows, cols)
+    _prefetch_rows(mean, r0, c0, rows, cols)
+    _prefetch_rows(scanned, r0, c0, rows, cols)
+    _prefetch_rows(measured, r0, c0, rows, cols)
+    _prefetch_rows(labels, r0, c0, rows, cols)
+    done = 0
+    while True:
+        block = uniforms[: uniforms_block(size - done)]
+        for k in range(block.shape[0]):
+            block[k] = _next_double(function, state)
+        done, fresh, any_due = acquire_patch(
+            mean, row, aux, keep, alias, log_factorial, block, done, counts, counts_to_patch, background,
+            inverse_full_scale, r0, c0, patch, scanned, measured, labels, label_scanned, pending, survey,
+            row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
+        )  # fmt: skip
+        if done == size:
+            return fresh, any_due
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def clear_boxes(scanned: np.ndarray, measured: np.ndarray, boxes: np.ndarray, size: int) -> None:
+    """Zero ``scanned`` and ``measured`` over the ``size`` × ``size`` squares at ``boxes`` (int64 (B, 2) corners)."""
+    for b in range(boxes.shape[0]):
+        r0, c0 = boxes[b, 0], boxes[b, 1]
+        for r in range(r0, r0 + size):
+            for c in range(c0, c0 + size):
+                scanned[r, c] = False
+                measured[r, c] = 0.0
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def sample_patches(  # noqa: PLR0913
+    function: int,
+    state: int,
+    uniforms: np.ndarray,
+    mean: np.ndarray,
+    row: np.ndarray,
+    aux: np.ndarray,
+    keep: np.ndarray,
+    alias: np.ndarray,
+    log_factorial: np.ndarray,
+    corners: np.ndarray,
+    counts: np.ndarray,
+) -> int:
+    """The sampler alone: the counts of a sub-scan at each of ``corners`` (int64 (B, 2)), as a step draws them.
+
+    The env's step without its bookkeeping (the throughput bound
+    ``benchmarks/env_throughput.py`` reports); ``counts`` (P, Q) holds the
+    last sub-scan.  Returns the total of all counts (so nothing is optimised away).
+    """
+    size = counts.shape[0] * counts.shape[1]
+    rows, cols = counts.shape
+    total = 0
+    for b in range(corners.shape[0]):
+        _prefetch_rows(row, corners[b, 0], corners[b, 1], rows, cols)  # as the env's step does
+        _prefetch_rows(aux, corners[b, 0], corners[b, 1], rows, cols)
+        _prefetch_rows(mean, corners[b, 0], corners[b, 1], rows, cols)
+        done = 0
+        while done < size:
+            block = uniforms[: uniforms_block(size - done)]
+            for k in range(block.shape[0]):
+                block[k] = _next_double(function, state)
+            done = poisson_fill(mean, row, aux, keep, alias, log_factorial, block, corners[b, 0], corners[b, 1], counts, done)
+        total += counts.sum()
+    return total

@@ -1,0 +1,101 @@
+"""The batched step's pieces: generator reads identical to ``Generator.random``, the sampler's draws, copies of envs."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from stemscan.envs import ENV_ID
+from stemscan.envs.batch_step import clear_boxes, rng_address, sample_patches, uniform_fill, uniforms_needed
+from stemscan.envs.shot_noise import ShotNoiseMap
+from stemscan.envs.vector_env import STEMScanVectorEnv
+
+from ..conftest import SMALL
+
+KWARGS = {"scene": "nanoparticles", "num_scenes": 2, "dose_budget": 0.3, **SMALL}
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.MT19937, np.random.SFC64])
+def test_uniform_fill_reads_what_generator_random_returns(bit_generator):
+    ours, numpy = np.random.Generator(bit_generator(7)), np.random.Generator(bit_generator(7))
+    out = np.empty(1001)
+    uniform_fill(ours, out)
+    assert np.array_equal(out, numpy.random(1001))
+    assert ours.random() == numpy.random()  # both generators advanced alike
+    with pytest.raises(ValueError, match="float64"):
+        uniform_fill(ours, np.empty(3, dtype=np.float32))
+
+
+def test_sample_patches_draws_what_shot_noise_map_sample_draws():
+    mean = np.random.default_rng(0).gamma(0.8, 6.0, size=(64, 80))  # tabled and PTRS pixels
+    noise = ShotNoiseMap(mean)
+    corners = np.array([[0, 0], [30, 47], [56, 72]], dtype=np.int64)
+    ours, theirs = np.random.default_rng(3), np.random.default_rng(3)
+    counts = np.empty((8, 8), dtype=np.int64)
+    uniforms = np.empty(uniforms_needed(64))
+    total = 0
+    for r0, c0 in corners:
+        want = noise.sample(theirs, int(r0), int(c0), 8, 8)
+        total += int(want.sum())
+        assert sample_patches(*rng_address(ours), uniforms, noise.mean, noise.row, noise.aux, noise.keep, noise.alias,
+                              noise.log_factorial, np.array([[r0, c0]]), counts) == want.sum()  # fmt: skip
+        assert np.array_equal(counts, want)
+    assert ours.random() == theirs.random() and total > 0
+
+
+def test_clear_boxes_zeroes_exactly_the_boxes():
+    scanned, measured = np.ones((10, 12), dtype=bool), np.ones((10, 12), dtype=np.float32)
+    clear_boxes(scanned, measured, np.array([[0, 0], [6, 8]], dtype=np.int64), 4)
+    want = np.ones((10, 12), dtype=bool)
+    want[0:4, 0:4] = want[6:10, 8:12] = False
+    assert np.array_equal(scanned, want) and np.array_equal(measured, want.astype(np.float32))
+
+
+def _rollout(env, steps, n_envs=None):
+    """Patches and rewards of ``steps`` fixed actions (a vector env of ``n_envs``, or a single env that resets)."""
+    out = []
+    for t in range(steps):
+        action = np.array([0.3, (0.1 + 0.07 * t) % 1.0], dtype=np.float32)
+        obs, reward, terminated, truncated, _ = env.step(action if n_envs is None else np.tile(action, (n_envs, 1)))
+        out.append((obs["patch"].copy(), np.copy(reward)))
+        if n_envs is None and (terminated or truncated):
+            env.reset()
+    return out
+
+
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda env: pickle.loads(pickle.dumps(env))])
+def test_copies_continue_like_the_original_on_their_own_generators(clone):
+    vec = STEMScanVectorEnv(num_envs=2, **KWARGS)
+    vec.reset(seed=5)
+    vec.step(np.full((2, 2), 0.5, dtype=np.float32))
+    twin = clone(vec)
+    got, want = _rollout(twin, 12, 2), _rollout(vec, 12, 2)
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(got, want))
+    single = gym.make(ENV_ID, **KWARGS).unwrapped
+    single.reset(seed=5)
+    single.step(np.array([0.5, 0.5], dtype=np.float32))
+    twin = clone(single)
+    got, want = _rollout(twin, 12), _rollout(single, 12)
+    assert all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(got, want))
+
+
+def test_actions_of_sub_envs_being_reset_are_ignored_even_if_invalid():
+    vec = STEMScanVectorEnv(num_envs=2, **KWARGS)
+    vec.reset(seed=2)
+    ended = np.zeros(2, dtype=bool)
+    for _ in range(500):
+        _, _, terminated, truncated, _ = vec.step(np.full((2, 2), 0.5, dtype=np.float32))
+        ended = terminated | truncated
+        if ended.any():
+            break
+    assert ended.any()
+    actions = np.full((2, 2), 0.5, dtype=np.float32)
+    actions[ended] = np.nan  # ignored: those sub-envs reset this step
+    _, reward, _, _, info = vec.step(actions)
+    assert (info["steps"][ended] == 0).all() and (reward[ended] == 0).all()
+    with pytest.raises(ValueError, match="NaN"):
+        vec.step(np.full((2, 2), np.nan, dtype=np.float32))
