@@ -60,7 +60,6 @@ def score(scene, found: dict[str, np.ndarray]) -> dict[str, tuple[int, int, int,
     for name in CLASSES:
         points = inner(found.get(name, np.zeros((0, 2))), scene.shape)
         if name == "extended-defect":
-            kinds = np.array(["none", *scene.feature_kinds()])
             ids = [i + 1 for i, f in enumerate(scene.features) if f.kind in EXTENDED_KINDS]
             mask = np.isin(scene.labels, ids)
             if mask.any():

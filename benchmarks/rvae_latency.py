@@ -26,7 +26,6 @@ import torch
 
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan import agents as zoo
-from stemscan.agents.features.windows import patch_windows
 from stemscan.agents.rvae import encode
 from stemscan.benchmarks import play_episode
 

@@ -19,8 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from stemscan.benchmarks.aggregate import iqm, stratified_bootstrap_ci
 from stemscan.benchmarks.entry import agent_label
 
