@@ -62,10 +62,25 @@ batches and reparameterisation noise) flows from the agent's seed through a
 ``torch.Generator``; the model is reset to its starting weights each episode,
 so the same seed gives the same actions.
 
-This module is a little over 400 lines for its documentation and option
-checks; the decision path is :meth:`RVAEBOAgent.descriptor` ->
-``_describe_all`` -> the BO core, and the computations it calls live in
-:mod:`stemscan.agents.features` (windows, latents) and
+Self-configuration (``centring="auto"``, the default): the first
+``n_initial`` patches are held back while
+:func:`~stemscan.agents.features.lattice_estimate.perovskite_lattice` looks
+for a perovskite-like crystal in them (a dim column bonded 4-fold to the
+corners of each square cell of bright columns).  If it finds one, the
+episode runs the ferroelectric workflow below with the measured cell side
+(pooled over the episode; windows resampled to the cell the lattice model
+was trained at), the ``"contrast"`` descriptor and ``boundary="change"``;
+otherwise the peak-centred workflow.  The held-back patches are then
+replayed through the chosen workflow, so its state is as if chosen from the
+start.  Any of ``centring``, ``lattice_px``, ``descriptor``, ``boundary``
+and ``edge_px`` given by the operator overrides the choice
+(:attr:`RVAEBOAgent.resolved` says what was used).
+
+This module is about 640 lines, most of them documentation, option checks
+and the self-configuration; the decision path is
+:meth:`RVAEBOAgent.descriptor` -> ``_describe_all`` -> the BO core, and the
+computations it calls live in :mod:`stemscan.agents.features` (windows,
+lattice recognition, latents, reports) and
 :mod:`stemscan.agents.train.rvae_online`.
 """
 
