@@ -155,7 +155,9 @@ class RVAEBOAgent(BOAgent):
             list) or a position ``[row, col]`` in [0, 1]² (its grid cell is
             scanned first and becomes the example).  Implies the
             ``"similarity"`` descriptor.
-        descriptor: One of :data:`~stemscan.agents.features.latents.DESCRIPTORS` (ignored with ``example``).
+        descriptor: One of :data:`~stemscan.agents.features.latents.DESCRIPTORS` (ignored with ``example``),
+            or ``None`` (default): ``"outlier"`` with peak-centred windows,
+            ``"contrast"`` with lattice-centred ones (:data:`AUTO_SETTINGS`).
         weights: Path of rVAE weights (``.safetensors`` + ``.json``) to start
             from; ``None`` uses the shipped pre-trained weights for
             ``centring`` (:func:`~stemscan.agents.rvae.pretrained_path`).
@@ -170,7 +172,8 @@ class RVAEBOAgent(BOAgent):
         min_distance: Smallest distance between atom columns, pixels.
         threshold: Peak threshold, in noise standard deviations of the smoothed patch above its median.
         max_windows: At most this many windows per patch.
-        centring: ``"peak"`` (windows on every located column) or
+        centring: ``"auto"`` (default: chosen from the first patches, see
+            the module docstring), ``"peak"`` (windows on every located column) or
             ``"lattice"`` (windows on the ideal cell-centre sites of the
             bright sublattice, so a dim column's off-centring, e.g. a
             ferroelectric B-site displacement, stays in the window; pair it
@@ -180,7 +183,9 @@ class RVAEBOAgent(BOAgent):
             (:func:`~stemscan.agents.features.survey.survey_gradient_prior`: the survey
             cannot resolve atoms, but its gradient marks where regions meet).
         lattice_px: Cell side of the bright sublattice, pixels (a person's
-            knowledge of the material and sampling; needed for ``"lattice"``).
+            knowledge of the material and sampling; needed for ``"lattice"``;
+            with ``"auto"``, used instead of the measured cell when a
+            perovskite is recognised).
             The lattice's rotation is estimated from the measured patches
             (median of :func:`~stemscan.agents.features.windows.bond_angles` over the
             episode) and every patch's windows are re-cut when it changes.
@@ -190,7 +195,10 @@ class RVAEBOAgent(BOAgent):
             border, pixels (0 .. (window − 1) / 2; the rest is filled with the
             patch background; :func:`~stemscan.agents.features.windows.lattice_windows`),
             so that patches too small for a whole window still get one.
-        boundary: ``None`` (default: the core maximises the descriptor) or
+            ``None`` (default): 0, or 2 window pixels (scaled to the
+            measured cell) with lattice-centred windows.
+        boundary: ``"auto"`` (default: ``"change"`` with lattice-centred
+            windows, else ``None``), ``None`` (the core maximises the descriptor) or
             one of :data:`BOUNDARIES`: look for *boundaries* of the target
             latent (domain walls) instead: the BO core's ``search`` target,
             on GPs of the per-patch domain value (:meth:`field_values`).
