@@ -47,3 +47,48 @@ def test_ablations_are_reproducible_and_config_round_trips() -> None:
 def test_ablation_switches_must_be_bools(value) -> None:
     with pytest.raises(ValueError, match="use_descriptor"):
         registry.make("linear-bo", small_env(), use_descriptor=value)
+
+
+# ------------------------------------------------------------- πBO's prior belief
+class _Table:
+    """A stand-in acquisition: a fixed value per candidate (its first input coordinate indexes the table)."""
+
+    def __init__(self, values):
+        import torch
+
+        self.values = torch.as_tensor(values, dtype=torch.float64)
+
+    def __call__(self, x):
+        return self.values[x[..., 0, 0].long()]
+
+
+def _select(values, belief, exponent, allowed=None):
+    import torch
+
+    from stemscan.agents.bo.optim import select_cell_with_belief
+
+    n = len(values)
+    candidates = torch.arange(n, dtype=torch.float64).reshape(n, 1)
+    allowed = np.ones(n, dtype=bool) if allowed is None else np.asarray(allowed)
+    return select_cell_with_belief(_Table(values), candidates, allowed, np.asarray(belief, dtype=float), exponent)
+
+
+def test_belief_weighting_interpolates_between_acquisition_and_belief() -> None:
+    values, belief = [0.0, 1.0, 0.5, 0.2], [0.1, 0.2, 1.0, 0.3]
+    assert _select(values, belief, 0.0) == 1  # no weight: the acquisition's best
+    assert _select(values, belief, 50.0) == 2  # heavy weight: the belief's best
+    assert _select([3.0] * 4, belief, 0.5) == 2  # a constant acquisition: the belief decides
+    assert _select(values, belief, 50.0, allowed=[True, True, False, True]) == 3  # never a scanned cell
+    # scale-free: multiplying the acquisition changes nothing
+    assert _select(np.array(values) * 1e6, belief, 1.0) == _select(values, belief, 1.0)
+
+
+def test_prior_belief_option() -> None:
+    agent = registry.make("linear-bo", small_env(), seed=0)
+    assert agent.config()["prior_belief"] == 20.0
+    off = registry.make("linear-bo", small_env(), seed=0, prior_belief=0)
+    play_episode(small_env(), off, 3, 0)
+    assert off._belief() is None
+    for bad in (-1.0, float("nan"), float("inf"), "high", True):
+        with pytest.raises(ValueError, match="prior_belief"):
+            registry.make("linear-bo", small_env(), prior_belief=bad)

@@ -49,6 +49,40 @@ def select_cell(acquisition: AcquisitionFunction, candidates: torch.Tensor, allo
     return int(index[int(torch.argmax(values))])
 
 
+def select_cell_with_belief(
+    acquisition: AcquisitionFunction,
+    candidates: torch.Tensor,
+    allowed: np.ndarray,
+    belief: np.ndarray,
+    exponent: float,
+) -> int:
+    """The allowed cell maximising the acquisition weighted by a prior belief, as in πBO.
+
+    πBO (Hvarfner et al., ICLR 2022) multiplies the acquisition by the
+    user's prior belief raised to ``beta / n``, so that the belief steers
+    the first decisions and fades as observations accumulate.  The
+    acquisition values of the allowed cells are mapped to [0, 1] (min-max;
+    a constant acquisition leaves the belief alone to decide) before the
+    weighting, so the rule does not depend on the acquisition's scale.
+
+    Args:
+        acquisition, candidates, allowed: As :func:`select_cell`.
+        belief: (n_cells,) prior belief, positive (e.g. ``exp`` of a
+            standardised survey statistic, maximum 1).
+        exponent: ``beta / n``: the belief's weight (>= 0; 0 ignores it).
+    """
+    index = np.flatnonzero(allowed)
+    if index.size == 0:
+        raise ValueError("select_cell_with_belief needs at least one allowed cell")
+    choices = candidates[torch.as_tensor(index)]
+    with torch.no_grad():
+        values = acquisition(choices.unsqueeze(-2)).double().numpy()
+    span = float(values.max() - values.min())
+    scaled = (values - values.min()) / span if span > 0 else np.ones_like(values)
+    weighted = (scaled + 1e-3) * np.power(np.asarray(belief, dtype=np.float64)[index], exponent)
+    return int(index[int(np.argmax(weighted))])
+
+
 def select_cell_botorch(acquisition: AcquisitionFunction, candidates: torch.Tensor, allowed: np.ndarray) -> int:
     """Same choice as :func:`select_cell` via BoTorch's ``optimize_acqf_discrete`` (reference implementation)."""
     index = np.flatnonzero(allowed)
