@@ -26,47 +26,18 @@ The seed paper's unsupervised workflow.  Each step:
    and target (the BO core's ``redescribe`` hook) and the shared GP picks
    the next cell.
 
-Ferroelectric domains (``centring="lattice"``): domains differ only in the
-*direction* of the B-site off-centring, and the A-site cage is 4-fold
-symmetric, so a rotation-invariant ``z`` cannot tell a domain from its 90°-
-or 180°-rotated neighbour.  In a window centred on the ideal B site (in the
-crystal's frame: the lattice angle is pooled from bright-to-dim bonds over
-the episode, :func:`~stemscan.agents.features.windows.bond_angles`) the off-centred B
-column is a blob displaced along the polarisation; the shipped lattice
-model (translation off, wide angle prior, standardised windows) explains it
-as one canonical displaced blob turned by the angle latent, so the angle
-*is* the polarisation direction, treated circularly.  Walls are where that
-field changes: the ``"contrast"`` descriptor scores each measured patch by
-how much its target latent differs from nearby measured patches (and within
-itself), so the GP heads for the boundaries between domains.
+Ferroelectric domains (``centring="lattice"``, which the agent chooses
+itself on a perovskite): windows on the ideal B sites, the rotation angle
+latent as the polarisation direction and a search for the boundaries
+between domains; why and how: :mod:`stemscan.agents.rvae_configuration`.
 
-With one or two B sites per 32-px sub-scan, a wall shows only as a change
-*between* sub-scans.  ``boundary="change"`` therefore treats wall finding as
-boundary (level-set) estimation: each patch's angle latent becomes a
-domain value ``(cos, sin)`` in the fitted polarisation frame, a GP per
-component interpolates it over the grid, and the next cell is the unscanned
-one whose expected change to a grid neighbour under the joint posterior is
-largest (:func:`~stemscan.agents.bo.acquisition.expected_change`; the BO
-core's ``search="change"``): it brackets a wall between two measured
-domains, bisects towards it and then follows it.
-
-:meth:`RVAEBOAgent.report` (the characterisation track's analyst
-``self``) reads the same latents: with peak-centred windows, the sites of
-windows whose target latent is an outlier (point defects); in the wall mode
-(lattice-centred windows or a boundary search), the boundaries between
-neighbouring measured patches of different domain value
-(:mod:`~stemscan.agents.features.latent_report`).
+:meth:`RVAEBOAgent.report` (the characterisation track's analyst ``self``)
+reads the same latents (:mod:`stemscan.agents.rvae_report`).
 
 The agent decides from observations only.  All randomness (online training
 batches and reparameterisation noise) flows from the agent's seed through a
 ``torch.Generator``; the model is reset to its starting weights each episode,
 so the same seed gives the same actions.
-
-Self-configuration (``centring="auto"``, the default): the agent recognises
-a perovskite-like crystal from its first patches and then runs the
-ferroelectric workflow above, otherwise the peak-centred one
-(:mod:`stemscan.agents.rvae_configuration`); operator keywords override it
-(:attr:`RVAEBOAgent.resolved` says what was used).
 
 Most of this module is documentation and option checks; the decision path is
 :meth:`RVAEBOAgent.descriptor` -> ``_describe_all`` -> the BO core, and the
@@ -83,10 +54,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
-from stemscan.agents.analysts.detections import Detections
-from stemscan.agents.analysts.outliers import family_kinds
 from stemscan.agents.bo import BOAgent, BOOptions
-from stemscan.agents.features.latent_report import column_heights, domain_walls, unusual_windows
 from stemscan.agents.features.latents import (
     ANGLE,
     DESCRIPTORS,
@@ -94,13 +62,13 @@ from stemscan.agents.features.latents import (
     describe_patches,
     domain_values,
     example_target,
-    target_values,
 )
 from stemscan.agents.features.lattice_estimate import PerovskiteEstimate
 from stemscan.agents.features.survey import survey_gradient_prior
 from stemscan.agents.features.windows import CENTRINGS, LatticeWindowCutter, patch_windows
 from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path
-from stemscan.agents.rvae_configuration import AUTO, AUTO_SETTINGS, SelfConfiguration
+from stemscan.agents.rvae_configuration import AUTO, AUTO_SETTINGS, SelfConfiguration, parse_example
+from stemscan.agents.rvae_report import LatentReport
 from stemscan.agents.train.rvae_online import OnlineTrainer
 from stemscan.validation import check_int, check_number, check_positive
 
@@ -116,7 +84,7 @@ BOUNDARIES = ("change", "straddle")
 SURVEY_PRIORS = ("gradient",)
 
 
-class RVAEBOAgent(SelfConfiguration, BOAgent):
+class RVAEBOAgent(SelfConfiguration, LatentReport, BOAgent):
     """BO on a rotationally invariant VAE latent of atom-centred windows.
 
     Args:
@@ -303,29 +271,11 @@ class RVAEBOAgent(SelfConfiguration, BOAgent):
                     f"edge_px must be at most half the rVAE's window less half a pixel "
                     f"({(model.config.window - 1) / 2.0} px), got {edge_px}"
                 )
-        self._example_patch, self._example_cell = self._parse_example(example)
+        self._example_patch, self._example_cell = parse_example(example, self.field)
         if self._example_patch is not None and len(self.windows(self._example_patch)) == 0:
             raise ValueError("no atom columns found in the example patch; choose another example")
         self.example = example if example is None else np.asarray(example, dtype=np.float64).tolist()
         self.family = str(getattr(env.unwrapped, "family", ""))
-
-    def _parse_example(self, example: Any) -> tuple[np.ndarray | None, int | None]:
-        if example is None:
-            return None, None
-        try:
-            array = np.asarray(example, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError("example must be a (P, P) patch or a [row, col] position in [0, 1]²") from error
-        if not np.isfinite(array).all():
-            raise ValueError("example contains NaN or infinity")
-        p = self.field.patch_size
-        if array.shape == (2,):
-            if array.min() < 0 or array.max() > 1:
-                raise ValueError(f"example position {array.tolist()} is outside [0, 1]² (fractions of the field)")
-            return None, self.field.cell_of_position(array)
-        if array.shape == (p, p):
-            return array.astype(np.float32), None
-        raise ValueError(f"example must be a ({p}, {p}) patch or a [row, col] position, got shape {array.shape}")
 
     # ------------------------------------------------------- configuration
     def config(self) -> dict[str, Any]:
@@ -482,51 +432,6 @@ class RVAEBOAgent(SelfConfiguration, BOAgent):
         return describe_patches(latents, target, self.descriptor_kind, example, positions, self.contrast_cells)
 
     # ------------------------------------------------------------ report
-    @property
-    def wall_mode(self) -> bool:
-        """Whether :meth:`report` looks for walls: lattice-centred windows, a boundary search or ``"contrast"``."""
-        return self.centring == "lattice" or self.boundary is not None or self.descriptor_kind == "contrast"
-
-    def report(self) -> Detections:
-        """What its latents show so far (the characterisation track's analyst ``self``).
-
-        Reads only the latents, windows and positions its decisions already
-        computed (the last :meth:`descriptor` call's); trains, encodes and
-        draws nothing, so reports never change the decisions.
-
-        * Wall mode (:attr:`wall_mode`; the self-configured mode on a
-          perovskite): :func:`~stemscan.agents.features.latent_report.domain_walls`
-          between neighbouring measured patches of different domain value
-          (:meth:`field_values`), named as the family names a boundary
-          (``domain-wall`` for ``ferroelectric-domains``).
-        * Otherwise (peak-centred windows, the ``"outlier"`` descriptor's
-          windows): :func:`~stemscan.agents.features.latent_report.unusual_windows`,
-          sites of windows whose target latent is an outlier (modified
-          z-score above 3.5), named ``bright`` / ``missing`` column or
-          ``boundary`` in the family's vocabulary
-          (:func:`~stemscan.agents.analysts.outliers.family_kinds`:
-          ``dopant`` / ``vacancy`` / ``grain-boundary`` for
-          ``lattice-defects``).
-
-        Nothing is reported while the agent is still recognising the crystal
-        (its first patches are held back, see :attr:`resolved`).
-        """
-        shape = self.field.shape
-        kinds = family_kinds(getattr(self, "family", ""))
-        latents = getattr(self, "_latents", [])
-        if getattr(self, "_pending", None) is not None or not latents or len(latents) != len(self._corners):
-            return Detections.empty(shape)  # not reset yet, no patch yet, or still recognising the crystal
-        target = self.chosen_target if self.chosen_target is not None else 0
-        if self.wall_mode:
-            half = (self.field.patch_size - 1) / 2.0
-            centres = np.array(self._corners, dtype=np.float64).reshape(-1, 2) + half
-            return domain_walls(self.field_values(), centres, target, self.polar_fold, self.field.patch_size,
-                                kinds["boundary"], shape)
-        for k in range(len(self._heights), len(self._patches)):  # heights of the patches new since the last report
-            local = self._window_centres[k] - np.array(self._corners[k], dtype=np.float64)
-            self._heights.append(column_heights(self._patches[k], local, self.smoothing))
-        return unusual_windows(latents, self._window_centres, self._heights, target, kinds, shape)
-
     # ------------------------------------------------------- boundary search
     def field_values(self) -> np.ndarray | None:
         """Boundary search: per measured patch, its signed domain value (NaN rows for patches without windows).
@@ -543,12 +448,3 @@ class RVAEBOAgent(SelfConfiguration, BOAgent):
         """
         target = self.chosen_target if self.chosen_target is not None else 0
         return domain_values(self._latents, target, self.polar_fold)
-
-    def target_latents(self) -> list[np.ndarray]:
-        """Per measured patch, its windows' values of the chosen target (for inspection): (N,) or (N, 2) for the angle."""
-        target = 0 if self.chosen_target is None else self.chosen_target
-        out = []
-        for w in self._windows:
-            v = target_values(encode(self.model, w), target) if len(w) else np.zeros((0, 1))
-            out.append(v[:, 0] if v.shape[1] == 1 else v)
-        return out

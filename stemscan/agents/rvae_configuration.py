@@ -12,6 +12,30 @@ peak-centred workflow.  The held-back patches are then replayed through the
 chosen workflow, so its state is as if chosen from the start.  Operator
 keywords override every choice.
 
+Ferroelectric domains (``centring="lattice"``): domains differ only in the
+*direction* of the B-site off-centring, and the A-site cage is 4-fold
+symmetric, so a rotation-invariant ``z`` cannot tell a domain from its 90°-
+or 180°-rotated neighbour.  In a window centred on the ideal B site (in the
+crystal's frame: the lattice angle is pooled from bright-to-dim bonds over
+the episode, :func:`~stemscan.agents.features.windows.bond_angles`) the off-centred B
+column is a blob displaced along the polarisation; the shipped lattice
+model (translation off, wide angle prior, standardised windows) explains it
+as one canonical displaced blob turned by the angle latent, so the angle
+*is* the polarisation direction, treated circularly.  Walls are where that
+field changes: the ``"contrast"`` descriptor scores each measured patch by
+how much its target latent differs from nearby measured patches (and within
+itself), so the GP heads for the boundaries between domains.
+
+With one or two B sites per 32-px sub-scan, a wall shows only as a change
+*between* sub-scans.  ``boundary="change"`` therefore treats wall finding as
+boundary (level-set) estimation: each patch's angle latent becomes a
+domain value ``(cos, sin)`` in the fitted polarisation frame, a GP per
+component interpolates it over the grid, and the next cell is the unscanned
+one whose expected change to a grid neighbour under the joint posterior is
+largest (:func:`~stemscan.agents.bo.acquisition.expected_change`; the BO
+core's ``search="change"``): it brackets a wall between two measured
+domains, bisects towards it and then follows it.
+
 :class:`SelfConfiguration` is a mixin of the agent: it reads and sets the
 agent's configuration attributes (``requested``, ``centring``,
 ``lattice_px``, ``descriptor_kind``, ``boundary``, ``edge_px``,
@@ -29,7 +53,7 @@ from stemscan.agents.features.lattice_estimate import enough_evidence, perovskit
 from stemscan.agents.features.windows import lattice_columns
 from stemscan.agents.rvae import pretrained_path, weights_metadata
 
-__all__ = ["AUTO", "AUTO_SETTINGS", "SelfConfiguration"]
+__all__ = ["AUTO", "AUTO_SETTINGS", "SelfConfiguration", "parse_example"]
 
 #: The value of ``centring``, ``boundary`` (and the default of ``descriptor``
 #: and ``edge_px``) that lets the agent configure itself from the first
@@ -138,3 +162,29 @@ class SelfConfiguration:
         _, bright, dim = lattice_columns(observation["patch"], self.smoothing, self.min_distance, self.threshold)
         self._pending_columns.append((bright, dim))
         return not self._recognise(final=len(self._pending) >= 2 * self.n_initial)
+
+
+def parse_example(example: Any, field: Any) -> tuple[np.ndarray | None, int | None]:
+    """An operator's ``example=``: ``(patch, None)`` for a (P, P) patch, ``(None, cell)`` for a position, or ``(None, None)``.
+
+    Args:
+        example: ``None``, a (P, P) patch (array or nested list) or a
+            position ``[row, col]`` in [0, 1]² (fractions of the field).
+        field: The agent's :class:`~stemscan.agents.base.FieldConfig`.
+    """
+    if example is None:
+        return None, None
+    try:
+        array = np.asarray(example, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError("example must be a (P, P) patch or a [row, col] position in [0, 1]²") from error
+    if not np.isfinite(array).all():
+        raise ValueError("example contains NaN or infinity")
+    p = field.patch_size
+    if array.shape == (2,):
+        if array.min() < 0 or array.max() > 1:
+            raise ValueError(f"example position {array.tolist()} is outside [0, 1]² (fractions of the field)")
+        return None, field.cell_of_position(array)
+    if array.shape == (p, p):
+        return array.astype(np.float32), None
+    raise ValueError(f"example must be a ({p}, {p}) patch or a [row, col] position, got shape {array.shape}")
