@@ -8,9 +8,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from stemscan.envs.arguments import FILE_PREFIX, acquisition_settings, check_dose_arguments, resolve_scene
 from stemscan.envs.batch_step import acquire_from_rng, clear_boxes, rng_address, uniforms_needed
 from stemscan.envs.discovery import DiscoveryTracker
-from stemscan.envs.dose_defaults import default_acquisition
 from stemscan.envs.geometry import PatchGeometry
 from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
@@ -18,22 +18,11 @@ from stemscan.envs.render import render_frame
 from stemscan.envs.scene_pool import scene_pool
 from stemscan.envs.scene_tables import scene_tables
 from stemscan.scenes import Scene
-from stemscan.scenes import registry as scene_registry
 from stemscan.scenes import make as make_scene
-from stemscan.scenes import names as scene_names
-from stemscan.scenes import parameters as scene_parameters
 from stemscan.validation import check_int
 
 __all__ = ["FILE_PREFIX", "STEMScanEnv"]
 
-#: ``scene="file:PATH"`` loads the image (and labels) at PATH with
-#: :func:`stemscan.scenes.load`, ``scene_kwargs`` being its keywords; unlike a
-#: ``Scene`` object, the name keeps the env's spec JSON-serialisable.
-FILE_PREFIX = "file:"
-
-#: Largest ``dose_budget``, in full frames at imaging dose (a bound, so that a
-#: typo such as 1e308 fails instead of giving an episode that never ends).
-MAX_DOSE_BUDGET = 1000.0
 
 _NO_IDS = np.empty(0, dtype=np.int64)
 
@@ -192,42 +181,12 @@ class STEMScanEnv(gym.Env):
         start_scene: int = 0,
         scene_cache_dir: str | None = None,
     ) -> None:
-        if isinstance(scene, str) and scene.startswith(FILE_PREFIX):
-            from stemscan.scenes import load as load_scene
-
-            if scene_kwargs is not None and not isinstance(scene_kwargs, dict):
-                raise TypeError(f"scene_kwargs must be a dict, got {type(scene_kwargs).__name__}")
-            try:
-                scene = load_scene(scene[len(FILE_PREFIX):], **(scene_kwargs or {}))
-            except TypeError as error:
-                raise ValueError(f"scene {scene!r}: scene_kwargs are stemscan.scenes.load's keywords: {error}") from error
-        if isinstance(scene, Scene):
-            self._fixed_scene: Scene | None = scene
-            self.family = scene.family
-            shape = scene.shape
-        elif isinstance(scene, str):
-            if scene not in scene_names():
-                raise ValueError(f"unknown scene {scene!r}; valid names: {', '.join(scene_names())}")
-            self._fixed_scene = None
-            self.family = scene
-            check_int("image_size", image_size, 32, scene_registry.MAX_SIZE)  # raise MAX_SIZE for larger fields
-            shape = (int(image_size), int(image_size))
-        else:
-            raise TypeError(f"scene must be a family name or a stemscan.scenes.Scene, got {type(scene).__name__}")
-        if scene_kwargs is not None and not isinstance(scene_kwargs, dict):
-            raise TypeError(f"scene_kwargs must be a dict, got {type(scene_kwargs).__name__}")
+        self._fixed_scene, self.family, shape = resolve_scene(scene, scene_kwargs, image_size)
         check_int("patch_size", patch_size, 4)
         check_int("overview_size", overview_size, 4)
         if patch_size > min(shape):
             raise ValueError(f"patch_size {patch_size} is larger than the image {shape[0]}×{shape[1]} pixels")
-        for name, value, most in (("dose_budget", dose_budget, MAX_DOSE_BUDGET), ("survey_dose", survey_dose, 1.0)):
-            is_real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-            if not (is_real and np.isfinite(value) and 0 <= value <= most):
-                raise ValueError(f"{name} must be a number in [0, {most:g}] (fraction of one full frame), got {value!r}")
-        if not isinstance(survey, (bool, np.bool_)):
-            raise ValueError(f"survey must be True or False, got {survey!r}")
-        if survey and survey_dose <= 0:
-            raise ValueError("survey_dose must be > 0 when the survey is on (or pass survey=False)")
+        check_dose_arguments(dose_budget, survey, survey_dose)
         if action_mode not in ("continuous", "grid"):
             raise ValueError(f"action_mode must be 'continuous' or 'grid', got {action_mode!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -250,23 +209,9 @@ class STEMScanEnv(gym.Env):
         self.discovery_threshold = float(discovery_threshold)
         if not 0.0 < self.discovery_threshold <= 1.0:
             raise ValueError(f"discovery_threshold must lie in (0, 1], got {discovery_threshold}")
-        for name, value in (("electrons_per_pixel", electrons_per_pixel), ("dwell_time_us", dwell_time_us)):
-            is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            if value is not None and not is_number:
-                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
-        if electrons_per_pixel is None or dwell_time_us is None:
-            if self._fixed_scene is not None:
-                fixed = self._fixed_scene  # a loaded scene file keeps its generator's params under "file_params"
-                family_params = {**fixed.params.get("file_params", {}), **fixed.params, "pixel_size": fixed.pixel_size}
-            else:
-                family_params = {**scene_parameters(self.family), **self.scene_kwargs}
-            default_electrons, default_dwell = default_acquisition(self.family, family_params)
-            if electrons_per_pixel is None:
-                electrons_per_pixel = default_electrons
-                if dwell_time_us is None:
-                    dwell_time_us = default_dwell
-            elif dwell_time_us is None:  # keep the family's probe current for a given dose
-                dwell_time_us = default_dwell * float(electrons_per_pixel) / default_electrons
+        electrons_per_pixel, dwell_time_us = acquisition_settings(
+            self._fixed_scene, self.family, self.scene_kwargs, electrons_per_pixel, dwell_time_us
+        )
         self.microscope = Microscope(electrons_per_pixel=float(electrons_per_pixel), dwell_time_us=float(dwell_time_us))
         self.geometry = PatchGeometry(shape, self.patch_size)
         self.grid = CoarseGrid(shape, int(overview_size))
