@@ -16,6 +16,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from stemscan.agents.features.lattice_estimate import perovskite_lattice
 from stemscan.agents.features.peaks import (
     SUBLATTICES,
     bright_sublattice,
@@ -302,6 +303,8 @@ class LatticeWindowCutter:
         self.angle = 0.0
         self._columns: list[tuple[np.ndarray, np.ndarray]] = []  # (smooth patch, bright columns) per patch
         self._sublattices: list[tuple[np.ndarray, np.ndarray]] = []  # (bright, dim) columns per patch
+        self._bonds: list[np.ndarray] = []  # bond-angle samples per patch, at cell side _bonds_px
+        self._bonds_px = self.lattice_px
 
     def add(self, patch: np.ndarray) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """The new patch's windows, and every earlier patch's windows re-cut if the angle moved (else None)."""
@@ -311,11 +314,14 @@ class LatticeWindowCutter:
         self._sublattices.append((bright, dim))
         lattice_px = self.lattice_px
         if self.reference_px is not None:
-            from stemscan.agents.features.lattice_estimate import perovskite_lattice
-
             estimate = perovskite_lattice(self._sublattices)
             lattice_px = self.lattice_px if estimate is None else estimate.lattice_px
-        samples = np.concatenate([bond_angles(b, d, lattice_px) for b, d in self._sublattices])
+        if lattice_px == self._bonds_px:  # only the new patch's bonds; all again when the cell side moved
+            self._bonds.append(bond_angles(bright, dim, lattice_px))
+        else:
+            self._bonds = [bond_angles(b, d, lattice_px) for b, d in self._sublattices]
+            self._bonds_px = lattice_px
+        samples = np.concatenate(self._bonds)
         angle = float(np.median(samples)) if samples.size else 0.0
         recut = None
         if angle != self.angle or lattice_px != self.lattice_px:
