@@ -1,6 +1,6 @@
 """Gain of the shipped ``ppo`` agent versus ``random`` and ``raster``, per scene family, same seeds.
 
-Run: ``python benchmarks/ppo_gain.py [--seeds N] [--first-seed S]``.  For each
+Run: ``python benchmarks/ppo_gain.py [--seeds N] [--first-seed S] [--policy FILE.safetensors]``.  For each
 family and seed, every agent runs one episode of the default ``STEMScan-v0``
 (grid actions) with :func:`stemscan.evaluate`, the benchmark's protocol and
 seeds (env reset with the seed, agent seeded with ``agent_seed(seed)``), so
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=1000, help="seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--scenes", default="all")
+    parser.add_argument("--policy", default=None, help="a policy .safetensors (default: the shipped one)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     families = scene_names() if args.scenes == "all" else args.scenes.split(",")
@@ -44,7 +45,12 @@ def main() -> None:
     print(f"{'family':24s} {'agent':8s} {'mean':>6s} {'IQM':>6s} {'sem':>6s}   ppo > agent on")
     for family in families:
         gains = {
-            name: np.array([row["gain"] for row in stemscan.evaluate(name, family, list(seeds), env_kwargs={"action_mode": "grid"})])
+            name: np.array([
+                row["gain"] for row in stemscan.evaluate(
+                    name, family, list(seeds), env_kwargs={"action_mode": "grid"},
+                    agent_kwargs={"policy_path": args.policy} if name == "ppo" and args.policy else None,
+                )
+            ])
             for name in AGENTS
         }
         for name in AGENTS:

@@ -1,9 +1,12 @@
 """``ppo``: a stable-baselines3 PPO scanning policy, shipped as safetensors.
 
 The policy is an SB3 ``MultiInputPolicy`` (actor-critic) whose features
-extractor, :class:`~stemscan.agents.nets.scan_map.ScanMapExtractor`, turns the ``overview`` and ``visited``
-maps into one score per grid cell (a small fully convolutional net, so
-"where" stays spatial) and the last ``patch`` into a few global features.
+extractor (one of :data:`EXTRACTORS`: the shipped policy's
+:class:`~stemscan.agents.nets.cell_block.CellBlockExtractor`, or the first
+policy's :class:`~stemscan.agents.nets.scan_map.ScanMapExtractor`) turns the
+``overview`` and ``visited`` maps into one score per grid cell (a small fully
+convolutional net, so "where" stays spatial) and the last ``patch`` into a
+few global features.
 The actor picks a grid cell (``Discrete(n_cells)``); the agent converts the
 cell to the env's action mode, so it also drives continuous-action envs.
 
@@ -28,6 +31,7 @@ from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 from torch import nn
 
 from stemscan.agents.base import Agent
+from stemscan.agents.nets.cell_block import CellBlockExtractor
 from stemscan.agents.nets.scan_map import ScanMapExtractor
 from stemscan.agents.weights_file import (
     bounded_int,
@@ -42,10 +46,13 @@ from stemscan.atomic import write_bytes_atomic
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
+    "EXTRACTORS",
+    "CellBlockExtractor",
     "PPOAgent",
     "ScanMapExtractor",
     "init_cell_head",
     "load_policy",
+    "extractor_class",
     "policy_spec",
     "save_policy",
 ]
@@ -59,6 +66,20 @@ POLICY_FORMAT_VERSION = 1
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
+#: Features extractors a policy file may name (``"features_extractor"``); both take
+#: ``cell_grid``, ``channels`` and ``patch_channels`` and end in a ``cell_head``.
+EXTRACTORS: dict[str, type[CellBlockExtractor | ScanMapExtractor]] = {
+    "CellBlockExtractor": CellBlockExtractor,
+    "ScanMapExtractor": ScanMapExtractor,
+}
+
+
+def extractor_class(name: str) -> type[CellBlockExtractor | ScanMapExtractor]:
+    """The features extractor called ``name`` (a key of :data:`EXTRACTORS`)."""
+    if name not in EXTRACTORS:
+        raise ValueError(f"unknown features_extractor {name!r}; valid names: {', '.join(sorted(EXTRACTORS))}")
+    return EXTRACTORS[name]
+
 
 def init_cell_head(policy: MultiInputActorCriticPolicy) -> None:
     """Start the actor as "any unvisited cell, uniformly".
@@ -69,8 +90,8 @@ def init_cell_head(policy: MultiInputActorCriticPolicy) -> None:
     and learning shapes the score map.  Call after building the PPO model.
     """
     extractor = policy.features_extractor
-    if not isinstance(extractor, ScanMapExtractor):
-        raise TypeError("init_cell_head needs a policy built with ScanMapExtractor")
+    if not isinstance(extractor, tuple(EXTRACTORS.values())):
+        raise TypeError(f"init_cell_head needs a policy built with one of {sorted(EXTRACTORS)}")
     n_cells = extractor.cell_grid[0] * extractor.cell_grid[1]
     action_net = policy.action_net
     if not isinstance(action_net, nn.Linear) or action_net.out_features != n_cells:
@@ -178,7 +199,7 @@ def policy_spec(
         "format": POLICY_FORMAT,
         "format_version": POLICY_FORMAT_VERSION,
         "policy_class": "MultiInputPolicy",
-        "features_extractor": "ScanMapExtractor",
+        "features_extractor": type(policy.features_extractor).__name__,
         "policy_kwargs": policy_kwargs,
         "observation_space": _space_to_json(policy.observation_space),
         "action_space": _space_to_json(policy.action_space),
@@ -237,8 +258,9 @@ def _build_policy(spec: dict[str, Any]) -> MultiInputActorCriticPolicy:
     action_space = _space_from_json(spec.get("action_space"), "action_space")
     if not isinstance(observation_space, spaces.Dict) or not isinstance(action_space, spaces.Discrete):
         raise ValueError("policy config: expected a Dict observation space and a Discrete action space")
-    if spec.get("features_extractor") != "ScanMapExtractor":
-        raise ValueError(f"policy config: unknown features_extractor {spec.get('features_extractor')!r}")
+    name = spec.get("features_extractor")
+    if not isinstance(name, str) or name not in EXTRACTORS:
+        raise ValueError(f"policy config: unknown features_extractor {name!r}; valid names: {', '.join(sorted(EXTRACTORS))}")
     kwargs = dict(spec.get("policy_kwargs") or {})
     allowed = {"net_arch", "activation_fn", "features_extractor_kwargs", "share_features_extractor"}
     unknown = set(kwargs) - allowed
@@ -253,7 +275,7 @@ def _build_policy(spec: dict[str, Any]) -> MultiInputActorCriticPolicy:
         action_space,
         lr_schedule=lambda _: 0.0,
         activation_fn=_ACTIVATIONS[activation],
-        features_extractor_class=ScanMapExtractor,
+        features_extractor_class=EXTRACTORS[name],
         **kwargs,
     )
 

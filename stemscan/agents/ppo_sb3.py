@@ -22,8 +22,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from stemscan.agents.nets.scan_map import ScanMapExtractor
-from stemscan.agents.ppo import _ACTIVATIONS, load_policy
+from stemscan.agents.ppo import _ACTIVATIONS, extractor_class, load_policy
 
 __all__ = ["load_sb3_ppo"]
 
@@ -55,7 +54,7 @@ def load_sb3_ppo(env: gym.Env | Any, path: str | os.PathLike | None = None, seed
             )
     kwargs = dict(spec.get("policy_kwargs") or {})
     kwargs["activation_fn"] = _ACTIVATIONS[kwargs.get("activation_fn", "tanh")]
-    kwargs["features_extractor_class"] = ScanMapExtractor
+    kwargs["features_extractor_class"] = extractor_class(spec["features_extractor"])
     hyper = {**((spec.get("training") or {}).get("ppo_kwargs") or {}), **ppo_overrides}
     model = PPO("MultiInputPolicy", env, policy_kwargs=kwargs, seed=seed, device="cpu", verbose=0, **hyper)
     model.policy.load_state_dict(policy.state_dict())

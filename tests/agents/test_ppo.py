@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 import stemscan  # noqa: F401
 from stemscan.agents import make
 from stemscan.agents.ppo import DEFAULT_POLICY_PATH, PPOAgent, load_policy
-from stemscan.agents.train.ppo import PPOTrainConfig, load_hyperparams, train_ppo
+from stemscan.agents.train.ppo import DEFAULT_HYPERPARAMS, PPOTrainConfig, load_hyperparams, train_ppo
 
 from .helpers import TINY
 from stemscan.benchmarks import play_episode
@@ -115,7 +115,7 @@ def test_weights_that_do_not_fit_the_config_name_the_tensor(tiny_policy: Path, t
     spec = json.loads(tiny_policy.with_suffix(".json").read_text())
     spec["policy_kwargs"]["features_extractor_kwargs"]["channels"] = 8
     target.with_suffix(".json").write_text(json.dumps(spec))
-    with pytest.raises(ValueError, match="map_net"):
+    with pytest.raises(ValueError, match="cell_net"):
         load_policy(target)
 
 
@@ -164,7 +164,7 @@ def test_cli_trains_a_policy_and_records_the_command(tmp_path: Path) -> None:
     from stemscan.cli import main
 
     out = tmp_path / "cli.safetensors"
-    argv = ["train", "ppo", "--out", str(out), "--timesteps", "64", "--n-envs", "1", "--scenes", "lattice-defects",
+    argv = ["train", "ppo", "--out", str(out), "--timesteps", "64", "--n-envs", "1", "--scenes", "lattice-defects", "--num-scenes", "0",
             "--eval-freq", "64", "--eval-episodes", "1", "--log-dir", str(tmp_path / "runs"), "--no-tensorboard"]
     assert main(argv) == 0
     spec = json.loads(out.with_suffix(".json").read_text())
@@ -183,16 +183,16 @@ def test_cli_rejects_an_unknown_scene_family(tmp_path: Path, capsys: pytest.Capt
     assert "no-such-family" in capsys.readouterr().err
 
 
-def test_initial_policy_is_uniform_over_unvisited_cells() -> None:
+@pytest.mark.parametrize("extractor", ["CellBlockExtractor", "ScanMapExtractor"])
+def test_initial_policy_is_uniform_over_unvisited_cells(extractor: str) -> None:
     from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 
-    from stemscan.agents.nets.scan_map import ScanMapExtractor
-    from stemscan.agents.ppo import init_cell_head
+    from stemscan.agents.ppo import EXTRACTORS, init_cell_head
 
     env = gym.make("STEMScan-v0", action_mode="grid", **TINY)
     policy = MultiInputActorCriticPolicy(
         env.observation_space, env.action_space, lambda _: 0.0, net_arch={"pi": [], "vf": [8]},
-        features_extractor_class=ScanMapExtractor, features_extractor_kwargs={"cell_grid": [4, 4]},
+        features_extractor_class=EXTRACTORS[extractor], features_extractor_kwargs={"cell_grid": [4, 4]},
     )
     init_cell_head(policy)
     obs, _ = env.reset(seed=0)
@@ -224,7 +224,29 @@ def test_training_on_a_scene_pool_evaluates_on_held_out_scenes(tmp_path: Path) -
     result = train_ppo(tmp_path / "pool.safetensors", config)
     training = json.loads(result.policy_path.with_suffix(".json").read_text())["training"]
     assert training["num_scenes"] == 2 and training["env_steps_per_s"] > 0
-    with pytest.raises(ValueError, match="num_scenes must be a positive integer"):
-        train_ppo(tmp_path / "bad.safetensors", PPOTrainConfig(num_scenes=0, env_overrides=TINY))
+    with pytest.raises(ValueError, match="num_scenes must be a non-negative integer"):
+        train_ppo(tmp_path / "bad.safetensors", PPOTrainConfig(num_scenes=-1, env_overrides=TINY))
     with pytest.raises(ValueError, match="not env_kwargs"):
         train_ppo(tmp_path / "bad.safetensors", PPOTrainConfig(env_overrides={**TINY, "num_scenes": 3}))
+
+
+def test_the_hyperparameter_file_chooses_the_extractor_and_old_policies_still_load(tmp_path: Path) -> None:
+    text = DEFAULT_HYPERPARAMS.read_text()
+    assert 'features_extractor = "CellBlockExtractor"' in text
+    old = tmp_path / "old.toml"
+    old.write_text(text.replace('features_extractor = "CellBlockExtractor"', 'features_extractor = "ScanMapExtractor"'))
+    config = PPOTrainConfig(timesteps=32, scenes=["lattice-defects"], n_envs=1, env_overrides=TINY, hyperparams=old,
+                            log_dir=tmp_path / "runs", eval_freq=10**6, tensorboard=False, progress_bar=False, num_scenes=0)
+    result = train_ppo(tmp_path / "old.safetensors", config)
+    spec = json.loads(result.policy_path.with_suffix(".json").read_text())
+    assert spec["features_extractor"] == "ScanMapExtractor" and spec["training"]["num_scenes"] is None
+    policy, _ = load_policy(result.policy_path)
+    assert type(policy.features_extractor).__name__ == "ScanMapExtractor"
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text(text.replace('"CellBlockExtractor"', '"NoSuchExtractor"'))
+    with pytest.raises(ValueError, match="NoSuchExtractor.*CellBlockExtractor"):
+        train_ppo(tmp_path / "x.safetensors", PPOTrainConfig(hyperparams=unknown, env_overrides=TINY))
+    spec["features_extractor"] = "NoSuchExtractor"
+    result.policy_path.with_suffix(".json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="unknown features_extractor 'NoSuchExtractor'"):
+        load_policy(result.policy_path)

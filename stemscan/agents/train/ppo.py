@@ -43,7 +43,12 @@ _PPO_KEYS = (
     "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "learning_rate", "clip_range",
     "ent_coef", "vf_coef", "max_grad_norm", "normalize_advantage",
 )
-_TABLE_KEYS = {"policy", "n_timesteps", "n_envs", "vec_env", "policy_kwargs", "env_kwargs", "eval", *_PPO_KEYS}
+_TABLE_KEYS = {
+    "policy", "features_extractor", "n_timesteps", "n_envs", "num_scenes", "vec_env", "policy_kwargs", "env_kwargs", "eval",
+    *_PPO_KEYS,
+}  # fmt: skip
+#: Features extractor of a table that names none.
+DEFAULT_EXTRACTOR = "CellBlockExtractor"
 
 
 @dataclass
@@ -202,11 +207,12 @@ class PPOTrainConfig:
     """Show a tqdm bar on stderr: env steps done, env steps/s, time left."""
     num_scenes: int | None = None
     """Scene pool per family (:mod:`stemscan.envs.scene_pool`): train on the scenes of seeds ``0 … N − 1``,
-    evaluate on the held-out ones from :data:`HELD_OUT_START_SCENE`; ``None``: a new scene every episode."""
+    evaluate on the held-out ones from :data:`HELD_OUT_START_SCENE`; ``0``: a new scene every episode;
+    ``None``: the hyperparameter file's ``num_scenes`` (none there: a new scene every episode)."""
 
 
 def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, command: str | None = None) -> TrainResult:
-    """Train SB3 PPO (``MultiInputPolicy`` with :class:`~stemscan.agents.nets.scan_map.ScanMapExtractor`) and save it.
+    """Train SB3 PPO (``MultiInputPolicy`` with the file's features extractor, :data:`stemscan.agents.ppo.EXTRACTORS`) and save it.
 
     Args:
         out: Output ``.safetensors`` path (the ``.json`` config is written beside it).
@@ -224,14 +230,14 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback
 
     from stemscan import __version__
-    from stemscan.agents.nets.scan_map import ScanMapExtractor
-    from stemscan.agents.ppo import init_cell_head, policy_spec, save_policy
+    from stemscan.agents.ppo import extractor_class, init_cell_head, policy_spec, save_policy
     from stemscan.scenes import names as scene_names
 
     out = Path(out)
     if out.suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got {str(out)!r}")
     params = load_hyperparams(hyperparams)
+    extractor = extractor_class(params.get("features_extractor", DEFAULT_EXTRACTOR))
     families = list(scene_names() if not scenes else scenes)
     for family in families:
         if family not in scene_names():
@@ -247,16 +253,22 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     if {"num_scenes", "start_scene"} & set(env_kwargs):
         raise ValueError("choose the scene pool with num_scenes (PPOTrainConfig / --num-scenes), not env_kwargs")
     train_kwargs, eval_kwargs = env_kwargs, env_kwargs
-    if num_scenes is not None:
-        if isinstance(num_scenes, bool) or not isinstance(num_scenes, int) or num_scenes < 1:
-            raise ValueError(f"num_scenes must be a positive integer or None, got {num_scenes!r}")
+    if num_scenes is None:
+        num_scenes = params.get("num_scenes", 0)
+    if isinstance(num_scenes, bool) or not isinstance(num_scenes, int) or num_scenes < 0:
+        raise ValueError(f"num_scenes must be a non-negative integer (0: a new scene every episode), got {num_scenes!r}")
+    if num_scenes == 0:
+        num_scenes = None
+    else:
         train_kwargs = {**env_kwargs, "num_scenes": num_scenes, "start_scene": 0}
-        eval_kwargs = {**env_kwargs, "num_scenes": num_scenes, "start_scene": HELD_OUT_START_SCENE}
+        eval_kwargs = {**env_kwargs, "start_scene": HELD_OUT_START_SCENE}
     evaluation = dict(params.get("eval", {}))
     eval_freq = check_int("eval_freq", evaluation.get("eval_freq", 5_000) if eval_freq is None else eval_freq, 1)
     n_eval_episodes = check_int("n_eval_episodes", evaluation.get("n_eval_episodes", 16) if n_eval_episodes is None
                                 else n_eval_episodes, 1)
     eval_offset = check_int("eval_seed_offset", evaluation.get("eval_seed_offset", 10_000), 0)
+    if num_scenes is not None:  # held-out evaluation pool: as many scenes as evaluation episodes, at most N
+        eval_kwargs["num_scenes"] = min(num_scenes, n_eval_episodes)
     check_int("num_threads", num_threads, 1)
     check_output_file(out, "--out")  # every output path before training, not after
     check_output_file(out.with_suffix(".json"), "--out (.json beside it)")
@@ -290,7 +302,7 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
             policy_kwargs = {
                 **policy_kwargs_json,
                 "activation_fn": activations[activation],
-                "features_extractor_class": ScanMapExtractor,
+                "features_extractor_class": extractor,
             }
             ppo_kwargs = {key: params[key] for key in _PPO_KEYS if key in params}
             model = PPO(
@@ -367,8 +379,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curve", default=None, help="draw the learning curve to this PNG")
     parser.add_argument("--threads", type=int_in(1, 1024), default=1, help="torch threads (default 1)")
     parser.add_argument(
-        "--num-scenes", type=int_in(1, 100_000), default=None,
-        help="train on a pool of N scenes per family (seeds 0..N-1), evaluate on held-out ones (default: a new scene every episode)",
+        "--num-scenes", type=int_in(0, 100_000), default=None,
+        help="train on a pool of N scenes per family (seeds 0..N-1), evaluate on held-out ones; 0: a new scene every "
+             "episode (default: the hyperparameter file's num_scenes)",
     )  # fmt: skip
     parser.add_argument("--no-tensorboard", action="store_true", help="do not log to TensorBoard")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: a tqdm bar with env steps/s)")
