@@ -12,7 +12,9 @@ hyperparameters it was trained with::
 
 The optimiser's state is not stored with a policy, so training continues
 with a fresh Adam state; the network weights, architecture and PPO
-hyperparameters are the saved ones.
+hyperparameters are the saved ones.  A saved ``"lin_<x>"`` schedule runs
+from x to 0 over each ``learn()`` call, as in SB3 (the shipped policy's
+learning rate does); pass ``learning_rate=`` to continue at a fixed rate.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import gymnasium as gym
 
 from stemscan.agents.ppo import _ACTIVATIONS, extractor_class, load_policy
+from stemscan.agents.train.ppo import schedule
 
 __all__ = ["load_sb3_ppo"]
 
@@ -56,6 +59,9 @@ def load_sb3_ppo(env: gym.Env | Any, path: str | os.PathLike | None = None, seed
     kwargs["activation_fn"] = _ACTIVATIONS[kwargs.get("activation_fn", "tanh")]
     kwargs["features_extractor_class"] = extractor_class(spec["features_extractor"])
     hyper = {**((spec.get("training") or {}).get("ppo_kwargs") or {}), **ppo_overrides}
+    for key in ("learning_rate", "clip_range"):  # "lin_<x>" schedules as in the hyperparameter file
+        if isinstance(hyper.get(key), str):
+            hyper[key] = schedule(key, hyper[key])
     model = PPO("MultiInputPolicy", env, policy_kwargs=kwargs, seed=seed, device="cpu", verbose=0, **hyper)
     model.policy.load_state_dict(policy.state_dict())
     return model

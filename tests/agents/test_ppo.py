@@ -250,3 +250,26 @@ def test_the_hyperparameter_file_chooses_the_extractor_and_old_policies_still_lo
     result.policy_path.with_suffix(".json").write_text(json.dumps(spec))
     with pytest.raises(ValueError, match="unknown features_extractor 'NoSuchExtractor'"):
         load_policy(result.policy_path)
+
+
+def test_rates_may_be_numbers_or_zoo_style_linear_schedules() -> None:
+    from stemscan.agents.train.ppo import schedule
+
+    assert schedule("learning_rate", 3e-4) == 3e-4
+    linear = schedule("learning_rate", "lin_1.0e-3")
+    assert linear(1.0) == pytest.approx(1e-3) and linear(0.25) == pytest.approx(2.5e-4) and linear(0.0) == 0.0
+    for bad in ("lin_", "lin_x", "lin_-1", "exp_1e-3", -1.0, float("nan"), True):
+        with pytest.raises(ValueError, match="learning_rate"):
+            schedule("learning_rate", bad)
+
+
+def test_a_policy_trained_with_a_linear_schedule_rebuilds_as_an_sb3_model(tiny_policy: Path, tmp_path: Path) -> None:
+    from stemscan.agents.ppo_sb3 import load_sb3_ppo
+
+    target = tmp_path / "lin.safetensors"
+    shutil.copy(tiny_policy, target)
+    spec = json.loads(tiny_policy.with_suffix(".json").read_text())
+    spec["training"]["ppo_kwargs"]["learning_rate"] = "lin_2.0e-3"
+    target.with_suffix(".json").write_text(json.dumps(spec))
+    model = load_sb3_ppo(gym.make("STEMScan-v0", action_mode="grid", **TINY), target)
+    assert model.lr_schedule(1.0) == pytest.approx(2e-3) and model.lr_schedule(0.5) == pytest.approx(1e-3)

@@ -31,7 +31,9 @@ from stemscan.cli_types import int_in, positive_int, seed
 from stemscan.safejson import loads_toml
 from stemscan.validation import check_int
 
-__all__ = ["DEFAULT_HYPERPARAMS", "PPOTrainConfig", "TrainResult", "configure", "load_hyperparams", "run", "train_ppo"]
+__all__ = [
+    "DEFAULT_HYPERPARAMS", "PPOTrainConfig", "TrainResult", "configure", "load_hyperparams", "run", "schedule", "train_ppo",
+]
 
 ENV_ID = "STEMScan-v0"
 #: First scene seed of the evaluation pool when training on a pool (disjoint from training's ``0 … N − 1``).
@@ -93,6 +95,30 @@ def load_hyperparams(path: str | os.PathLike | None = None, env_id: str = ENV_ID
     if params.get("policy", "MultiInputPolicy") != "MultiInputPolicy":
         raise ValueError(f"only policy = 'MultiInputPolicy' is supported, got {params['policy']!r}")
     return params
+
+
+def schedule(name: str, value: Any) -> Any:
+    """A PPO rate from the hyperparameter file: a number, or rl-baselines3-zoo's ``"lin_<x>"`` (x → 0 linearly).
+
+    Returns the number, or a function of SB3's ``progress_remaining`` (1 at the start, 0 at the end).
+    """
+    if isinstance(value, str):
+        if not value.startswith("lin_"):
+            raise ValueError(f"{name} must be a number or 'lin_<number>', got {value!r}")
+        try:
+            start = float(value[4:])
+        except ValueError:
+            raise ValueError(f"{name} must be a number or 'lin_<number>', got {value!r}") from None
+        if not np.isfinite(start) or start <= 0:
+            raise ValueError(f"{name}: the start of a linear schedule must be a positive number, got {value!r}")
+        return functools.partial(_linear, start)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number or 'lin_<number>', got {value!r}")
+    return float(value)
+
+
+def _linear(start: float, progress_remaining: float) -> float:
+    return start * progress_remaining
 
 
 @contextlib.contextmanager
@@ -305,6 +331,7 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
                 "features_extractor_class": extractor,
             }
             ppo_kwargs = {key: params[key] for key in _PPO_KEYS if key in params}
+            rates = {key: schedule(key, ppo_kwargs[key]) for key in ("learning_rate", "clip_range") if key in ppo_kwargs}
             model = PPO(
                 "MultiInputPolicy",
                 train_env,
@@ -313,7 +340,7 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
                 seed=seed,
                 device="cpu",
                 verbose=0,
-                **ppo_kwargs,
+                **{**ppo_kwargs, **rates},
             )
             init_cell_head(model.policy)
             callback = EvalCallback(
