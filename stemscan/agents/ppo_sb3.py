@@ -25,7 +25,7 @@ from typing import Any
 import gymnasium as gym
 
 from stemscan.agents.ppo import _ACTIVATIONS, extractor_class, load_policy
-from stemscan.agents.train.ppo import schedule
+from stemscan.agents.train.ppo_hyperparams import schedule
 
 __all__ = ["load_sb3_ppo"]
 

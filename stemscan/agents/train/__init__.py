@@ -8,7 +8,7 @@
   :mod:`~stemscan.agents.train.rvae_loss` (ELBO, offline loop);
   :mod:`~stemscan.agents.train.rvae_online` is the in-episode trainer of ``rvae-bo``;
 * :mod:`~stemscan.agents.train.ppo` — the PPO policy (``PPOTrainConfig``,
-  ``train_ppo``, ``stemscan train ppo``).
+  ``train_ppo``, ``stemscan train ppo``), reading :mod:`~stemscan.agents.train.ppo_hyperparams`.
 
 Every command writes to its ``--out`` (default: the working directory or
 ``runs/``), never into the installed package.  Modules import torch only
