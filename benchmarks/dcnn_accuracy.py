@@ -73,7 +73,6 @@ def score(scene, found: dict[str, np.ndarray]) -> dict[str, tuple[int, int, int,
                 near = ndimage.distance_transform_edt(scene.labels != i)
                 idx = np.clip(np.rint(points).astype(int), 0, np.array(scene.shape) - 1)
                 recalled += int(np.any(near[idx[:, 0], idx[:, 1]] <= radius))
-            del kinds
             out[name] = (right, len(points), recalled, len(ids))
         else:
             truth = inner(np.array([f.centroid for f in scene.features if f.kind == name]), scene.shape)

@@ -27,6 +27,16 @@ of a pristine lattice.  Rather than trusting its arg-max,
    sublattice, e.g. S2 in MoS2): a missing column, not a dim one.
    ``dopant`` needs no check.
 
+A class whose rule has ``method = "column-intensity"`` (the shipped
+``vacancy`` rule) is not read from its probability channel at all: the
+DCNN's columns locate the lattice, and a site is a vacancy when its
+intensity is below that of the six columns of its own sublattice by more
+than ``min_deficit`` and by more than the noise allows at ``false_alarms``
+expected false detections per image
+(:func:`~stemscan.agents.features.column_intensity.dim_sites`): missing Mo
+or C columns and S2 columns that lost one S alike, only where the lattice
+is regular.  Its ``threshold`` and ``min_area`` are then unused.
+
 The per-class options live in ``weights/dcnn_calibration.json`` beside the
 weights, with the sha256 of the weights they were chosen for and the
 development seeds they were chosen on (``benchmarks/dcnn_accuracy.py``).
@@ -44,15 +54,19 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from stemscan.agents.features.column_intensity import dim_sites
 from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, region_peaks
 from stemscan.agents.features.visibility import image_snr, lattice_completeness
 
-__all__ = ["CALIBRATION_PATH", "ClassRule", "Calibration", "DefectReport", "calibration_record", "detect_defects", "local_consistency"]
+__all__ = ["CALIBRATION_PATH", "METHODS", "ClassRule", "Calibration", "DefectReport", "calibration_record", "detect_defects", "local_consistency"]
 
 #: The calibration of the shipped weights.
 CALIBRATION_PATH = Path(__file__).resolve().parent / "weights" / "dcnn_calibration.json"
 
 _FORMAT = "stemscan-dcnn-calibration-1"
+
+#: How a class's detections are made (:class:`ClassRule`'s ``method``).
+METHODS = ("regions", "column-intensity")
 
 
 @dataclass(frozen=True)
@@ -66,12 +80,20 @@ class ClassRule:
             at which the class is reported at all.
         min_completeness: Smallest :func:`~stemscan.agents.features.visibility.lattice_completeness`
             of the found columns at which the class is reported at all (0-1).
+        method: ``"regions"`` (regions of the class's probability channel, checked
+            against the lattice) or ``"column-intensity"`` (vacancies only: sites
+            darker than their sublattice, :func:`~stemscan.agents.features.column_intensity.dim_sites`).
+        false_alarms: ``"column-intensity"``: expected false detections per image (> 0).
+        min_deficit: ``"column-intensity"``: smallest fractional intensity deficit (0-1).
     """
 
     threshold: float
     min_area: int
     min_snr: float
     min_completeness: float = 0.0
+    method: str = "regions"
+    false_alarms: float = 0.1
+    min_deficit: float = 0.1
 
     def __post_init__(self) -> None:
         if not (isinstance(self.threshold, (int, float)) and 0.0 < self.threshold < 1.0):
@@ -82,6 +104,12 @@ class ClassRule:
             raise ValueError(f"min_snr must be a finite number >= 0, got {self.min_snr!r}")
         if not (isinstance(self.min_completeness, (int, float)) and 0.0 <= self.min_completeness <= 1.0):
             raise ValueError(f"min_completeness must be in [0, 1], got {self.min_completeness!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if not (isinstance(self.false_alarms, (int, float)) and np.isfinite(self.false_alarms) and self.false_alarms > 0):
+            raise ValueError(f"false_alarms must be a finite number > 0, got {self.false_alarms!r}")
+        if not (isinstance(self.min_deficit, (int, float)) and 0.0 <= self.min_deficit < 1.0):
+            raise ValueError(f"min_deficit must be in [0, 1), got {self.min_deficit!r}")
 
 
 @dataclass(frozen=True)
@@ -105,7 +133,8 @@ class Calibration:
             raise ValueError(f"{path} is not a stemscan DCNN calibration (expected format {_FORMAT!r})")
         try:
             rules = {str(name): ClassRule(float(r["threshold"]), int(r["min_area"]), float(r["min_snr"]),
-                                          float(r.get("min_completeness", 0.0)))
+                                          float(r.get("min_completeness", 0.0)), str(r.get("method", "regions")),
+                                          float(r.get("false_alarms", 0.1)), float(r.get("min_deficit", 0.1)))
                      for name, r in dict(record["classes"]).items()}
             digest = str(record["weights_sha256"])
         except (KeyError, TypeError, ValueError) as error:
@@ -185,6 +214,9 @@ def detect_defects(
         visible[name] = bool(snr >= rule.min_snr and (not judged or completeness >= rule.min_completeness))
         if not visible[name]:
             centres[name], confidence[name] = empty
+            continue
+        if rule.method == "column-intensity":
+            centres[name], confidence[name] = dim_sites(atoms, image, bond, mask, rule.false_alarms, rule.min_deficit)
             continue
         found, peaks = region_peaks(probabilities[class_names.index(name)], rule.threshold, rule.min_area)
         keep = np.ones(len(found), dtype=bool)
@@ -273,7 +305,8 @@ def calibration_record(rules: dict[str, ClassRule], weights: str | Path, **prove
         "format": _FORMAT,
         "weights_sha256": hashlib.sha256(Path(weights).read_bytes()).hexdigest(),
         "classes": {name: {"threshold": r.threshold, "min_area": r.min_area, "min_snr": r.min_snr,
-                           "min_completeness": r.min_completeness}
+                           "min_completeness": r.min_completeness, "method": r.method,
+                           "false_alarms": r.false_alarms, "min_deficit": r.min_deficit}
                     for name, r in rules.items()},
         **provenance,
     }
