@@ -92,31 +92,46 @@ def dim_sites(
         return empty
     missing, _ = honeycomb_missing_sites(atoms, image.shape, bond)
     sites = np.concatenate([atoms, missing])
-    tree = cKDTree(sites)
-    close = np.array([len(n) - 1 for n in tree.query_ball_point(sites, 0.75 * bond)])
-    first = tree.query_ball_point(sites, 1.25 * bond)
-    order = np.zeros(len(sites), dtype=np.complex128)  # six-fold bond order: the same on both sublattices
-    for k, near in enumerate(first):
-        bonds = sites[[n for n in near if n != k]] - sites[k]
-        order[k] = np.exp(6j * np.arctan2(bonds[:, 0], bonds[:, 1])).mean() if len(bonds) else 0.0
-    regular = (np.array([len(n) - 1 for n in first]) == 3) & (close == 0) & (np.abs(order) > _MIN_ORDER)
+    n = len(sites)
+    # every pair within reach once: neighbour counts, bond order, the one-grain check and the second shell from it
+    pairs = cKDTree(sites).query_pairs(max(neighbourhood, _SECOND_SHELL[1]) * bond, output_type="ndarray")
+    i, j = pairs[:, 0], pairs[:, 1]
+    step = sites[j] - sites[i]
+    distance = np.hypot(step[:, 0], step[:, 1]) / bond
+    first = distance <= 1.25
+    both = np.concatenate([i[first], j[first]])
+    count = np.bincount(both, minlength=n)
+    close = np.bincount(np.concatenate([i, j])[np.tile(distance < 0.75, 2)], minlength=n)
+    phase = np.tile(np.exp(6j * np.arctan2(step[first, 0], step[first, 1])), 2)  # six-fold: same from either end
+    order = (np.bincount(both, phase.real, n) + 1j * np.bincount(both, phase.imag, n)) / np.maximum(count, 1)
+    regular = (count == 3) & (close == 0) & (np.abs(order) > _MIN_ORDER)
     mask = np.ones(image.shape, dtype=bool) if measured is None else np.asarray(measured, dtype=bool)
     inside = ndimage.distance_transform_edt(np.pad(mask, 1, constant_values=False))[1:-1, 1:-1]
     index = np.clip(np.rint(sites).astype(np.int64), 0, np.array(image.shape) - 1)
-    judged = inside[index[:, 0], index[:, 1]] >= 2.5 * bond
-    for k, near in enumerate(tree.query_ball_point(sites, neighbourhood * bond)):  # one grain: same bond directions
-        judged[k] &= bool(regular[near].all()) and bool(np.all(np.abs(np.angle(order[near] * np.conj(order[k]))) < _MAX_TWIST))
+    judged = regular & (inside[index[:, 0], index[:, 1]] >= 2.5 * bond)
+    near = distance <= neighbourhood  # one grain: every site nearby regular, with the same bond directions
+    twisted = np.abs(np.angle(order[i[near]] * np.conj(order[j[near]]))) >= _MAX_TWIST
+    spoilt = np.zeros(n, dtype=bool)
+    spoilt[i[near][twisted | ~regular[j[near]]]] = True
+    spoilt[j[near][twisted | ~regular[i[near]]]] = True
+    judged &= ~spoilt
     candidates = np.flatnonzero(judged)
     if len(candidates) < 10:
         return empty
     smooth = ndimage.gaussian_filter(np.where(mask, image, 0.0), smoothing * bond)
     value = ndimage.map_coordinates(smooth, sites.T, order=1, mode="nearest")
-    reference = np.full(len(sites), np.nan)
-    for k in candidates:
-        near = tree.query_ball_point(sites[k], _SECOND_SHELL[1] * bond)
-        shell = [n for n in near if np.hypot(*(sites[n] - sites[k])) >= _SECOND_SHELL[0] * bond]
-        if len(shell) >= 4:
-            reference[k] = np.median(value[shell])
+    shell = (distance >= _SECOND_SHELL[0]) & (distance <= _SECOND_SHELL[1])
+    owner = np.concatenate([i[shell], j[shell]])
+    other = np.concatenate([j[shell], i[shell]])
+    sort = np.argsort(owner, kind="stable")
+    owner, other = owner[sort], other[sort]
+    size = np.bincount(owner, minlength=n)
+    slot = np.arange(len(owner)) - np.repeat(np.cumsum(size) - size, size)
+    table = np.full((n, max(int(size.max(initial=0)), 1)), np.nan)
+    table[owner, slot] = value[other]
+    reference = np.full(n, np.nan)
+    enough = size[candidates] >= 4
+    reference[candidates[enough]] = np.nanmedian(table[candidates[enough]], axis=1)
     candidates = candidates[reference[candidates] > 0]
     if len(candidates) < 10:
         return empty
