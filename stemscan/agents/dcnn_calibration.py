@@ -37,6 +37,15 @@ expected false detections per image
 or C columns and S2 columns that lost one S alike, only where the lattice
 is regular.  Its ``threshold`` and ``min_area`` are then unused.
 
+A class whose rule has ``method = "column-geometry"`` (the shipped
+``extended-defect`` rule) is not read from its channel either: on a
+honeycomb (:func:`~stemscan.agents.features.lattice.is_honeycomb`) its
+detections are points on clusters of irregular lattice sites, grain
+boundaries and Stone-Wales defects
+(:func:`~stemscan.agents.features.lattice_boundaries.boundary_points`); on
+other lattices, which the geometry rule does not model, the class falls
+back to the ``"regions"`` rule above.
+
 The per-class options live in ``weights/dcnn_calibration.json`` beside the
 weights, with the sha256 of the weights they were chosen for and the
 development seeds they were chosen on (``benchmarks/dcnn_accuracy.py``).
@@ -55,7 +64,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from stemscan.agents.features.column_intensity import dim_sites
-from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, region_peaks
+from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, is_honeycomb, region_peaks
+from stemscan.agents.features.lattice_boundaries import boundary_points
 from stemscan.agents.features.visibility import image_snr, lattice_completeness
 
 __all__ = ["CALIBRATION_PATH", "METHODS", "ClassRule", "Calibration", "DefectReport", "calibration_record", "detect_defects", "local_consistency"]
@@ -66,7 +76,7 @@ CALIBRATION_PATH = Path(__file__).resolve().parent / "weights" / "dcnn_calibrati
 _FORMAT = "stemscan-dcnn-calibration-1"
 
 #: How a class's detections are made (:class:`ClassRule`'s ``method``).
-METHODS = ("regions", "column-intensity")
+METHODS = ("regions", "column-intensity", "column-geometry")
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,11 @@ class ClassRule:
         min_completeness: Smallest :func:`~stemscan.agents.features.visibility.lattice_completeness`
             of the found columns at which the class is reported at all (0-1).
         method: ``"regions"`` (regions of the class's probability channel, checked
-            against the lattice) or ``"column-intensity"`` (vacancies only: sites
-            darker than their sublattice, :func:`~stemscan.agents.features.column_intensity.dim_sites`).
+            against the lattice), ``"column-intensity"`` (vacancies only: sites
+            darker than their sublattice, :func:`~stemscan.agents.features.column_intensity.dim_sites`)
+            or ``"column-geometry"`` (extended defects: clusters of irregular honeycomb sites,
+            :func:`~stemscan.agents.features.lattice_boundaries.boundary_points`; the region rule
+            on other lattices).
         false_alarms: ``"column-intensity"``: expected false detections per image (> 0).
         min_deficit: ``"column-intensity"``: smallest fractional intensity deficit (0-1).
     """
@@ -217,6 +230,9 @@ def detect_defects(
             continue
         if rule.method == "column-intensity":
             centres[name], confidence[name] = dim_sites(atoms, image, bond, mask, rule.false_alarms, rule.min_deficit)
+            continue
+        if rule.method == "column-geometry" and bond and is_honeycomb(atoms, mask.shape, bond):
+            centres[name], confidence[name] = boundary_points(atoms, mask.shape, bond, mask)
             continue
         found, peaks = region_peaks(probabilities[class_names.index(name)], rule.threshold, rule.min_area)
         keep = np.ones(len(found), dtype=bool)

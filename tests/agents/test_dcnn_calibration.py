@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from stemscan.agents.dcnn import WEIGHTS_PATH, AtomFinder
 from stemscan.agents.dcnn_calibration import CALIBRATION_PATH, Calibration, ClassRule, detect_defects
@@ -139,3 +141,52 @@ def test_no_vacancy_reported_on_a_mos2_grain_boundary(finder: AtomFinder, calibr
     boundary = np.isin(scene.labels, [i + 1 for i, f in enumerate(scene.features) if f.kind == "grain-boundary"])
     index = np.rint(found).astype(int)
     assert len(found) and not boundary[index[:, 0], index[:, 1]].any()
+
+
+def test_extended_defects_by_column_geometry(finder: AtomFinder, calibration: Calibration) -> None:
+    """Shipped rule on MoS2 at dose: extended-defect points lie on the grain boundary, none on a pristine lattice."""
+    assert calibration.rules["extended-defect"].method == "column-geometry"
+    scene = make_scene("lattice-defects", seed=9, size=256, material="mos2")
+    image = measure(scene, 4000.0, np.random.default_rng(9))
+    probs = finder.probabilities(image)
+    found = detect_defects(probs, image, finder.class_names, calibration).centres["extended-defect"]
+    band = np.isin(scene.labels, [i + 1 for i, f in enumerate(scene.features) if f.kind == "grain-boundary"])
+    near = ndimage.distance_transform_edt(~band)
+    index = np.rint(found).astype(int)
+    assert len(found) >= 3 and np.mean(near[index[:, 0], index[:, 1]] <= 6.0) >= 0.9
+    pristine = make_scene("lattice-defects", seed=9, size=256, material="mos2", grain_boundary=False)
+    image = measure(pristine, 4000.0, np.random.default_rng(9))
+    report = detect_defects(finder.probabilities(image), image, finder.class_names, calibration)
+    assert report.visible["extended-defect"] and len(report.centres["extended-defect"]) == 0
+
+
+def test_column_geometry_falls_back_to_regions_off_the_honeycomb(finder: AtomFinder, calibration: Calibration) -> None:
+    """On a perovskite (square) lattice the geometry rule does not apply: the region rule decides, as before."""
+    from stemscan.agents.features.lattice import bond_length, is_honeycomb, region_peaks
+
+    scene = make_scene("ferroelectric-domains", seed=4, size=128)
+    probs = finder.probabilities(scene.image)
+    atoms, _ = region_peaks(probs[[finder.class_index("atom"), finder.class_index("dopant")]].sum(axis=0), 0.5, 2)
+    assert len(atoms) > 50 and not is_honeycomb(atoms, scene.shape, bond_length(atoms))
+    regions = Calibration({**calibration.rules, "extended-defect": replace(calibration.rules["extended-defect"], method="regions")},
+                          calibration.weights_sha256)
+    geometry = detect_defects(probs, scene.image, finder.class_names, calibration).centres["extended-defect"]
+    assert np.array_equal(geometry, detect_defects(probs, scene.image, finder.class_names, regions).centres["extended-defect"])
+
+
+def test_columns_cut_by_sub_scan_edges_are_not_boundaries(finder: AtomFinder, calibration: Calibration) -> None:
+    """Graphene seen through 32 px sub-scans: the DCNN places cut columns off-centre; the one-bond margin skips them."""
+    from stemscan.agents.features.lattice import bond_length, region_peaks
+    from stemscan.agents.features.lattice_boundaries import boundary_points
+
+    scene = make_scene("lattice-defects", seed=13, size=256, material="graphene", grain_boundary=False,
+                       vacancy_fraction=0.0, dopant_fraction=0.0, stone_wales_fraction=0.0)
+    mask = np.zeros(scene.shape, dtype=bool)
+    for r, c in np.random.default_rng(0).integers(0, 256 - 32, (16, 2)):
+        mask[r : r + 32, c : c + 32] = True
+    image = np.where(mask, scene.image, 0.0)
+    probs = finder.probabilities(image)
+    report = detect_defects(probs, image, finder.class_names, calibration, measured=mask)
+    assert report.visible["extended-defect"] and len(report.centres["extended-defect"]) == 0
+    atoms, _ = region_peaks(probs[[finder.class_index("atom"), finder.class_index("dopant")]].sum(axis=0) * mask, 0.5, 2)
+    assert len(boundary_points(atoms, scene.shape, bond_length(atoms), mask, edge=0.0)[0]) > 0  # what the margin removes

@@ -38,17 +38,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
 from scipy.stats import norm
 
-from stemscan.agents.features.lattice import honeycomb_missing_sites
+from stemscan.agents.features.site_graph import site_graph
 
 __all__ = ["dim_sites"]
 
 #: A site's second neighbours on a honeycomb lie at √3 ≈ 1.73 bonds; this window excludes the third shell (2 bonds).
 _SECOND_SHELL = (1.5, 1.9)
-#: Bonds within ~±13° of 120° apart: ``|mean exp(6iθ)|`` of a site's three bonds above this.
-_MIN_ORDER = 0.85
 #: Neighbouring sites' bond directions agree within 7° (six-fold phase within 42°): no second grain nearby.
 _MAX_TWIST = np.deg2rad(6 * 7.0)
 
@@ -86,29 +83,13 @@ def dim_sites(
         raise ValueError(f"image must be 2-D, got shape {image.shape}")
     if not false_alarms > 0 or not 0.0 <= min_deficit < 1.0:
         raise ValueError(f"false_alarms must be > 0 and min_deficit in [0, 1), got {false_alarms!r}, {min_deficit!r}")
-    atoms = np.asarray(atoms, dtype=np.float64).reshape(-1, 2)
     empty = np.zeros((0, 2)), np.zeros(0)
-    if bond is None or not bond > 0 or len(atoms) < 7:
+    graph = site_graph(atoms, image.shape, bond, measured, max(neighbourhood, _SECOND_SHELL[1]))
+    if graph is None:
         return empty
-    missing, _ = honeycomb_missing_sites(atoms, image.shape, bond)
-    sites = np.concatenate([atoms, missing])
+    sites, i, j, distance, order, regular = graph.sites, graph.i, graph.j, graph.distance, graph.order, graph.regular
     n = len(sites)
-    # every pair within reach once: neighbour counts, bond order, the one-grain check and the second shell from it
-    pairs = cKDTree(sites).query_pairs(max(neighbourhood, _SECOND_SHELL[1]) * bond, output_type="ndarray")
-    i, j = pairs[:, 0], pairs[:, 1]
-    step = sites[j] - sites[i]
-    distance = np.hypot(step[:, 0], step[:, 1]) / bond
-    first = distance <= 1.25
-    both = np.concatenate([i[first], j[first]])
-    count = np.bincount(both, minlength=n)
-    close = np.bincount(np.concatenate([i, j])[np.tile(distance < 0.75, 2)], minlength=n)
-    phase = np.tile(np.exp(6j * np.arctan2(step[first, 0], step[first, 1])), 2)  # six-fold: same from either end
-    order = (np.bincount(both, phase.real, n) + 1j * np.bincount(both, phase.imag, n)) / np.maximum(count, 1)
-    regular = (count == 3) & (close == 0) & (np.abs(order) > _MIN_ORDER)
-    mask = np.ones(image.shape, dtype=bool) if measured is None else np.asarray(measured, dtype=bool)
-    inside = ndimage.distance_transform_edt(np.pad(mask, 1, constant_values=False))[1:-1, 1:-1]
-    index = np.clip(np.rint(sites).astype(np.int64), 0, np.array(image.shape) - 1)
-    judged = regular & (inside[index[:, 0], index[:, 1]] >= 2.5 * bond)
+    judged = regular & (graph.depth >= 2.5)
     near = distance <= neighbourhood  # one grain: every site nearby regular, with the same bond directions
     twisted = np.abs(np.angle(order[i[near]] * np.conj(order[j[near]]))) >= _MAX_TWIST
     spoilt = np.zeros(n, dtype=bool)
@@ -118,6 +99,7 @@ def dim_sites(
     candidates = np.flatnonzero(judged)
     if len(candidates) < 10:
         return empty
+    mask = np.ones(image.shape, dtype=bool) if measured is None else np.asarray(measured, dtype=bool)
     smooth = ndimage.gaussian_filter(np.where(mask, image, 0.0), smoothing * bond)
     value = ndimage.map_coordinates(smooth, sites.T, order=1, mode="nearest")
     shell = (distance >= _SECOND_SHELL[0]) & (distance <= _SECOND_SHELL[1])
