@@ -53,7 +53,16 @@ class OracleAgent(Agent):
             self._scene_id = id(scene)
         return self._corners, self._window_labels
 
-    def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
+    def candidate_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What each candidate sub-scan would gain now, from the hidden scene.
+
+        Returns:
+            ``(corners (n, 2), value (n,), progress (n,), fresh (n,))``: top-left
+            pixels; the undiscovered feature weight the sub-scan completes; the
+            weight it advances, each feature counted by the fraction of its
+            needed pixels it adds (at most 1, so completed ones count in
+            full); its unscanned pixels.  In grid mode candidate ``k`` is cell ``k``.
+        """
         corners, labels = self._candidates()
         p = self.field.patch_size
         scanned, found = self._env.discovery_state()
@@ -68,7 +77,11 @@ class OracleAgent(Agent):
         completes = (tracker.scanned[None, :] + new) >= tracker.needed[None, :]
         value = (completes * weights).sum(axis=1)
         progress = (np.minimum(new / tracker.needed, 1.0) * weights).sum(axis=1)
-        fresh = unscanned.sum(axis=1)
+        return corners, value, progress, unscanned.sum(axis=1)
+
+    def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
+        corners, value, progress, fresh = self.candidate_values()
+        p = self.field.patch_size
         best = np.lexsort((-fresh, -progress, -value))[0]
         r0, c0 = corners[best]
         if self.field.action_mode == "grid":
