@@ -18,7 +18,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from stemscan.agents.base import Agent
 
-__all__ = ["OracleAgent"]
+__all__ = ["OracleAgent", "best_candidate"]
+
+
+def best_candidate(value: np.ndarray, progress: np.ndarray, fresh: np.ndarray) -> int:
+    """The oracle's choice among candidates (:meth:`OracleAgent.candidate_values`): most value, then progress, then fresh pixels."""
+    return int(np.lexsort((-fresh, -progress, -value))[0])
 
 
 class OracleAgent(Agent):
@@ -82,7 +87,7 @@ class OracleAgent(Agent):
     def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
         corners, value, progress, fresh = self.candidate_values()
         p = self.field.patch_size
-        best = np.lexsort((-fresh, -progress, -value))[0]
+        best = best_candidate(value, progress, fresh)
         r0, c0 = corners[best]
         if self.field.action_mode == "grid":
             return np.int64((r0 // p) * self.field.geometry.n_cols + c0 // p)

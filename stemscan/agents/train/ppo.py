@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import os
 import random
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from stemscan.agents.train.imitation import ImitationConfig, imitate
 from stemscan.agents.train.ppo_hyperparams import (
     DEFAULT_EXTRACTOR,
     DEFAULT_HYPERPARAMS,
@@ -242,6 +244,9 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     eval_offset = check_int("eval_seed_offset", evaluation.get("eval_seed_offset", 10_000), 0)
     if num_scenes is not None:  # held-out evaluation pool: as many scenes as evaluation episodes, at most N
         eval_kwargs["num_scenes"] = min(num_scenes, n_eval_episodes)
+    imitation = ImitationConfig.from_table(params.get("imitation"))
+    if imitation.rounds and params.get("vec_env", "dummy") != "dummy":
+        raise ValueError("imitation reads the training envs' scenes: it needs vec_env = 'dummy'")
     check_int("num_threads", num_threads, 1)
     check_output_file(out, "--out")  # every output path before training, not after
     check_output_file(out.with_suffix(".json"), "--out (.json beside it)")
@@ -290,6 +295,9 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
                 **{**ppo_kwargs, **rates},
             )
             init_cell_head(model.policy)
+            imitated = None
+            if imitation.rounds:  # DAgger on the oracle's cell targets before PPO (stemscan.agents.train.imitation)
+                imitated = imitate(model, train_env, imitation, seed, progress=progress_bar)
             callback = EvalCallback(
                 eval_env,
                 n_eval_episodes=n_eval_episodes,
@@ -325,6 +333,10 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
         "stemscan_version": __version__,
         "stable_baselines3_version": stable_baselines3.__version__,
         "torch_version": torch.__version__,
+        "imitation": None if imitated is None else {
+            **dataclasses.asdict(imitation), "samples": imitated.samples, "wall_s": round(imitated.wall_s, 1),
+            "loss": [round(v, 4) for v in imitated.loss], "oracle_share": [round(v, 3) for v in imitated.oracle_share],
+        },
         "eval_timesteps": eval_timesteps.tolist(),
         "eval_mean_reward": [round(float(v), 3) for v in eval_mean],
     }

@@ -29,7 +29,7 @@ PPO_KEYS = (
 )
 _TABLE_KEYS = {
     "policy", "features_extractor", "n_timesteps", "n_envs", "num_scenes", "vec_env", "policy_kwargs", "env_kwargs", "eval",
-    *PPO_KEYS,
+    "imitation", *PPO_KEYS,
 }  # fmt: skip
 #: Features extractor of a table that names none.
 DEFAULT_EXTRACTOR = "CellBlockExtractor"
