@@ -164,7 +164,7 @@ def test_column_geometry_falls_back_to_regions_off_the_honeycomb(finder: AtomFin
     """On a perovskite (square) lattice the geometry rule does not apply: the region rule decides, as before."""
     from stemscan.agents.features.lattice import bond_length, is_honeycomb, region_peaks
 
-    scene = make_scene("ferroelectric-domains", seed=4, size=128)
+    scene = make_scene("ferroelectric-domains", seed=4, size=192)
     probs = finder.probabilities(scene.image)
     atoms, _ = region_peaks(probs[[finder.class_index("atom"), finder.class_index("dopant")]].sum(axis=0), 0.5, 2)
     assert len(atoms) > 50 and not is_honeycomb(atoms, scene.shape, bond_length(atoms))

@@ -19,7 +19,9 @@ from .helpers import TINY
 
 def _hyperparams(tmp_path: Path, table: str) -> Path:
     path = tmp_path / "ppo.toml"
-    path.write_text(DEFAULT_HYPERPARAMS.read_text() + "\n[STEMScan-v0.imitation]\n" + table)
+    text = DEFAULT_HYPERPARAMS.read_text()
+    start = text.index("[STEMScan-v0.imitation]")
+    path.write_text(text[:start] + "[STEMScan-v0.imitation]\n" + table)  # the shipped table (off) replaced
     return path
 
 
@@ -80,7 +82,8 @@ def test_bad_imitation_options_are_named(tmp_path: Path) -> None:
             ImitationConfig(**{key: value})
     text = DEFAULT_HYPERPARAMS.read_text().replace('vec_env = "dummy"', 'vec_env = "subproc"')
     path = tmp_path / "subproc.toml"
-    path.write_text(text + "\n[STEMScan-v0.imitation]\nrounds = 1\n")
+    path.write_text(text.replace("\nrounds = 0\n", "\nrounds = 1\n"))
+    assert "rounds = 1" in path.read_text()
     with pytest.raises(ValueError, match="vec_env = 'dummy'"):
         train_ppo(tmp_path / "x.safetensors", PPOTrainConfig(hyperparams=path, env_overrides=TINY, timesteps=8, n_envs=1))
 
