@@ -17,7 +17,7 @@ a single env with the same seed (``tests/envs/test_vector_env.py``,
 on its own (tested against ``Generator.random``).
 
 A step is memory-bound: a sub-scan at a random place reads ~6 per-pixel
-maps (sampler state, labels, scanned/measured) over 32 scattered rows each,
+maps (sampler state, labels, episode stamp/measured) over 32 scattered rows each,
 and N sub-envs over a scene pool hold hundreds of MB of them.  So the
 kernels prefetch (``llvm.prefetch``, a hint with no effect on results) a
 sub-scan's rows before reading its uniforms, and the next sub-env's rows
@@ -42,10 +42,10 @@ from numba.extending import intrinsic
 from stemscan.envs.record import acquire_patch
 from stemscan.envs.shot_noise import poisson_fill
 
-__all__ = ["N_ADDRESSES", "acquire_from_rng", "clear_boxes", "env_addresses", "rng_address", "sample_patches", "step_envs", "uniform_fill", "uniforms_needed"]
+__all__ = ["N_ADDRESSES", "acquire_from_rng", "env_addresses", "rng_address", "sample_patches", "step_envs", "uniform_fill", "uniforms_needed"]
 
 #: Columns of the address table: the arrays of :func:`step_envs`, then ``next_double`` and its state.
-(_MEAN, _ROW, _AUX, _LABELS, _SCANNED, _MEASURED, _LABEL_SCANNED, _PENDING, _SURVEY, _COARSE_SUMS,
+(_MEAN, _ROW, _AUX, _LABELS, _STAMP, _MEASURED, _LABEL_SCANNED, _PENDING, _SURVEY, _COARSE_SUMS,
  _COARSE_U8, _COUNTS_TO_PATCH, _NEXT_DOUBLE, _RNG_STATE) = range(14)  # fmt: skip
 N_ADDRESSES = 14
 
@@ -95,7 +95,7 @@ def _prefetch_patch(a, r0, c0, rows, cols, width):  # noqa: ANN001, ANN202
     """Prefetch the rows of a sub-scan at ``(r0, c0)`` in the per-pixel arrays at addresses ``a``."""
     for r in range(r0, r0 + rows):
         pixel = r * width + c0
-        for column, itemsize in ((_ROW, 2), (_AUX, 8), (_MEAN, 8), (_SCANNED, 1), (_MEASURED, 4), (_LABELS, 4)):
+        for column, itemsize in ((_ROW, 2), (_AUX, 8), (_MEAN, 8), (_STAMP, 2), (_MEASURED, 4), (_LABELS, 4)):
             start = a[column] + pixel * itemsize
             end = start + cols * itemsize
             line = start - start % 64
@@ -162,7 +162,7 @@ def env_addresses(env, out: np.ndarray, keep: list) -> None:  # noqa: ANN001
     out[_ROW] = _address(noise.row, np.int16, 2, keep)
     out[_AUX] = _address(noise.aux, np.float64, 2, keep)
     out[_LABELS] = _address(np.ascontiguousarray(env._labels), np.int32, 2, keep)  # a scene's own array, unless strided
-    out[_SCANNED] = _address(env._scanned, np.bool_, 2, keep)
+    out[_STAMP] = _address(env._stamp, np.uint16, 2, keep)
     out[_MEASURED] = _address(env._measured, np.float32, 2, keep)
     out[_LABEL_SCANNED] = _address(tracker.scanned, np.int64, 1, keep)
     out[_PENDING] = _address(tracker.pending, np.int64, 1, keep)
@@ -181,6 +181,7 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
     addresses: np.ndarray,
     n_labels: np.ndarray,
     table_length: np.ndarray,
+    episodes: np.ndarray,
     inverse_full_scale: np.ndarray,
     background: np.float32,
     keep: np.ndarray,
@@ -204,6 +205,7 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
         corners: ``int64`` (N, 2) top-left pixels ``(r0, c0)``, inside the field (checked by the caller).
         addresses: ``int64`` (N, N_ADDRESSES), :func:`env_addresses` of each sub-env.
         n_labels, table_length: ``int64`` (N,): length of the discovery arrays and of the count→patch table.
+        episodes: ``int64`` (N,): each sub-env's episode stamp (:func:`~stemscan.envs.record.record_patch`).
         inverse_full_scale: ``float32`` (N,), per sub-env (its scene's full scale).
         background, keep, alias, log_factorial, row_cell, col_cell, cell_scale_255: shared by the sub-envs
             (:func:`~stemscan.envs.record.acquire_patch`'s arguments of those names).
@@ -228,7 +230,7 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
         row = numba.carray(_as_pointer(a[_ROW]), (height, width), np.int16)
         aux = numba.carray(_as_pointer(a[_AUX]), (height, width), np.float64)
         labels = numba.carray(_as_pointer(a[_LABELS]), (height, width), np.int32)
-        scanned = numba.carray(_as_pointer(a[_SCANNED]), (height, width), np.bool_)
+        stamp = numba.carray(_as_pointer(a[_STAMP]), (height, width), np.uint16)
         measured = numba.carray(_as_pointer(a[_MEASURED]), (height, width), np.float32)
         label_scanned = numba.carray(_as_pointer(a[_LABEL_SCANNED]), (n_labels[i],), np.int64)
         pending = numba.carray(_as_pointer(a[_PENDING]), (n_labels[i],), np.int64)
@@ -248,7 +250,7 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
                 block[k] = _next_double(function, state)
             done, fresh, any_due = acquire_patch(
                 mean, row, aux, keep, alias, log_factorial, block, done, counts, counts_to_patch, background,
-                inverse_full_scale[i], corners[i, 0], corners[i, 1], patches[i], scanned, measured, labels,
+                inverse_full_scale[i], corners[i, 0], corners[i, 1], patches[i], stamp, episodes[i], measured, labels,
                 label_scanned, pending, survey, row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
             )  # fmt: skip
             if done == size:
@@ -281,7 +283,8 @@ def acquire_from_rng(  # noqa: PLR0913 — the single env's whole step in one co
     r0: int,
     c0: int,
     patch: np.ndarray,
-    scanned: np.ndarray,
+    stamp: np.ndarray,
+    episode: int,
     measured: np.ndarray,
     labels: np.ndarray,
     label_scanned: np.ndarray,
@@ -304,7 +307,7 @@ def acquire_from_rng(  # noqa: PLR0913 — the single env's whole step in one co
     _prefetch_rows(row, r0, c0, rows, cols)  # the sub-scan's pixels load while the uniforms are read
     _prefetch_rows(aux, r0, c0, rows, cols)
     _prefetch_rows(mean, r0, c0, rows, cols)
-    _prefetch_rows(scanned, r0, c0, rows, cols)
+    _prefetch_rows(stamp, r0, c0, rows, cols)
     _prefetch_rows(measured, r0, c0, rows, cols)
     _prefetch_rows(labels, r0, c0, rows, cols)
     done = 0
@@ -314,22 +317,11 @@ def acquire_from_rng(  # noqa: PLR0913 — the single env's whole step in one co
             block[k] = _next_double(function, state)
         done, fresh, any_due = acquire_patch(
             mean, row, aux, keep, alias, log_factorial, block, done, counts, counts_to_patch, background,
-            inverse_full_scale, r0, c0, patch, scanned, measured, labels, label_scanned, pending, survey,
+            inverse_full_scale, r0, c0, patch, stamp, episode, measured, labels, label_scanned, pending, survey,
             row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
         )  # fmt: skip
         if done == size:
             return fresh, any_due
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def clear_boxes(scanned: np.ndarray, measured: np.ndarray, boxes: np.ndarray, size: int) -> None:
-    """Zero ``scanned`` and ``measured`` over the ``size`` × ``size`` squares at ``boxes`` (int64 (B, 2) corners)."""
-    for b in range(boxes.shape[0]):
-        r0, c0 = boxes[b, 0], boxes[b, 1]
-        for r in range(r0, r0 + size):
-            for c in range(c0, c0 + size):
-                scanned[r, c] = False
-                measured[r, c] = 0.0
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -7,8 +7,12 @@ the same bookkeeping in one loop over the pixels (compiled with numba):
 * the counts become the normalised patch through the count→patch table
   (:meth:`~stemscan.envs.microscope.Microscope.normalisation_table`), or in
   closed form beyond its (bounded) length;
-* pixels not scanned before are marked scanned, and counted, in total and
-  per ground-truth label (the discovery rule's input);
+* pixels not scanned before in this episode are marked scanned, and
+  counted, in total and per ground-truth label (the discovery rule's input).
+  "Scanned" is an episode stamp, not a flag: ``stamp[r, c] == episode``
+  where the pixel was scanned in the current episode, so a reset clears
+  nothing (it moves on to the next episode number) and ``measured`` keeps
+  stale values that are read only where the stamp is current;
 * every touched coarse cell's pixel sum changes by ``patch − previous`` where
   the pixel was scanned before and by ``patch − survey`` where it is new, and
   its scanned-pixel count by the new pixels; the cells' ``uint8`` overview
@@ -38,7 +42,8 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
     r0: int,
     c0: int,
     patch: np.ndarray,
-    scanned: np.ndarray,
+    stamp: np.ndarray,
+    episode: int,
     measured: np.ndarray,
     labels: np.ndarray,
     label_scanned: np.ndarray,
@@ -59,8 +64,9 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
             counts beyond the table are normalised in closed form with them, as ``Microscope.normalise`` does.
         r0, c0: Top-left pixel of the sub-scan in the field.
         patch: ``float32`` (P, Q) output, the normalised sub-scan.
-        scanned: ``bool`` (H, W), pixels scanned at imaging dose (updated).
-        measured: ``float32`` (H, W), the latest normalised value per pixel (updated).
+        stamp: ``uint16`` (H, W), the episode in which each pixel was last scanned at imaging dose (updated).
+        episode: The current episode's stamp (1-65535): pixels with ``stamp == episode`` are scanned.
+        measured: ``float32`` (H, W), the latest normalised value per pixel, valid where scanned (updated).
         labels: integer (H, W) ground-truth labels (0 = none).
         label_scanned: ``int64`` (K + 1,), pixels scanned per label (updated).
         survey: ``float64`` (G, G) survey value per coarse cell (0 without a survey).
@@ -85,10 +91,10 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
                 value = (np.float32(n) - background) * inverse_full_scale
                 value = min(max(value, np.float32(0.0)), np.float32(1.0))
             patch[i, j] = value
-            if scanned[r, c]:
+            if stamp[r, c] == episode:
                 coarse_sums[0, g, h] += np.float64(value) - np.float64(measured[r, c])
             else:
-                scanned[r, c] = True
+                stamp[r, c] = episode
                 n_new += 1
                 label_scanned[labels[r, c]] += 1
                 coarse_sums[0, g, h] += np.float64(value) - survey[g, h]
@@ -118,7 +124,8 @@ def acquire_patch(  # noqa: PLR0913 — the whole step in one compiled call
     r0: int,
     c0: int,
     patch: np.ndarray,
-    scanned: np.ndarray,
+    stamp: np.ndarray,
+    episode: int,
     measured: np.ndarray,
     labels: np.ndarray,
     label_scanned: np.ndarray,
@@ -145,7 +152,7 @@ def acquire_patch(  # noqa: PLR0913 — the whole step in one compiled call
     if done < counts.size:
         return done, -1, False
     n_new = record_patch(
-        counts, counts_to_patch, background, inverse_full_scale, r0, c0, patch, scanned, measured, labels,
+        counts, counts_to_patch, background, inverse_full_scale, r0, c0, patch, stamp, episode, measured, labels,
         label_scanned, survey, row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
     )  # fmt: skip
     due = False

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from stemscan.envs.arguments import FILE_PREFIX, acquisition_settings, check_dose_arguments, resolve_scene
-from stemscan.envs.batch_step import acquire_from_rng, clear_boxes, rng_address, uniforms_needed
+from stemscan.envs.batch_step import acquire_from_rng, rng_address, uniforms_needed
 from stemscan.envs.discovery import DiscoveryTracker
 from stemscan.envs.geometry import PatchGeometry
 from stemscan.envs.microscope import Microscope
@@ -25,6 +25,8 @@ __all__ = ["FILE_PREFIX", "STEMScanEnv"]
 
 
 _NO_IDS = np.empty(0, dtype=np.int64)
+#: Largest episode stamp of the ``uint16`` scanned-pixel map before it is cleared and the count restarts.
+_MAX_EPISODE = np.iinfo(np.uint16).max
 
 
 class STEMScanEnv(gym.Env):
@@ -271,12 +273,16 @@ class STEMScanEnv(gym.Env):
             self._counts = np.empty((self.patch_size, self.patch_size), dtype=np.int64)  # the sub-scan's raw counts
             self._uniforms = np.empty(uniforms_needed(self.patch_size**2), dtype=np.float64)  # the sampler's
             self._rng = None
-        # Episode buffers are reused across resets; only the sub-scans of the last episode are cleared.
-        if getattr(self, "_scanned", None) is None or self._scanned.shape != self.shape:
-            self._scanned = np.zeros(self.shape, dtype=bool)
+        # Episode buffers are reused across resets and never cleared: a pixel is scanned in this episode
+        # when its stamp equals the episode's (stemscan.envs.record), and ``_measured`` is read only there.
+        if getattr(self, "_stamp", None) is None or self._stamp.shape != self.shape:
+            self._stamp = np.zeros(self.shape, dtype=np.uint16)
             self._measured = np.zeros(self.shape, dtype=np.float32)
-        else:
-            self._clear_boxes()
+            self._episode = 0
+        self._episode += 1
+        if self._episode > _MAX_EPISODE:  # the stamps wrap: clear them once every 65,535 episodes
+            self._stamp.fill(0)
+            self._episode = 1
         self.tracker = DiscoveryTracker(scene.labels, tables.weights, self.discovery_threshold, area=tables.label_area)
         self._n_scanned = 0
         self._n_pixels = self.shape[0] * self.shape[1]
@@ -297,16 +303,6 @@ class STEMScanEnv(gym.Env):
         self._done = False
         self._last_new = np.empty(0, dtype=np.int64)
         return self._observation(), self._info()
-
-    def _clear_boxes(self) -> None:
-        """Reset ``_scanned`` and ``_measured`` to zero: the last episode's sub-scans, or the whole field if cheaper."""
-        p = self.patch_size
-        if len(self._boxes) * p * p > self._scanned.size // 4:
-            self._scanned.fill(False)
-            self._measured.fill(0.0)
-            return
-        if self._boxes:
-            clear_boxes(self._scanned, self._measured, np.array(self._boxes, dtype=np.int64), p)
 
     def _acquire_survey(self) -> None:
         """Coarse low-dose overview: one sample per coarse cell, signal averaged over the cell."""
@@ -358,7 +354,7 @@ class STEMScanEnv(gym.Env):
         n_new, due = acquire_from_rng(
             function, state, self._uniforms, noise.mean, noise.row, noise.aux, noise.keep, noise.alias,
             noise.log_factorial, self._counts, self._counts_to_patch, tables.background, tables.inverse_full_scale,
-            r0, c0, patch, self._scanned, self._measured, self._labels, tracker.scanned, tracker.pending,
+            r0, c0, patch, self._stamp, self._episode, self._measured, self._labels, tracker.scanned, tracker.pending,
             self._survey, grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
         )  # fmt: skip
         self._n_scanned += n_new
@@ -420,7 +416,7 @@ class STEMScanEnv(gym.Env):
             raise RuntimeError("render() called before reset()")
         return render_frame(
             measured=self._measured,
-            scanned=self._scanned,
+            scanned=self.scanned_mask(),
             survey=self._survey if self.survey else None,
             grid=self.grid,
             boxes=self._boxes,
@@ -434,5 +430,11 @@ class STEMScanEnv(gym.Env):
 
         Ground-truth bookkeeping: only the oracle and evaluation may use it.
         """
-        return self._scanned.copy(), self.tracker.found.copy()
+        return self.scanned_mask(), self.tracker.found.copy()
+
+    def scanned_mask(self) -> np.ndarray:
+        """``bool`` (H, W): the pixels scanned at imaging dose in this episode (a new array)."""
+        if getattr(self, "_stamp", None) is None:
+            return np.zeros(self.shape, dtype=bool)
+        return self._stamp == self._episode
 

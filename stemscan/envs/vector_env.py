@@ -111,6 +111,7 @@ class STEMScanVectorEnv(VectorEnv):
         self._keep_alive: list[list] = [[] for _ in range(n)]
         self._n_labels = np.zeros(n, dtype=np.int64)
         self._table_length = np.zeros(n, dtype=np.int64)
+        self._episodes = np.zeros(n, dtype=np.int64)
         self._inverse_full_scale = np.zeros(n, dtype=np.float32)
         self._n_new = np.zeros(n, dtype=np.int64)
         self._due = np.zeros(n, dtype=np.bool_)
@@ -152,6 +153,7 @@ class STEMScanVectorEnv(VectorEnv):
         self._keep_alive[i] = keep
         self._n_labels[i] = env.tracker.scanned.shape[0]
         self._table_length[i] = env._counts_to_patch.shape[0]
+        self._episodes[i] = env._episode
         self._inverse_full_scale[i] = env._tables.inverse_full_scale
         self._dose_used[i] = env.dose_used
         self._scan_time_s[i] = env.scan_time_s
@@ -197,7 +199,7 @@ class STEMScanVectorEnv(VectorEnv):
         self._truncations.fill(False)
         first, info = self.envs[0], self._info
         step_envs(
-            active, corners, self._addresses, self._n_labels, self._table_length, self._inverse_full_scale,
+            active, corners, self._addresses, self._n_labels, self._table_length, self._episodes, self._inverse_full_scale,
             first._tables.background, first._noise.keep, first._noise.alias, first._noise.log_factorial,
             first.grid.row_cell, first.grid.col_cell, first.grid.scale_255, first.shape[0], first.shape[1],
             self._uniforms, self._counts, self._patch, self._n_new, self._due,
@@ -214,8 +216,6 @@ class STEMScanVectorEnv(VectorEnv):
         new_ids = self._new_ids
         for i in np.flatnonzero(active):  # list objects for the info (cheap: no array work)
             new_ids[i] = []
-        for i, r0c0 in zip(np.flatnonzero(active).tolist(), corners[active].tolist()):
-            self.envs[i]._boxes.append(tuple(r0c0))  # cleared at the next reset
         for i in np.flatnonzero(self._due & active).tolist():  # a feature may be found: the tracker decides (rare)
             tracker = self.envs[i].tracker
             found = tracker.collect()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stemscan.envs import ENV_ID
-from stemscan.envs.batch_step import clear_boxes, rng_address, sample_patches, uniform_fill, uniforms_needed
+from stemscan.envs.batch_step import rng_address, sample_patches, uniform_fill, uniforms_needed
 from stemscan.envs.shot_noise import ShotNoiseMap
 from stemscan.envs.vector_env import STEMScanVectorEnv
 
@@ -45,14 +45,6 @@ def test_sample_patches_draws_what_shot_noise_map_sample_draws():
                               noise.log_factorial, np.array([[r0, c0]]), counts) == want.sum()  # fmt: skip
         assert np.array_equal(counts, want)
     assert ours.random() == theirs.random() and total > 0
-
-
-def test_clear_boxes_zeroes_exactly_the_boxes():
-    scanned, measured = np.ones((10, 12), dtype=bool), np.ones((10, 12), dtype=np.float32)
-    clear_boxes(scanned, measured, np.array([[0, 0], [6, 8]], dtype=np.int64), 4)
-    want = np.ones((10, 12), dtype=bool)
-    want[0:4, 0:4] = want[6:10, 8:12] = False
-    assert np.array_equal(scanned, want) and np.array_equal(measured, want.astype(np.float32))
 
 
 def _rollout(env, steps, n_envs=None):

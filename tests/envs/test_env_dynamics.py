@@ -219,7 +219,7 @@ def test_overview_and_visited_match_a_fresh_block_sum(mode, survey):
         obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
         scanned, _ = env.discovery_state()
         n_scanned = grid.block_sum(scanned, 0, grid.size, 0, grid.size)
-        measured = grid.block_sum(env._measured, 0, grid.size, 0, grid.size)
+        measured = grid.block_sum(np.where(scanned, env._measured, 0), 0, grid.size, 0, grid.size)
         overview = np.rint((measured + env._survey * (grid.area - n_scanned)) * grid.scale_255)
         assert np.array_equal(obs["overview"][0], overview)
         assert np.array_equal(obs["visited"][0], np.rint(n_scanned * grid.scale_255))
@@ -264,3 +264,28 @@ def test_huge_dose_resets_and_steps_with_bounded_memory():
     scanned, _ = env.discovery_state()  # at this dose a patch is the noiseless signal / full scale, to ~1e-5
     expected = env.scene.image[scanned] / env.scene.image.max()
     assert scanned.any() and np.allclose(env._measured[scanned], expected, rtol=0, atol=1e-4)
+
+
+def test_a_reset_forgets_the_last_episodes_pixels_and_stamps_wrap():
+    """Scanned pixels are an episode stamp: a reset starts from nothing scanned, also when the stamps wrap around."""
+    from stemscan.envs.stem_scan_env import _MAX_EPISODE
+
+    env = gym.make(ENV_ID, num_scenes=1, **SMALL).unwrapped
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    assert env.discovery_state()[0].any()
+    env._episode = _MAX_EPISODE - 1  # as after 65,533 more episodes
+    for _ in range(3):  # to the last stamp, past it (a clear), and one more
+        env.reset(seed=0)
+        scanned, found = env.discovery_state()
+        assert not scanned.any() and not found[1:].any() and 1 <= env._episode <= _MAX_EPISODE
+        env.step(env.action_space.sample())
+    assert env._episode == 2
+    assert np.array_equal(np.unique(env._stamp), [0, 1, 2])  # the stamp 65,535 was cleared when they wrapped
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    a = env.step(env.action_space.sample())[0]
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    b = env.step(env.action_space.sample())[0]
+    assert np.array_equal(a["visited"], b["visited"]) and np.array_equal(a["overview"], b["overview"])

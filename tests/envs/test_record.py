@@ -21,8 +21,10 @@ def test_record_patch_matches_numpy_reference(max_entries):
     background, inverse = np.float32(microscope.background_counts), np.float32(1.0 / (500.0 * 0.4))
     labels = rng.integers(0, 6, size=shape).astype(np.int32)
     survey = rng.random((size, size)).astype(np.float32).astype(np.float64)
+    stamp = rng.integers(0, 7, size=shape).astype(np.uint16)  # stamps of earlier episodes: not scanned in this one
+    episode = 7
+    measured = rng.random(shape).astype(np.float32)  # stale values of earlier episodes, never read
     scanned = np.zeros(shape, dtype=bool)
-    measured = np.zeros(shape, dtype=np.float32)
     label_scanned = np.zeros(6, dtype=np.int64)
     sums = np.zeros((2, size, size))
     sums[0] = survey * grid.area
@@ -35,14 +37,16 @@ def test_record_patch_matches_numpy_reference(max_entries):
         expected_new = int(new_before.sum())
         expected_labels = label_scanned + np.bincount(labels[r0 : r0 + p, c0 : c0 + p][new_before], minlength=6)
         patch = np.empty((p, p), dtype=np.float32)
-        n_new = record_patch(counts, table, background, inverse, r0, c0, patch, scanned, measured, labels, label_scanned, survey,
-                             grid.row_cell, grid.col_cell, grid.scale_255, sums, u8)  # fmt: skip
+        n_new = record_patch(counts, table, background, inverse, r0, c0, patch, stamp, episode, measured, labels, label_scanned,
+                             survey, grid.row_cell, grid.col_cell, grid.scale_255, sums, u8)  # fmt: skip
+        scanned[r0 : r0 + p, c0 : c0 + p] = True
+        assert np.array_equal(stamp == episode, scanned)
         assert n_new == expected_new
         assert np.array_equal(patch, expected_patch)
         assert np.array_equal(label_scanned, expected_labels)
-        assert np.array_equal(measured[r0 : r0 + p, c0 : c0 + p], expected_patch) and scanned[r0 : r0 + p, c0 : c0 + p].all()
+        assert np.array_equal(measured[r0 : r0 + p, c0 : c0 + p], expected_patch)
         n_scanned = grid.block_sum(scanned, 0, size, 0, size)
-        overview = grid.block_sum(measured, 0, size, 0, size) + survey * (grid.area - n_scanned)
+        overview = grid.block_sum(np.where(scanned, measured, 0), 0, size, 0, size) + survey * (grid.area - n_scanned)
         assert np.array_equal(sums[0], overview) and np.array_equal(sums[1], n_scanned)
         touched = np.zeros((size, size), dtype=bool)
         touched[grid.row_cell[r0] : grid.row_cell[r0 + p - 1] + 1, grid.col_cell[c0] : grid.col_cell[c0 + p - 1] + 1] = True
