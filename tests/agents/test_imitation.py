@@ -87,3 +87,13 @@ def test_bad_imitation_options_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="vec_env = 'dummy'"):
         train_ppo(tmp_path / "x.safetensors", PPOTrainConfig(hyperparams=path, env_overrides=TINY, timesteps=8, n_envs=1))
 
+
+
+def test_imitation_needs_grid_actions() -> None:
+    from types import SimpleNamespace
+
+    from stemscan.agents.train.imitation import imitate
+
+    continuous = SimpleNamespace(action_space=gym.spaces.Box(0.0, 1.0, (2,), dtype=np.float32))
+    with pytest.raises(ValueError, match="action_mode='grid'"):
+        imitate(None, continuous, ImitationConfig(rounds=1), seed=0)

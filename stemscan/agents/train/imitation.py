@@ -78,7 +78,14 @@ class ImitationConfig:
 
 @dataclass
 class ImitationResult:
-    """What :func:`imitate` did: demonstrations, final cross-entropy, wall time (s)."""
+    """What :func:`imitate` did.
+
+    Attributes:
+        samples: Demonstrations collected (env steps, all rounds).
+        loss: Per round, the last epoch's mean cross-entropy (nats; a uniform policy scores ``log n_cells``).
+        oracle_share: Per round, the fraction of steps the oracle acted.
+        wall_s: Wall time, s.
+    """
 
     samples: int
     loss: list[float]
@@ -122,6 +129,10 @@ def imitate(model: Any, vec_env: Any, config: ImitationConfig, seed: int, progre
 
     from stemscan.agents.oracle import OracleAgent
 
+    import gymnasium as gym
+
+    if not isinstance(vec_env.action_space, gym.spaces.Discrete):
+        raise ValueError(f"imitation targets grid cells: the envs need action_mode='grid', got {vec_env.action_space}")
     policy = model.policy
     oracles = [OracleAgent(env) for env in vec_env.envs]
     rng = np.random.default_rng(seed)
