@@ -84,7 +84,13 @@ def site_graph(
         The graph, or ``None`` when there is no lattice to speak of (no
         bond, or fewer than 7 columns).
     """
-    atoms = np.asarray(atoms, dtype=np.float64).reshape(-1, 2)
+    atoms = np.asarray(atoms, dtype=np.float64)
+    if atoms.size == 0:
+        atoms = atoms.reshape(0, 2)
+    if atoms.ndim != 2 or atoms.shape[1] != 2:
+        raise ValueError(f"atoms must be an (N, 2) array of (row, col) positions, got shape {atoms.shape}")
+    if not np.isfinite(atoms).all():
+        raise ValueError("atoms must be finite (row, col) positions; got NaN or infinity")
     if bond is None or not bond > 0 or len(atoms) < 7:
         return None
     mask = np.ones(shape, dtype=bool) if measured is None else np.asarray(measured, dtype=bool)

@@ -78,6 +78,10 @@ def test_no_lattice_and_bad_arguments() -> None:
     for name, value in (("min_sites", 0), ("edge", -1.0), ("join", float("nan")), ("spacing", 0.0)):
         with pytest.raises(ValueError, match=name):
             boundary_points(atoms, (96, 96), 7.0, **{name: value})
+    with pytest.raises(ValueError, match=r"atoms must be an \(N, 2\)"):
+        boundary_points(np.zeros((10, 3)), (96, 96), 7.0)
+    with pytest.raises(ValueError, match="finite"):
+        boundary_points(np.full((10, 2), np.nan), (96, 96), 7.0)
     with pytest.raises(ValueError, match="measured mask shape"):
         boundary_points(atoms, (96, 96), 7.0, np.ones((5, 5), dtype=bool))
 
