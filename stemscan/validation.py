@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["MAX_SEED", "MAX_SEEDS", "check_bool", "check_choice", "check_int", "check_number", "check_positive", "check_seeds"]
+__all__ = ["MAX_SEED", "MAX_SEEDS", "check_bool", "check_choice", "check_int", "check_number", "check_points", "check_positive", "check_seeds"]
 
 #: Largest seed (a SQLite INTEGER; numpy ``SeedSequence`` entropy).
 MAX_SEED = 2**63 - 1
@@ -69,6 +69,21 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
     if high is not None and number > high:
         raise ValueError(f"{name} must be <= {high}, got {value!r}")
     return number
+
+
+def check_points(name: str, value: Any) -> np.ndarray:
+    """``value`` as a finite ``float64`` ``(N, 2)`` array of ``(row, col)`` positions (empty input: ``(0, 2)``)."""
+    try:
+        points = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be real (row, col) pairs: {error}") from error
+    if points.size == 0:
+        points = points.reshape(0, 2)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (N, 2) (row, col), got {points.shape}")
+    if not np.isfinite(points).all():
+        raise ValueError(f"{name} contain NaN or infinity")
+    return points
 
 
 def check_bool(name: str, value: Any) -> bool:

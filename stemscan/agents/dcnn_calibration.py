@@ -66,6 +66,7 @@ from scipy.spatial import cKDTree
 from stemscan.agents.features.column_intensity import dim_sites
 from stemscan.agents.features.lattice import bond_length, honeycomb_missing_sites, is_honeycomb, region_peaks
 from stemscan.agents.features.lattice_boundaries import boundary_points
+from stemscan.agents.features.site_graph import site_graph
 from stemscan.agents.features.visibility import image_snr, lattice_completeness
 
 __all__ = ["CALIBRATION_PATH", "METHODS", "ClassRule", "Calibration", "DefectReport", "calibration_record", "detect_defects", "local_consistency"]
@@ -74,6 +75,9 @@ __all__ = ["CALIBRATION_PATH", "METHODS", "ClassRule", "Calibration", "DefectRep
 CALIBRATION_PATH = Path(__file__).resolve().parent / "weights" / "dcnn_calibration.json"
 
 _FORMAT = "stemscan-dcnn-calibration-1"
+
+#: Reach of the column graph the two column rules share, bonds (``dim_sites``'s default neighbourhood).
+_GRAPH_REACH = 2.05
 
 #: How a class's detections are made (:class:`ClassRule`'s ``method``).
 METHODS = ("regions", "column-intensity", "column-geometry")
@@ -220,6 +224,7 @@ def detect_defects(
     confidence: dict[str, np.ndarray] = {}
     visible: dict[str, bool] = {}
     empty = np.zeros((0, 2)), np.zeros(0)
+    graph = None  # the column graph, built once for both column rules
     for name, rule in calibration.rules.items():
         if name not in class_names:
             continue
@@ -229,10 +234,13 @@ def detect_defects(
             centres[name], confidence[name] = empty
             continue
         if rule.method == "column-intensity":
-            centres[name], confidence[name] = dim_sites(atoms, image, bond, mask, rule.false_alarms, rule.min_deficit)
+            graph = graph if graph is not None else site_graph(atoms, mask.shape, bond, mask, _GRAPH_REACH)
+            centres[name], confidence[name] = dim_sites(atoms, image, bond, mask, rule.false_alarms, rule.min_deficit,
+                                                        graph=graph)
             continue
         if rule.method == "column-geometry" and bond and is_honeycomb(atoms, mask.shape, bond):
-            centres[name], confidence[name] = boundary_points(atoms, mask.shape, bond, mask)
+            graph = graph if graph is not None else site_graph(atoms, mask.shape, bond, mask, _GRAPH_REACH)
+            centres[name], confidence[name] = boundary_points(atoms, mask.shape, bond, mask, graph=graph)
             continue
         found, peaks = region_peaks(probabilities[class_names.index(name)], rule.threshold, rule.min_area)
         keep = np.ones(len(found), dtype=bool)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from stemscan.validation import check_points
+
 __all__ = ["Detections"]
 
 
@@ -42,16 +44,7 @@ class Detections:
         confidence: Any = None,
         shape: tuple[int, int] | None = None,
     ) -> None:
-        try:
-            points = np.asarray(positions, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"detection positions must be real (row, col) pairs: {error}") from error
-        if points.size == 0:
-            points = points.reshape(0, 2)
-        if points.ndim != 2 or points.shape[1] != 2:
-            raise ValueError(f"detection positions must have shape (N, 2) (row, col), got {points.shape}")
-        if not np.isfinite(points).all():
-            raise ValueError("detection positions contain NaN or infinity")
+        points = check_points("detection positions", positions)
         n = len(points)
         kind_list = list(kinds) if not isinstance(kinds, str) else [kinds] * n
         if len(kind_list) != n or not all(isinstance(k, (str, np.str_)) and k for k in kind_list):

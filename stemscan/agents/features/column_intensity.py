@@ -40,7 +40,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.stats import norm
 
-from stemscan.agents.features.site_graph import site_graph
+from stemscan.agents.features.site_graph import SiteGraph, site_graph
 
 __all__ = ["dim_sites"]
 
@@ -59,6 +59,7 @@ def dim_sites(
     min_deficit: float = 0.1,
     smoothing: float = 0.2,
     neighbourhood: float = 2.05,
+    graph: SiteGraph | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Honeycomb sites whose column is missing or lighter than its sublattice's (see the module docstring).
 
@@ -72,6 +73,9 @@ def dim_sites(
         min_deficit: Smallest fractional intensity deficit reported (0-1).
         smoothing: Gaussian smoothing of the image, bonds.
         neighbourhood: Radius, bonds, within which the lattice must be regular.
+        graph: The :func:`~stemscan.agents.features.site_graph.site_graph` of these
+            ``atoms``, ``bond`` and ``measured``, when the caller has one with a reach of
+            at least ``max(neighbourhood, 1.9)`` bonds (built here otherwise).
 
     Returns:
         ``(sites (K, 2), confidence (K,))``: the vacancy sites and, for each,
@@ -84,7 +88,11 @@ def dim_sites(
     if not false_alarms > 0 or not 0.0 <= min_deficit < 1.0:
         raise ValueError(f"false_alarms must be > 0 and min_deficit in [0, 1), got {false_alarms!r}, {min_deficit!r}")
     empty = np.zeros((0, 2)), np.zeros(0)
-    graph = site_graph(atoms, image.shape, bond, measured, max(neighbourhood, _SECOND_SHELL[1]))
+    reach = max(neighbourhood, _SECOND_SHELL[1])
+    if graph is None:
+        graph = site_graph(atoms, image.shape, bond, measured, reach)
+    elif graph.reach < reach:
+        raise ValueError(f"graph lists pairs up to {graph.reach} bonds; dim_sites needs {reach}")
     if graph is None:
         return empty
     sites, i, j, distance, order, regular = graph.sites, graph.i, graph.j, graph.distance, graph.order, graph.regular

@@ -35,7 +35,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from stemscan.agents.features.site_graph import site_graph
+from stemscan.agents.features.site_graph import SiteGraph, site_graph
 
 __all__ = ["MIN_REGULAR", "boundary_points"]
 
@@ -52,6 +52,7 @@ def boundary_points(
     edge: float = 1.0,
     join: float = 1.5,
     spacing: float = 3.0,
+    graph: SiteGraph | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points on the extended defects of a honeycomb image (see the module docstring).
 
@@ -64,6 +65,9 @@ def boundary_points(
         edge: Sites closer than this to an unmeasured pixel or the edge are not judged, bonds (>= 0).
         join: Irregular sites closer than this are one cluster, bonds (> 0).
         spacing: Distance between the points reported along one cluster, bonds (> 0).
+        graph: The :func:`~stemscan.agents.features.site_graph.site_graph` of these
+            ``atoms``, ``bond`` and ``measured``, when the caller has one with a reach of
+            at least ``join`` bonds (built here otherwise).
 
     Returns:
         ``(points (K, 2), confidence (K,))``: positions ``(row, col)``, pixels,
@@ -77,7 +81,10 @@ def boundary_points(
         if not ok:
             raise ValueError(f"{name} must be a finite number {'>= 0' if low is not None else '> 0'}, got {value!r}")
     empty = np.zeros((0, 2)), np.zeros(0)
-    graph = site_graph(atoms, shape, bond, measured, reach=max(join, 1.5))
+    if graph is None:
+        graph = site_graph(atoms, shape, bond, measured, reach=join)
+    elif graph.reach < join:
+        raise ValueError(f"graph lists pairs up to {graph.reach} bonds; boundary_points needs join = {join}")
     if graph is None:
         return empty
     n = len(graph.sites)

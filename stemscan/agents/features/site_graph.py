@@ -26,6 +26,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from stemscan.agents.features.lattice import honeycomb_missing_sites
+from stemscan.validation import check_points
 
 __all__ = ["FIRST_SHELL", "MIN_ORDER", "SiteGraph", "site_graph"]
 
@@ -52,6 +53,7 @@ class SiteGraph:
             (``|order|`` near 1: bonds 120° apart; its angle / 6: the bond directions).
         regular: ``(n,)`` three first neighbours, none closer, ``|order| > MIN_ORDER``.
         depth: ``(n,)`` distance of each site from the nearest unmeasured pixel or the image edge, bonds.
+        reach: Pairs are listed up to this distance, bonds.
     """
 
     sites: np.ndarray
@@ -66,6 +68,7 @@ class SiteGraph:
     order: np.ndarray
     regular: np.ndarray
     depth: np.ndarray
+    reach: float
 
 
 def site_graph(
@@ -84,13 +87,7 @@ def site_graph(
         The graph, or ``None`` when there is no lattice to speak of (no
         bond, or fewer than 7 columns).
     """
-    atoms = np.asarray(atoms, dtype=np.float64)
-    if atoms.size == 0:
-        atoms = atoms.reshape(0, 2)
-    if atoms.ndim != 2 or atoms.shape[1] != 2:
-        raise ValueError(f"atoms must be an (N, 2) array of (row, col) positions, got shape {atoms.shape}")
-    if not np.isfinite(atoms).all():
-        raise ValueError("atoms must be finite (row, col) positions; got NaN or infinity")
+    atoms = check_points("atoms", atoms)
     if bond is None or not bond > 0 or len(atoms) < 7:
         return None
     mask = np.ones(shape, dtype=bool) if measured is None else np.asarray(measured, dtype=bool)
@@ -99,7 +96,8 @@ def site_graph(
     missing, _ = honeycomb_missing_sites(atoms, shape, bond)
     sites = np.concatenate([atoms, missing])
     n = len(sites)
-    pairs = cKDTree(sites).query_pairs(max(reach, FIRST_SHELL[1]) * bond, output_type="ndarray")
+    reach = max(float(reach), FIRST_SHELL[1])
+    pairs = cKDTree(sites).query_pairs(reach * bond, output_type="ndarray")
     i, j = pairs[:, 0], pairs[:, 1]
     step = sites[j] - sites[i]
     distance = np.hypot(step[:, 0], step[:, 1]) / bond
@@ -113,4 +111,4 @@ def site_graph(
     inside = ndimage.distance_transform_edt(np.pad(mask, 1, constant_values=False))[1:-1, 1:-1]
     index = np.clip(np.rint(sites).astype(np.int64), 0, np.array(shape) - 1)
     depth = inside[index[:, 0], index[:, 1]] / bond
-    return SiteGraph(sites, len(atoms), float(bond), i, j, distance, step, count, close, order, regular, depth)
+    return SiteGraph(sites, len(atoms), float(bond), i, j, distance, step, count, close, order, regular, depth, reach)

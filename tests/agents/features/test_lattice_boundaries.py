@@ -78,9 +78,9 @@ def test_no_lattice_and_bad_arguments() -> None:
     for name, value in (("min_sites", 0), ("edge", -1.0), ("join", float("nan")), ("spacing", 0.0)):
         with pytest.raises(ValueError, match=name):
             boundary_points(atoms, (96, 96), 7.0, **{name: value})
-    with pytest.raises(ValueError, match=r"atoms must be an \(N, 2\)"):
+    with pytest.raises(ValueError, match=r"atoms must have shape \(N, 2\)"):
         boundary_points(np.zeros((10, 3)), (96, 96), 7.0)
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="atoms contain NaN"):
         boundary_points(np.full((10, 2), np.nan), (96, 96), 7.0)
     with pytest.raises(ValueError, match="measured mask shape"):
         boundary_points(atoms, (96, 96), 7.0, np.ones((5, 5), dtype=bool))
@@ -95,3 +95,21 @@ def test_site_graph_regular_sites_of_a_pristine_honeycomb() -> None:
     assert graph.n_found == len(atoms)
     assert graph.regular[interior].mean() > 0.98
     assert np.all(graph.count[interior & graph.regular] == 3)
+
+
+def test_a_shared_graph_gives_the_same_answers_and_must_reach_far_enough() -> None:
+    """The calibration builds one column graph for both rules: same points and vacancies as when each builds its own."""
+    from stemscan.agents.features.column_intensity import dim_sites
+
+    scene = make_scene("lattice-defects", seed=11, size=256, material="mos2")
+    atoms = np.asarray(scene.atoms)
+    bond = bond_length(atoms)
+    graph = site_graph(atoms, scene.shape, bond, reach=2.05)
+    for alone, shared in ((boundary_points(atoms, scene.shape, bond), boundary_points(atoms, scene.shape, bond, graph=graph)),
+                          (dim_sites(atoms, scene.image, bond), dim_sites(atoms, scene.image, bond, graph=graph))):
+        assert all(np.array_equal(a, b) for a, b in zip(alone, shared))
+    short = site_graph(atoms, scene.shape, bond, reach=1.3)
+    with pytest.raises(ValueError, match="boundary_points needs join"):
+        boundary_points(atoms, scene.shape, bond, graph=short)
+    with pytest.raises(ValueError, match="dim_sites needs"):
+        dim_sites(atoms, scene.image, bond, graph=short)
