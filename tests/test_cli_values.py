@@ -78,7 +78,7 @@ def test_grid_episode_limit():
         ["bench", "--agents", "random", "--scenes", "lattice-defects", "--out", "x.sqlite", "--workers", "nan"],
         ["train", "ppo", "--eval-freq", "0"],
         ["train", "ppo", "--eval-freq", "-5"],
-        ["train", "ppo", "--timesteps", "0"],
+        ["train", "ppo", "--timesteps", "-1"],
         ["train", "ppo", "--n-envs", "-1"],
         ["train", "rvae", "--rotate-deg", "nan"],
         ["train", "rvae", "--rotate-deg", "inf"],
@@ -106,6 +106,14 @@ def test_bad_numeric_options(argv, tmp_path, monkeypatch, capsys):
     option = argv[-2]  # the bad value comes last
     assert main(argv) == 2
     _one_error_line(capsys, f"argument {option}")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_zero_ppo_steps_need_imitation(tmp_path, monkeypatch, capsys):
+    """``--timesteps 0`` trains the imitated policy only; with imitation off (the default) it is refused."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "ppo", "--timesteps", "0"]) == 2
+    _one_error_line(capsys, "0 is for imitation alone")
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 

@@ -97,3 +97,16 @@ def test_imitation_needs_grid_actions() -> None:
     continuous = SimpleNamespace(action_space=gym.spaces.Box(0.0, 1.0, (2,), dtype=np.float32))
     with pytest.raises(ValueError, match="action_mode='grid'"):
         imitate(None, continuous, ImitationConfig(rounds=1), seed=0)
+
+
+def test_imitation_alone_with_zero_ppo_steps(tmp_path: Path) -> None:
+    config = PPOTrainConfig(
+        seed=0, timesteps=0, scenes=["lattice-defects"], n_envs=2, env_overrides=TINY,
+        hyperparams=_hyperparams(tmp_path, "rounds = 1\nsteps_per_round = 16\nepochs = 1\n"),
+        log_dir=tmp_path / "runs", tensorboard=False, progress_bar=False, num_scenes=2,
+    )  # fmt: skip
+    result = train_ppo(tmp_path / "imitated.safetensors", config)
+    training = json.loads(result.policy_path.with_suffix(".json").read_text())["training"]
+    assert result.timesteps == 0 and training["imitation"]["samples"] == 16
+    with pytest.raises(ValueError, match="0 is for imitation alone"):
+        train_ppo(tmp_path / "nothing.safetensors", PPOTrainConfig(timesteps=0, env_overrides=TINY))

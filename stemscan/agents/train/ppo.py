@@ -157,7 +157,7 @@ class PPOTrainConfig:
     seed: int = 0
     """Seed of the model (init, sampling) and of the training envs (env ``i`` gets ``seed + i``; eval envs ``seed + eval_seed_offset + i``)."""
     timesteps: int | None = None
-    """Env steps in total."""
+    """Env steps of PPO in total (0: none, only the imitation of the oracle, which then needs ``[imitation] rounds``)."""
     scenes: Sequence[str] | None = None
     """Scene families to train on; ``None``: every family of :func:`stemscan.scenes.names`."""
     hyperparams: str | os.PathLike | None = None
@@ -217,7 +217,7 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     for family in families:
         if family not in scene_names():
             raise ValueError(f"unknown scene family {family!r}; valid names: {', '.join(scene_names())}")
-    timesteps = check_int("timesteps", params.get("n_timesteps", 90_000) if timesteps is None else timesteps, 1)
+    timesteps = check_int("timesteps", params.get("n_timesteps", 90_000) if timesteps is None else timesteps, 0)
     n_envs = check_int("n_envs", params.get("n_envs", len(families)) if n_envs is None else n_envs, 1)
     env_kwargs = {**params.get("env_kwargs", {}), **(env_overrides or {})}
     if env_kwargs.get("action_mode", "grid") != "grid":
@@ -245,6 +245,8 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     if num_scenes is not None:  # held-out evaluation pool: as many scenes as evaluation episodes, at most N
         eval_kwargs["num_scenes"] = min(num_scenes, n_eval_episodes)
     imitation = ImitationConfig.from_table(params.get("imitation"))
+    if timesteps == 0 and not imitation.rounds:
+        raise ValueError("timesteps must be >= 1 (0 is for imitation alone: set [imitation] rounds in the hyperparameter file)")
     if imitation.rounds and params.get("vec_env", "dummy") != "dummy":
         raise ValueError("imitation reads the training envs' scenes: it needs vec_env = 'dummy'")
     check_int("num_threads", num_threads, 1)
@@ -308,7 +310,8 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
             )
             callbacks = CallbackList([callback, _progress_callback(timesteps)]) if progress_bar else callback
             start = time.perf_counter()
-            model.learn(total_timesteps=timesteps, callback=callbacks, tb_log_name="PPO")
+            if timesteps:  # 0: the imitated policy as it is
+                model.learn(total_timesteps=timesteps, callback=callbacks, tb_log_name="PPO")
             wall_s = time.perf_counter() - start
             train_env.close()
             eval_env.close()
@@ -355,7 +358,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``stemscan train ppo``."""
     parser.add_argument("--out", default="runs/ppo/ppo_policy.safetensors", help="output policy (.safetensors; .json beside it)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the model and the envs (default 0)")
-    parser.add_argument("--timesteps", type=int_in(1, 10**10), default=None, help="env steps in total (default: the hyperparameter file's n_timesteps)")
+    parser.add_argument("--timesteps", type=int_in(0, 10**10), default=None, help="env steps in total (default: the hyperparameter file's n_timesteps; 0: imitation of the oracle only)")
     parser.add_argument("--scenes", default="all", help="comma-separated scene families, or 'all' (default)")
     parser.add_argument("--hyperparams", default=None, help="zoo-style TOML file (default: the packaged ppo.toml)")
     parser.add_argument("--n-envs", type=int_in(1, 1024), default=None, help="vectorised envs (default: from the file)")
