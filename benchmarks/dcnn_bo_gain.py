@@ -20,7 +20,7 @@ Options of ``dcnn-bo`` were chosen on development seeds 10-19, never on 0-4.
 Usage::
 
     python benchmarks/dcnn_bo_gain.py --seeds 0 1 2 3 4
-    python benchmarks/dcnn_bo_gain.py --agents dcnn-bo --dcnn-kwargs '{"survey_prior": false}'
+    python benchmarks/dcnn_bo_gain.py --agents dcnn-bo --dcnn-kwargs '{"survey_edges": false}'
 """
 
 from __future__ import annotations

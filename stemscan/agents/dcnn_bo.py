@@ -32,10 +32,13 @@ Decision step, each time a sub-scan arrives:
    over grid cells and picks the next unscanned cell.
 
 The survey is too coarse (one sample per several Å) to segment atoms, but
-heavy-atom dopants and disordered regions still show as bright outliers of
-the survey; with ``survey_prior=True`` (default) the per-cell fraction of
-outlier survey pixels is the BO prior (it seeds the first cells and is a GP
-input whose weight the GP learns).  Decides from observations only.  Runs
+heavy-atom dopants, disordered regions, rims and interfaces still show as
+edges in it: with ``survey_edges=True`` (default) the per-cell edge strength
+of the survey (:func:`~stemscan.agents.features.survey.survey_edge_prior`)
+is the BO prior (it seeds the first cells, weights the acquisition as a
+belief and is a GP input whose weight the GP learns).  ``survey_prior=True``
+adds the per-cell fraction of bright-outlier survey pixels (the prior of
+earlier releases).  Decides from observations only.  Runs
 on the CPU, or a GPU when one is available (``device="auto"``).
 """
 
@@ -58,7 +61,7 @@ from stemscan.agents.features.lattice import (
     lattice_consistency,
     region_peaks,
 )
-from stemscan.agents.features.survey import cell_of_overview_pixel, survey_gradient_prior
+from stemscan.agents.features.survey import cell_of_overview_pixel, survey_edge_prior, survey_gradient_prior
 from stemscan.validation import check_number
 
 if TYPE_CHECKING:
@@ -83,8 +86,13 @@ class DCNNBOAgent(BOAgent):
         seed: Seed of the agent's generator.
         target: What to look for: ``"defects"`` (dopant + vacancy +
             extended-defect), or one class of :data:`TARGETS`.
-        survey_prior: Use the fraction of bright-outlier survey pixels per
-            cell as a BO prior column (ignored when ``use_prior`` is False).
+        survey_edges: Use the survey's per-cell edge strength
+            (:func:`~stemscan.agents.features.survey.survey_edge_prior`) as a
+            BO prior column (ignored when ``use_prior`` is False).
+        survey_prior: Add the fraction of bright-outlier survey pixels per
+            cell as a prior column (off by default since the edge prior;
+            with more than one column the acquisition is not weighted by a
+            belief, see :class:`~stemscan.agents.bo.BOAgent`).
         survey_gradient: Add the survey gradient
             (:func:`~stemscan.agents.features.survey.survey_gradient_prior`: where the
             mesoscale contrast changes) as a further prior column.
@@ -114,7 +122,8 @@ class DCNNBOAgent(BOAgent):
         seed: int | None = 0,
         *,
         target: str = "defects",
-        survey_prior: bool = True,
+        survey_edges: bool = True,
+        survey_prior: bool = False,
         survey_gradient: bool = False,
         weights: str | None = None,
         device: str = "auto",
@@ -133,6 +142,7 @@ class DCNNBOAgent(BOAgent):
         self.target = target
         self.descriptor_kind = descriptor
         self.boundary_weight = check_number("boundary_weight", boundary_weight, 0.0)
+        self.survey_edges = bool(survey_edges)
         self.survey_prior = bool(survey_prior)
         self.survey_gradient = bool(survey_gradient)
         self.weights = None if weights is None else str(weights)
@@ -150,6 +160,7 @@ class DCNNBOAgent(BOAgent):
             "target": self.target,
             "descriptor": self.descriptor_kind,
             "boundary_weight": self.boundary_weight,
+            "survey_edges": self.survey_edges,
             "survey_prior": self.survey_prior,
             "survey_gradient": self.survey_gradient,
             "weights": self.weights,
@@ -230,16 +241,22 @@ class DCNNBOAgent(BOAgent):
         return {"dopant": float(dopant_peaks.sum()), "vacancy": vacancies, "extended-defect": extended}
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
-        """Per-cell survey statistics: the bright-outlier share and/or the survey gradient.
+        """Per-cell survey statistics: edge strength, bright-outlier share, survey gradient.
 
-        Columns (each only when enabled and not constant): the fraction of
+        Columns (each only when enabled and not constant): the survey's edge
+        strength per cell (``survey_edges``,
+        :func:`~stemscan.agents.features.survey.survey_edge_prior`), the fraction of
         survey pixels brighter than median + 3 robust sigmas (heavy atoms,
         disorder; ``survey_prior``), and the Sobel gradient magnitude of the
         per-cell survey mean (interfaces between regions; ``survey_gradient``,
-        :func:`~stemscan.agents.features.survey.survey_gradient_prior`).  With both,
+        :func:`~stemscan.agents.features.survey.survey_gradient_prior`).  With several,
         the GP's linear mean learns how much each predicts the descriptor.
         """
         columns = []
+        if self.survey_edges:
+            edges = survey_edge_prior(observation["overview"], self.field)
+            if edges is not None and edges.std() > 0:
+                columns.append(edges)
         if self.survey_prior:
             share = self._bright_share(observation)
             if share is not None:

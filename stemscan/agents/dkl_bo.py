@@ -29,7 +29,7 @@ with the cell's position.  Decision step, each time a sub-scan arrives:
    UCB by default) on the GP is maximised over the unscanned cells
    (:func:`~stemscan.agents.bo.optim.select_cell`).
 
-The first cells come from the survey gradient prior, as in ``linear-bo``.
+The first cells come from the survey prior (edges by default), as in ``linear-bo``.
 The encoder's initial weights are drawn from a ``torch.Generator`` seeded by
 the agent's seed: same seed, same actions.  Decides from observations only.
 """
@@ -122,15 +122,15 @@ class DKLBOAgent(LinearBOAgent):
         survey_px: int = 4,
         train_steps: int = 8,
         lr: float = 0.03,
-        window: int = 16,
-        stride: int = 8,
+        window: int | None = None,
+        stride: int | None = None,
         apodisation: str = "hann",
         method: str = "pca",
         n_components: int = 4,
         target: int | None = None,
         example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
         statistic: str = "std",
-        survey_prior: str = "gradient",
+        survey_prior: str = "edges",
         **core: Unpack[BOOptions],
     ) -> None:
         self.embedding = check_int("embedding", embedding, 1, 8)

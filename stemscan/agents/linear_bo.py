@@ -24,10 +24,12 @@ Decision step, each time a sub-scan arrives:
 4. The shared BO core (:class:`~stemscan.agents.bo.BOAgent`) updates its GP
    over grid cells and picks the next unscanned cell.
 
-The survey is used as a prior: by default the gradient magnitude of the
-survey averaged per cell (where the mesoscale contrast changes), which seeds
-the first cells and becomes a GP input whose relation to the descriptor the
-GP learns (see :meth:`LinearBOAgent.prior` for the alternatives).  Decides from observations only.
+The survey is used as a prior: by default its edge strength averaged per
+cell (:func:`~stemscan.agents.features.survey.survey_edge_prior`: rims,
+interfaces and bright points inside each cell), which seeds the first cells,
+weights the acquisition as a belief and becomes a GP input whose relation to
+the descriptor the GP learns (see :meth:`LinearBOAgent.prior` for the
+alternatives).  Decides from observations only.
 
 :meth:`LinearBOAgent.report` (the characterisation track's analyst
 ``self``) turns the same descriptors into detections: the patches whose
@@ -50,7 +52,7 @@ from stemscan.agents.features.decomposition import LinearDecomposition
 from stemscan.agents.features.sliding_fft import sliding_fft_features, window_function
 from stemscan.agents.features.decomposition import METHODS
 from stemscan.agents.features.sliding_fft import WINDOWS
-from stemscan.agents.features.survey import survey_cell_statistics, survey_gradient_prior
+from stemscan.agents.features.survey import survey_cell_statistics, survey_edge_prior, survey_gradient_prior
 from stemscan.validation import check_int
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["MIN_REPORT_PATCHES", "LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
 
 #: Survey statistics offered as the BO prior (see :meth:`LinearBOAgent.prior`).
-SURVEY_PRIORS = ("gradient", "pca", "stats")
+SURVEY_PRIORS = ("edges", "gradient", "pca", "stats")
 
 #: How tile scores are reduced to one descriptor per patch.
 STATISTICS = ("mean", "max", "std")
@@ -75,10 +77,13 @@ class LinearBOAgent(BOAgent):
     Args:
         env: The STEMScan env.
         seed: Seed of the agent's generator.
-        window: FFT tile side, pixels (4 .. patch size).  The default, half
-            a 32-px patch, holds 3-8 lattice periods at atomic-resolution
-            sampling (0.15-0.5 Å/px).
-        stride: Step between tiles, pixels (1 .. window).
+        window: FFT tile side, pixels (4 .. patch size).  ``None``
+            (default): half the patch, at most 16 px (16 for the default
+            32-px patch: 3-8 lattice periods at atomic-resolution sampling,
+            0.15-0.5 Å/px).
+        stride: Step between tiles, pixels (1 .. window; ``window + stride``
+            at most the patch size, so that a patch holds two tiles per
+            side).  ``None`` (default): half the window.
         apodisation: ``"hann"`` or ``"hamming"``.
         method: ``"pca"`` or ``"nmf"``.
         n_components: Components of the decomposition (>= 1).
@@ -91,8 +96,8 @@ class LinearBOAgent(BOAgent):
             ``"std"`` (within-patch variation; the default).  With
             ``example``, ``"std"`` means the mean similarity.
         survey_prior: Survey statistic used as the BO prior (when
-            ``use_prior``): ``"gradient"``, ``"pca"`` or ``"stats"`` (see
-            :meth:`prior`).
+            ``use_prior``): ``"edges"`` (default), ``"gradient"``, ``"pca"``
+            or ``"stats"`` (see :meth:`prior`).
         **core: The BO core's options (:class:`~stemscan.agents.bo.BOOptions`,
             meanings in :class:`~stemscan.agents.bo.BOAgent`), with its defaults.
     """
@@ -104,21 +109,28 @@ class LinearBOAgent(BOAgent):
         env: gym.Env,
         seed: int | None = 0,
         *,
-        window: int = 16,
-        stride: int = 8,
+        window: int | None = None,
+        stride: int | None = None,
         apodisation: str = "hann",
         method: str = "pca",
         n_components: int = 4,
         target: int | None = None,
         example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
         statistic: str = "std",
-        survey_prior: str = "gradient",
+        survey_prior: str = "edges",
         **core: Unpack[BOOptions],
     ) -> None:
         super().__init__(env, seed, **core)
         p = self.field.patch_size
+        window = max(4, min(16, p // 2)) if window is None else window
         check_int("window", window, 4, p)
+        stride = max(1, window // 2) if stride is None else stride
         check_int("stride", stride, 1, window)
+        if window + stride > p:
+            raise ValueError(
+                f"window {window} + stride {stride} px exceeds the {p}-px patch: the descriptor needs at least two "
+                f"FFT tiles per side of a patch (e.g. window={max(4, p // 2)}, stride={max(1, p // 4)})"
+            )
         if apodisation not in WINDOWS:
             raise ValueError(f"unknown apodisation {apodisation!r}; valid: {', '.join(WINDOWS)}")
         if method not in METHODS:
@@ -316,15 +328,21 @@ class LinearBOAgent(BOAgent):
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-cell statistics of the survey, as chosen by ``survey_prior``.
 
-        The survey is averaged over each grid cell (noise down by the number
-        of survey pixels per cell); ``"gradient"`` is the Sobel gradient
-        magnitude of that cell-mean map (where the mesoscale contrast
-        changes: boundaries between regions), ``"pca"`` the first principal
-        component of (cell mean, within-cell spread, gradient), ``"stats"``
-        the three statistics as separate GP inputs
-        (:func:`~stemscan.agents.features.survey.survey_cell_statistics`; ``"gradient"``
-        is :func:`~stemscan.agents.features.survey.survey_gradient_prior`).
+        ``"edges"`` (default) is the survey's edge strength (Sobel gradient
+        magnitude at survey resolution, lightly smoothed) averaged over each
+        grid cell (:func:`~stemscan.agents.features.survey.survey_edge_prior`:
+        rims, interfaces and bright points inside the cell).  The others
+        start from the survey averaged over each cell (noise down by the
+        number of survey pixels per cell): ``"gradient"`` is the Sobel
+        gradient magnitude of that cell-mean map (where the contrast changes
+        between neighbouring cells;
+        :func:`~stemscan.agents.features.survey.survey_gradient_prior`),
+        ``"pca"`` the first principal component of (cell mean, within-cell
+        spread, gradient), ``"stats"`` the three statistics as separate GP
+        inputs (:func:`~stemscan.agents.features.survey.survey_cell_statistics`).
         """
+        if self.survey_prior == "edges":
+            return survey_edge_prior(observation["overview"], self.field)
         if self.survey_prior == "gradient":
             return survey_gradient_prior(observation["overview"], self.field)
         stats = survey_cell_statistics(observation["overview"], self.field)

@@ -339,6 +339,10 @@ def load_policy(path: str | os.PathLike | None = None) -> tuple[MultiInputActorC
 class PPOAgent(Agent):
     """The trained PPO policy as a zoo agent (decides from observations only).
 
+    Like the other zoo agents it does not return to a cell it has chosen in
+    the episode until it has chosen every cell its grid reaches (the
+    policy's choices among the others are unchanged).
+
     Args:
         env: The env (any action mode; the observation space must match the
             policy's, i.e. the default 32-px patch and 64-cell overview).
@@ -360,6 +364,9 @@ class PPOAgent(Agent):
         self._policy_centres = np.stack([(r + 0.5) / rows, (c + 0.5) / cols], axis=1).astype(np.float32)
         geometry = self.field.geometry
         self._same_grid = (geometry.n_rows, geometry.n_cols) == (rows, cols)
+        # the env's cell each of the policy's cells scans (the same cell on the policy's own grid)
+        self._env_cell = np.array([self.field.cell_of_position(centre) for centre in self._policy_centres], dtype=np.int64)
+        self._chosen = np.zeros(geometry.n_rows * geometry.n_cols, dtype=bool)
 
     def _check_spaces(self) -> None:
         policy_space = self.policy.observation_space
@@ -384,13 +391,25 @@ class PPOAgent(Agent):
             distribution = self.policy.get_distribution(obs_tensor)
             return distribution.distribution.logits[0].numpy().astype(np.float64)
 
+    def _start_episode(self) -> None:
+        self._chosen[:] = False
+
     def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
         logits = self.cell_logits(observation)
+        # the env's cells already chosen in this episode are left out until every cell reachable from the
+        # policy's grid has been chosen (the policy was trained on fields it covers without repeats, but out of
+        # that regime, e.g. on another geometry or a long budget, it may prefer one cell again and again)
+        taken = self._chosen[self._env_cell]
+        if taken.all():
+            self._chosen[:] = False
+        else:
+            logits = np.where(taken, -np.inf, logits)
         if deterministic:
             cell = int(np.argmax(logits))
         else:
             probs = np.exp(logits - logits.max())
             cell = int(self.rng.choice(len(probs), p=probs / probs.sum()))
+        self._chosen[self._env_cell[cell]] = True
         if self._same_grid:
             return self.action_for_cell(cell)
         return self.action_for_centre(self._policy_centres[cell])

@@ -64,7 +64,7 @@ from stemscan.agents.features.latents import (
     example_target,
 )
 from stemscan.agents.features.lattice_estimate import PerovskiteEstimate
-from stemscan.agents.features.survey import survey_gradient_prior
+from stemscan.agents.features.survey import survey_edge_prior, survey_gradient_prior
 from stemscan.agents.features.windows import CENTRINGS, LatticeWindowCutter, patch_windows
 from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path
 from stemscan.agents.rvae_configuration import AUTO, AUTO_SETTINGS, SelfConfiguration, parse_example
@@ -81,7 +81,7 @@ __all__ = ["AUTO", "AUTO_SETTINGS", "BOUNDARIES", "RVAEBOAgent", "SURVEY_PRIORS"
 BOUNDARIES = ("change", "straddle")
 
 #: Survey statistics offered as the BO prior (see :meth:`RVAEBOAgent.prior`).
-SURVEY_PRIORS = ("gradient",)
+SURVEY_PRIORS = ("edges", "gradient")
 
 
 class RVAEBOAgent(SelfConfiguration, LatentReport, BOAgent):
@@ -124,9 +124,12 @@ class RVAEBOAgent(SelfConfiguration, LatentReport, BOAgent):
             ferroelectric B-site displacement, stays in the window; pair it
             with weights trained that way, ``translation`` off).
         survey_prior: Survey statistic used as the BO prior when
-            ``use_prior``: ``"gradient"``
-            (:func:`~stemscan.agents.features.survey.survey_gradient_prior`: the survey
-            cannot resolve atoms, but its gradient marks where regions meet).
+            ``use_prior``: ``"edges"`` (default;
+            :func:`~stemscan.agents.features.survey.survey_edge_prior`: the
+            survey cannot resolve atoms, but its edges mark rims, interfaces
+            and bright points) or ``"gradient"``
+            (:func:`~stemscan.agents.features.survey.survey_gradient_prior`:
+            contrast between neighbouring cells' survey means).
         lattice_px: Cell side of the bright sublattice, pixels (a person's
             knowledge of the material and sampling; needed for ``"lattice"``;
             with ``"auto"``, used instead of the measured cell when a
@@ -184,7 +187,7 @@ class RVAEBOAgent(SelfConfiguration, LatentReport, BOAgent):
         max_windows: int = 32,
         centring: str = AUTO,
         lattice_px: float | None = None,
-        survey_prior: str = "gradient",
+        survey_prior: str = "edges",
         contrast_cells: float = 2.0,
         edge_px: float | None = None,
         boundary: str | None = AUTO,
@@ -348,7 +351,9 @@ class RVAEBOAgent(SelfConfiguration, LatentReport, BOAgent):
         self.chosen_target: int | str | None = self.target
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
-        """Per-cell survey gradient (:func:`~stemscan.agents.features.survey.survey_gradient_prior`), used when ``use_prior``."""
+        """Per-cell survey statistic ``survey_prior`` (:data:`SURVEY_PRIORS`), used when ``use_prior``."""
+        if self.survey_prior == "edges":
+            return survey_edge_prior(observation["overview"], self.field)
         return survey_gradient_prior(observation["overview"], self.field)
 
     def initial_cells(self) -> list[int]:

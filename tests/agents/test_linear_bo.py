@@ -93,7 +93,7 @@ def test_example_patch_is_accepted() -> None:
     assert len(cells) == len(set(cells))
 
 
-@pytest.mark.parametrize("survey_prior", ["gradient", "pca", "stats"])
+@pytest.mark.parametrize("survey_prior", ["edges", "gradient", "pca", "stats"])
 def test_survey_priors_have_one_value_per_cell(survey_prior: str) -> None:
     env = small_env()
     obs, _ = env.reset(seed=8)

@@ -30,7 +30,7 @@ from botorch.models import SingleTaskGP
 
 from stemscan.agents.base import Agent
 from stemscan.agents.bo.acquisition import ACQUISITIONS, boundary_straddle, expected_change, make_acquisition
-from stemscan.agents.bo.model import DTYPE, WarmGP, prior_inputs, single_threaded
+from stemscan.agents.bo.model import DTYPE, MIN_LENGTHSCALE, WarmGP, prior_inputs, single_threaded
 from stemscan.agents.bo.optim import (
     best_allowed,
     farthest_cell,
@@ -332,9 +332,15 @@ class BOAgent(Agent):
         return int(np.argmax(scores))
 
     def _lengthscale(self) -> float:
-        """The lengthscale prior mode in normalised input units (a fraction of the field)."""
+        """The lengthscale prior mode in normalised input units (a fraction of the field).
+
+        ``lengthscale_cells`` over the grid's longer side, but at least twice
+        the GP's floor :data:`~stemscan.agents.bo.model.MIN_LENGTHSCALE` (a
+        field more than 100 cells across, or a mode below a fifth of a cell on
+        the default grid, starts from that floor instead).
+        """
         g = self.field.geometry
-        return check_lengthscale(self.lengthscale_cells) / max(g.n_rows, g.n_cols)
+        return max(check_lengthscale(self.lengthscale_cells) / max(g.n_rows, g.n_cols), 2.0 * MIN_LENGTHSCALE)
 
     def _maximum_cell(self, allowed: np.ndarray) -> int:
         """``search="maximum"``: the acquisition's best unscanned cell on the descriptor's GP."""

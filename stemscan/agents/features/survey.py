@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from stemscan.agents.base import FieldConfig
 
-__all__ = ["cell_of_overview_pixel", "survey_cell_statistics", "survey_gradient_prior"]
+__all__ = ["cell_of_overview_pixel", "survey_cell_statistics", "survey_edge_prior", "survey_gradient_prior"]
 
 
 def cell_of_overview_pixel(field: FieldConfig) -> np.ndarray:
@@ -81,3 +81,25 @@ def survey_gradient_prior(overview: np.ndarray, field: FieldConfig) -> np.ndarra
     """
     stats = survey_cell_statistics(overview, field)
     return None if stats is None else stats[:, 2]
+
+
+def survey_edge_prior(overview: np.ndarray, field: FieldConfig, sigma: float = 0.7) -> np.ndarray | None:
+    """``(n_cells,)`` mean edge strength of the survey inside each grid cell.
+
+    The survey (scaled to [0, 1]) is smoothed by a Gaussian of ``sigma``
+    survey pixels, its Sobel gradient magnitude taken at survey resolution
+    (edges: nearest) and averaged over each cell's survey pixels: high in
+    cells that hold an edge of their own (a particle's rim, an interface, a
+    bright point feature), where :func:`survey_gradient_prior` sees only
+    contrast between neighbouring cells' means.  ``None`` when some grid
+    cell holds no survey pixel.
+    """
+    image = _overview_image(overview, field)
+    cells = cell_of_overview_pixel(field).ravel()
+    n = field.geometry.n_rows * field.geometry.n_cols
+    counts = np.bincount(cells, minlength=n)
+    if (counts == 0).any():
+        return None
+    smooth = ndimage.gaussian_filter(image, sigma, mode="nearest") if sigma > 0 else image
+    edges = np.hypot(ndimage.sobel(smooth, 0, mode="nearest"), ndimage.sobel(smooth, 1, mode="nearest"))
+    return np.bincount(cells, weights=edges.ravel(), minlength=n) / counts

@@ -147,7 +147,7 @@ def _actions(name: str, scene: str, report: bool, **kwargs) -> tuple[list, list[
 @pytest.mark.parametrize(
     ("name", "scene", "kwargs"),
     [
-        ("linear-bo", "phase-separated", {}),
+        ("linear-bo", "phase-separated", {"survey_prior": "gradient"}),  # an episode whose cells cross interfaces
         pytest.param("rvae-bo", "lattice-defects", {}, marks=pytest.mark.slow),  # peak windows: unusual windows
         pytest.param("rvae-bo", "ferroelectric-domains",  # wall mode (as it configures itself on this sample)
                      {"centring": "lattice", "lattice_px": 26.333, "descriptor": "contrast", "boundary": "change",
