@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 import zipfile
@@ -91,12 +92,20 @@ def make_bundle(results: str | os.PathLike[str], out: str | os.PathLike[str], su
     """
     import stemscan
     from stemscan.atomic import write_bytes_atomic
-    from stemscan.benchmarks.store import load_identifications, load_results, load_runs
+    from stemscan.benchmarks.store import (
+        check_output_not_input,
+        check_references,
+        load_identifications,
+        load_results,
+        load_runs,
+    )
 
     results = Path(results)
+    check_output_not_input(out, [results] + ([suite] if suite is not None and Path(suite).is_file() else []), "bundle")
     rows = load_results(results, as_frame=False)
     if not rows:
         raise ValueError(f"{results} holds no episodes; nothing to submit")
+    check_references(results)
     manifest: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "created_at": time.time(),
@@ -151,11 +160,8 @@ def _row_problems(
     return problems
 
 
-def _identification_problems(results: Path, expected: Mapping[str, str]) -> list[str]:
-    """One line per altered, missing or extra row of table ``identifications``."""
-    from stemscan.benchmarks.store import load_identifications
-
-    stored = {str(r["id"]): r for r in load_identifications(results)}
+def _identification_problems(stored: Mapping[str, Mapping[str, Any]], expected: Mapping[str, str]) -> list[str]:
+    """One line per altered, missing or extra row of table ``identifications`` (``stored``: rows by id)."""
     return _row_problems(stored, expected, _identification_digest,
                          lambda r: f"{r['agent']}+{r['analyst']}/{r['scene']}/s{r['seed']}", "identification row")
 
@@ -175,7 +181,7 @@ def open_bundle(path: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, 
     Raises:
         ValueError: Not a stemscan bundle (names what is wrong).
     """
-    from stemscan.benchmarks.store import load_results
+    from stemscan.benchmarks.store import check_references, load_identifications, load_results, load_runs
 
     path = Path(path)
     try:
@@ -201,11 +207,19 @@ def open_bundle(path: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, 
         problems = []
         if _sha256_file(results) != manifest.get("results_sha256"):
             problems.append("results.sqlite differs from the file the manifest describes")
-        stored = {str(r["id"]): r for r in load_results(results, as_frame=False)}
+        try:  # every table read once here, so that a damaged file is named as the bundle's member
+            stored = {str(r["id"]): r for r in load_results(results, as_frame=False)}
+            load_runs(results)
+            check_references(results)
+            stored_ids = {str(r["id"]): r for r in load_identifications(results)}
+        except (ValueError, OSError, sqlite3.Error) as error:
+            text = str(error).replace(str(results), "results.sqlite")
+            text = text if text.startswith("results.sqlite") else f"results.sqlite: {text}"
+            raise ValueError(f"{path}: {text}") from None
         problems += _row_problems(stored, manifest.get("rows") or {}, row_digest,
                                   lambda r: f"{r['agent']}/{r['scene']}/s{r['seed']}")
         if "identifications" in manifest:  # bundles from before the characterisation track have none
-            problems += _identification_problems(results, manifest["identifications"] or {})
+            problems += _identification_problems(stored_ids, manifest["identifications"] or {})
         notes = []
         for identity in manifest.get("agents") or []:
             try:

@@ -76,10 +76,30 @@ def _float(text: str) -> float:
     return value
 
 
+def _input_files(args: argparse.Namespace, specs: list) -> list[str]:
+    """Files the grid reads: the suite file, ``file:`` scenes and their labels."""
+    from pathlib import Path
+
+    from stemscan.benchmarks.suite import builtin_suites
+
+    files = set()
+    if args.suite is not None and args.suite not in builtin_suites():
+        files.add(str(args.suite))
+    for spec in specs:
+        if spec.scene.startswith("file:"):
+            files.add(spec.scene[len("file:"):])
+        labels = (spec.env_kwargs.get("scene_kwargs") or {}).get("labels")
+        if isinstance(labels, str):
+            files.add(labels)
+    return sorted(name for name in files if Path(name).exists())
+
+
 def run(args: argparse.Namespace) -> int:
     from stemscan.benchmarks.runner import run_grid
+    from stemscan.benchmarks.store import check_output_not_input
 
     specs = _specs(args)
+    check_output_not_input(args.out, _input_files(args, specs), "--out")
     try:
         summary = run_grid(specs, args.out, backend=args.backend, workers=args.workers, address=args.address,
                            progress=not args.no_progress)

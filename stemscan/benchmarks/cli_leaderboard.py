@@ -32,6 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from stemscan.atomic import check_output_file, write_text_atomic
     from stemscan.benchmarks.leaderboard import leaderboard
+    from stemscan.benchmarks.store import check_output_not_input
 
     for path in args.results:
         if not Path(path).is_file():
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--format html writes a file: give -o PATH")
     if args.output is not None:
         check_output_file(args.output, "--output")
+        check_output_not_input(args.output, args.results, "--output")
     text = leaderboard(args.results if len(args.results) > 1 else args.results[0], format=args.format, budget=args.budget, scan_paths=not args.no_scan_paths)
     if args.output is None:
         sys.stdout.write(text)

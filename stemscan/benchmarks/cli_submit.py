@@ -25,10 +25,13 @@ def run(args: argparse.Namespace) -> int:
 
     from stemscan.atomic import check_output_file
     from stemscan.benchmarks.bundle import make_bundle
+    from stemscan.benchmarks.store import check_output_not_input
 
     if not Path(args.results).is_file():
         raise FileNotFoundError(f"no results file at {args.results}")
     check_output_file(args.output, "--output")
+    suite_file = [args.suite] if args.suite is not None and Path(args.suite).is_file() else []
+    check_output_not_input(args.output, [args.results, *suite_file], "--output")
     manifest = make_bundle(args.results, args.output, suite=args.suite)
     agents = ", ".join(a["name"] for a in manifest["agents"])
     print(f"wrote {args.output}: {len(manifest['rows'])} rows, agents {agents}, environments {', '.join(manifest['fingerprints']) or 'not recorded'}")

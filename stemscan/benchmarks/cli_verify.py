@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace, path: str) -> int:
-    from stemscan.benchmarks.store import load_identifications, load_results, load_runs
+    from stemscan.benchmarks.store import check_references, load_identifications, load_results, load_runs
     from stemscan.benchmarks.verify import (
         default_sample_seed,
         equivalence,
@@ -82,6 +82,7 @@ def _verify(args: argparse.Namespace, path: str) -> int:
     rows = load_results(path, as_frame=False)
     if not rows:
         raise ValueError(f"{args.results} holds no episodes")
+    check_references(path)  # a run_id that points to no run is damage, not "environment not recorded"
     runs = load_runs(path)
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")

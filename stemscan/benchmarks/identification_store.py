@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["IDENTIFICATION_COLUMNS", "create_table", "identification_keys", "insert_rows", "read_rows"]
+__all__ = ["IDENTIFICATION_COLUMNS", "KEY", "create_table", "identification_keys", "insert_rows", "read_rows"]
 
 #: Column name -> SQLite type of table ``identifications``.
 IDENTIFICATION_COLUMNS: dict[str, str] = {
@@ -46,6 +46,9 @@ IDENTIFICATION_COLUMNS: dict[str, str] = {
 }
 
 _KEY = ("agent", "agent_kwargs", "scene", "env_kwargs", "seed", "analyst")
+
+#: The unique key of a row: the episode's reproduction key and the analyst.
+KEY = _KEY
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS identifications (\n    id INTEGER PRIMARY KEY,\n    "

@@ -185,7 +185,7 @@ def format_csv(table: Mapping[str, Sequence[Entry]]) -> str:
 
 def _read_source(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows and runs of a results file, or of a bundle's results file (checked against its manifest)."""
-    from stemscan.benchmarks.store import load_results, load_runs
+    from stemscan.benchmarks.store import check_references, load_results, load_runs
 
     if os.fspath(path).lower().endswith(".zip"):
         from stemscan.benchmarks.bundle import open_bundle
@@ -193,8 +193,10 @@ def _read_source(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], li
         with open_bundle(path) as (results, _manifest, problems, _notes):
             if problems:
                 raise ValueError(f"{os.fspath(path)}: the bundle's rows are not the ones its manifest describes: {problems[0]}")
-            return load_results(results, as_frame=False), load_runs(results)
-    return load_results(path, as_frame=False), load_runs(path)
+            return load_results(results, as_frame=False), load_runs(results)  # open_bundle checked its references
+    rows = load_results(path, as_frame=False)
+    check_references(path)  # a run_id that points to no run is damage, not "environment not recorded"
+    return rows, load_runs(path)
 
 
 def merge_sources(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -224,6 +226,14 @@ def merge_sources(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[dict[st
     return rows, runs
 
 
+def _check_budget(rows: Sequence[Mapping[str, Any]], budget: float, source: str) -> None:
+    """Raise ``ValueError`` naming the budgets ``rows`` hold unless some row has the dose budget ``budget``."""
+    budgets = sorted({float(r["dose_budget"]) for r in rows})
+    if not any(math.isclose(b, budget, rel_tol=1e-9) for b in budgets):
+        held = f"its dose budgets: {', '.join(f'{b:g}' for b in budgets)}" if budgets else "it holds no episodes"
+        raise ValueError(f"no episodes at dose budget {budget:g} in {source}; {held}")
+
+
 def leaderboard(
     results: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Iterable[Mapping[str, Any]],
     format: str = "md",
@@ -238,6 +248,9 @@ def leaderboard(
         format: ``"md"``, ``"csv"`` or ``"html"`` (a self-contained page).
         budget: Keep only this dose budget.
         scan_paths: HTML only: re-run one episode per agent to draw its scan path.
+
+    Raises:
+        ValueError: No row has ``budget`` (the message lists the budgets there are).
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; valid: {', '.join(FORMATS)}")
@@ -253,6 +266,8 @@ def leaderboard(
             warnings.warn(f"{', '.join(os.fspath(p) for p in paths)}: {notes[0]}", stacklevel=2)
     else:
         rows, title = list(results), "stemscan leaderboard"  # type: ignore[arg-type]
+    if budget is not None:
+        _check_budget(rows, budget, ", ".join(os.fspath(p) for p in paths) if paths is not None else "the rows")
     table = rank(rows, budget=budget)
     from stemscan.benchmarks import identification_board as track2
 

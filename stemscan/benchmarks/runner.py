@@ -26,7 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stemscan.benchmarks.spec import EpisodeSpec
+from stemscan.benchmarks.spec import EpisodeSpec, check_envs
 from stemscan.benchmarks.store import ResultsStore
 from stemscan.benchmarks.worker import init_pool_worker, init_worker, run_guarded
 
@@ -149,6 +149,11 @@ def run_grid(
 
     Returns:
         A :class:`RunSummary`.
+
+    Raises:
+        ValueError: An env keyword value the env refuses (checked by making each distinct env once,
+            :func:`~stemscan.benchmarks.spec.check_envs`), or a results file that is not one;
+            nothing is written then.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -158,6 +163,7 @@ def run_grid(
     if address is not None and backend != "ray":
         raise ValueError("--address is only meaningful with --backend ray")
     start = time.perf_counter()
+    check_envs(specs)  # a value the env refuses fails here, before the results file is created or opened
     with ResultsStore(out) as store:
         todo = pending(specs, store)
         summary = RunSummary(total=len(specs), skipped=len(specs) - len(todo))

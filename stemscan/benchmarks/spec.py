@@ -33,6 +33,7 @@ __all__ = [
     "agent_seed",
     "canonical_json",
     "check_env_kwargs",
+    "check_envs",
     "expand_grid",
     "parse_seeds",
     "split_pairs",
@@ -148,7 +149,10 @@ def _is_scene_file(name: Any) -> bool:
     """``"file:PATH"`` naming an existing file (``ValueError`` if the file is missing)."""
     if not (isinstance(name, str) and name.startswith("file:")):
         return False
-    if not Path(name[len("file:"):]).is_file():
+    path = Path(name[len("file:"):])
+    if path.is_dir():
+        raise ValueError(f"scene {name!r}: {path} is a directory, not an image file")
+    if not path.is_file():
         raise ValueError(f"scene {name!r}: no such file")
     return True
 
@@ -305,6 +309,8 @@ def expand_grid(
             budget_list.append(check_number("dose budgets (fraction of a full frame)", budget, 0.0, 1.0, low_open=True))
         if not budget_list:
             raise ValueError("budgets must not be empty")
+        if len(set(budget_list)) != len(budget_list):
+            raise ValueError(f"budgets contain duplicates: {list(budgets)}")
         if "dose_budget" in base_env:
             raise ValueError("give the dose budget either in budgets or in env kwargs, not both")
     for name in agents:  # every agent's options, per scene too, before anything runs
@@ -330,3 +336,36 @@ def expand_grid(
                     kwargs = per_scene.get(scene, {}).get(agent, per_agent.get(agent, {}))
                     specs.append(EpisodeSpec(agent, scene, seed, dict(env), dict(kwargs), watching[agent]))
     return specs
+
+
+def check_envs(specs: Iterable[EpisodeSpec]) -> None:
+    """Make the env of every distinct (scene, env kwargs) of ``specs`` once, so that a value the env refuses
+    (``image_size="big"``, ``patch_size=3``, a dose budget that cannot pay for the survey) is found before
+    anything runs or is written.
+
+    Construction draws no scene (that happens on reset); a ``file:`` scene is
+    loaded, and a scene pool (``num_scenes``) is checked with a pool of one.
+
+    Raises:
+        ValueError: The env's own message, naming the scene and the env kwargs.
+    """
+    import gymnasium
+
+    from stemscan.envs.registration import ENV_ID, register_envs
+
+    register_envs()
+    seen: set[tuple[str, str]] = set()
+    for spec in specs:
+        key = (spec.scene, canonical_json(spec.env_kwargs))
+        if key in seen:
+            continue
+        seen.add(key)
+        kwargs = dict(spec.env_kwargs)
+        pool = kwargs.get("num_scenes")
+        if isinstance(pool, (int, np.integer)) and not isinstance(pool, bool) and pool >= 1:
+            kwargs.update(num_scenes=1, scene_cache_dir=None)  # the same checks, without generating the whole pool
+        try:
+            env = gymnasium.make(ENV_ID, scene=spec.scene, **kwargs)
+        except Exception as error:  # noqa: BLE001 - any refusal of the env is a bad grid value
+            raise ValueError(f"scene {spec.scene!r} with env kwargs {key[1]}: {error}") from error
+        env.close()

@@ -26,8 +26,16 @@ Table ``identifications`` holds the characterisation track, one row per
 (episode, analyst) (:mod:`stemscan.benchmarks.identification_store`); it
 too is added to older files by writers only.
 Likewise files from before ``latency_ms_p90`` gain the column (NULL in old
-rows).  A read-only open never changes a file: it reads the missing optional
-columns as NULL.
+rows).  A read-only open never changes a file, nor creates anything beside
+it (no ``-wal`` or ``-shm``: a WAL file that no writer holds is opened
+``immutable``): it reads the missing optional columns as NULL.
+
+Readers check what they read and name the file, table, row id and column of
+anything that is not what a results file holds (text where a number
+belongs, JSON that does not parse, a ``run_id`` that points to no run).  A
+writer checks an existing file (``PRAGMA quick_check``, tables, columns,
+references) through a read-only connection before it changes anything, so a
+file it refuses is left byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,7 +52,16 @@ from typing import Any
 from stemscan.atomic import check_output_file
 from stemscan.benchmarks import identification_store
 
-__all__ = ["COLUMNS", "RUN_COLUMNS", "ResultsStore", "load_identifications", "load_results", "load_runs"]
+__all__ = [
+    "COLUMNS",
+    "RUN_COLUMNS",
+    "ResultsStore",
+    "check_output_not_input",
+    "check_references",
+    "load_identifications",
+    "load_results",
+    "load_runs",
+]
 
 #: Column name -> SQLite type of table ``episodes`` (order of the table).
 COLUMNS: dict[str, str] = {
@@ -131,17 +148,25 @@ class ResultsStore:
     def __init__(self, path: str | os.PathLike[str], timeout_s: float = 60.0, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = bool(read_only)
+        self._timeout_s = float(timeout_s)
+        self._immutable = False
+        self._signature: tuple[int, ...] | None = None
         if self.path.is_dir():
             raise ValueError(f"results path {self.path} is a folder; give a .sqlite file")
         self._conn: sqlite3.Connection | None = None
         if self.read_only:
             if not self.path.is_file():
                 raise FileNotFoundError(f"no results file at {self.path}")
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            self._conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
-            self._check_columns()
+            self._connect_read_only()
+            try:
+                self._read("", lambda conn: self._check_schema(conn, writer=False))
+            except BaseException:
+                self._conn.close()
+                raise
             return
         check_output_file(self.path, "results file")  # no /dev/null, device or pipe
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            self._validate_existing()  # read-only: a refused file is left exactly as it was
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None)
@@ -162,6 +187,154 @@ class ResultsStore:
                 self._conn.close()
             raise OSError(f"{self.path}: cannot write the results file ({error})") from error
         self._check_columns()
+
+    # ------------------------------------------------ reading without writing
+    def _connect_read_only(self) -> None:
+        """Open ``self.path`` for reading so that nothing is created or changed beside it.
+
+        A ``mode=ro`` connection to a WAL file creates ``-wal`` and ``-shm``
+        files; when no ``-wal`` file exists (no writer has the file open, and
+        every commit is in the main file) the file is opened ``immutable``
+        instead, which creates nothing.  :meth:`_read` re-reads through a
+        locking connection if the file changed meanwhile (a writer
+        checkpointed into it).
+        """
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._immutable = _is_wal_file(self.path) and not Path(f"{self.path}-wal").exists()
+        self._signature = _signature(self.path)
+        uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if self._immutable else "")
+        try:
+            self._conn = sqlite3.connect(uri, uri=True, timeout=self._timeout_s, isolation_level=None)
+        except sqlite3.Error as error:
+            raise ValueError(f"{self.path} could not be opened as a SQLite results file: {error}") from error
+
+    def _changed(self) -> bool:
+        """Whether the file changed under an ``immutable`` connection (its snapshot may be torn)."""
+        return self._immutable and _signature(self.path) != self._signature
+
+    def _read(self, table: str, read: Any) -> Any:
+        """``read(conn)``; a SQLite failure becomes a ``ValueError`` naming the file (and ``table``).
+
+        Under an ``immutable`` connection the read is repeated through a
+        locking one when the file changed while it ran.
+        """
+        for attempt in range(3):
+            try:
+                result = read(self._conn)
+            except (sqlite3.DatabaseError, ValueError) as error:
+                if attempt < 2 and self._changed():
+                    self._connect_read_only()
+                    continue
+                if isinstance(error, ValueError):
+                    raise
+                where = f": table {table!r}" if table else ""
+                raise ValueError(f"{self.path}{where}: {error} (the file is damaged, or not a stemscan results file)") from error
+            if attempt < 2 and self._changed():
+                self._connect_read_only()
+                continue
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _validate_existing(self) -> None:
+        """Check an existing file before a writer changes anything: a SQLite file (intact: ``PRAGMA
+        quick_check``) of stemscan's schema, or one without tables; else ``ValueError``."""
+
+        def check(conn: sqlite3.Connection) -> None:
+            try:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            except sqlite3.DatabaseError as error:
+                raise ValueError(f"{self.path} is not a SQLite results file: {error}") from error
+            if problems != ["ok"]:
+                shown = "; ".join(str(p) for p in problems[:3]) + ("; ..." if len(problems) > 3 else "")
+                raise ValueError(f"{self.path} is damaged (SQLite integrity check: {shown}); refusing to write to it")
+            self._check_schema(conn, writer=True)
+
+        try:
+            self._connect_read_only()
+            self._read("", check)
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _check_schema(self, conn: sqlite3.Connection, writer: bool) -> None:
+        """Tables, columns and references of a stemscan results file (``ValueError`` naming what is wrong).
+
+        A writer accepts a file without tables (it creates them) and needs
+        the unique reproduction key; a reader needs table ``episodes``.
+        """
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as error:
+            raise ValueError(f"{self.path} is not a SQLite results file: {error}") from error
+        if writer and not tables:
+            return
+        if "episodes" not in tables:
+            if writer:
+                raise ValueError(
+                    f"{self.path} is a SQLite file of something else (tables: {', '.join(sorted(tables))}); "
+                    "refusing to add stemscan tables to it"
+                )
+            raise ValueError(f"{self.path} has no table 'episodes'; not a stemscan results file")
+        present = _table_columns(conn, "episodes")
+        missing = [name for name in COLUMNS if name not in present and name not in _ADDED_COLUMNS]
+        if missing:
+            raise ValueError(f"{self.path}: table 'episodes' lacks columns {missing}; not a stemscan results file of this version")
+        if writer and not _has_unique_key(conn, "episodes", _KEY):
+            raise ValueError(f"{self.path}: table 'episodes' has no UNIQUE ({', '.join(_KEY)}) key; not a stemscan results file")
+        if "runs" in tables:
+            missing = [name for name in ("run_id", *RUN_COLUMNS) if name not in _table_columns(conn, "runs")]
+            if missing:
+                raise ValueError(f"{self.path}: table 'runs' lacks columns {missing}; not a stemscan results file of this version")
+        if "identifications" in tables:
+            names = _table_columns(conn, "identifications")
+            missing = [name for name in identification_store.IDENTIFICATION_COLUMNS if name not in names]
+            if missing:
+                raise ValueError(
+                    f"{self.path}: table 'identifications' lacks columns {missing}; not a stemscan results file of this version"
+                )
+            if writer and not _has_unique_key(conn, "identifications", identification_store.KEY):
+                raise ValueError(f"{self.path}: table 'identifications' has no UNIQUE ({', '.join(identification_store.KEY)}) key; "
+                                 "not a stemscan results file")
+        if writer:
+            # a run this writer adds takes the next free run_id and would adopt rows that point past the last run
+            self._check_references(conn, tables, adoptable_only=True)
+
+    def check_references(self) -> None:
+        """Raise ``ValueError`` naming the file, table and row if a row's ``run_id`` points to no row of table ``runs``.
+
+        Such a file is damaged: the environment of that row is not "not
+        recorded" (NULL) but lost.  Readers that report environments
+        (``stemscan verify``, ``leaderboard``, ``submit``) call this.
+        """
+
+        def read(conn: sqlite3.Connection) -> None:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            self._check_references(conn, tables)
+
+        self._read("", read)
+
+    def _check_references(self, conn: sqlite3.Connection, tables: set[str], adoptable_only: bool = False) -> None:
+        """See :meth:`check_references`; ``adoptable_only``: only ``run_id`` values above every stored run's."""
+        last = 0
+        if "runs" in tables and adoptable_only:
+            last = conn.execute("SELECT COALESCE(MAX(run_id), 0) FROM runs").fetchone()[0]
+        for table in ("episodes", "identifications"):
+            if table not in tables or "run_id" not in _table_columns(conn, table):
+                continue
+            query = f"SELECT id, run_id FROM {table} WHERE run_id IS NOT NULL"
+            if adoptable_only:
+                query += f" AND run_id > {int(last)}"
+            elif "runs" in tables:
+                query += " AND run_id NOT IN (SELECT run_id FROM runs)"
+            dangling = conn.execute(query + " LIMIT 1").fetchone()
+            if dangling is not None:
+                raise ValueError(
+                    f"{self.path}: table {table!r}, row id {dangling[0]}: run_id {dangling[1]!r} points to no row of "
+                    "table 'runs'; the file is damaged"
+                )
 
     def _enable_wal(self, timeout_s: float) -> None:
         """Switch to WAL journaling, waiting while another process holds the file.
@@ -201,7 +374,7 @@ class ResultsStore:
 
     def _columns(self) -> set[str]:
         try:
-            return {row[1] for row in self._conn.execute("PRAGMA table_info(episodes)")}
+            return _table_columns(self._conn, "episodes")
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise ValueError(f"{self.path} is not a SQLite results file: {error}") from error
@@ -218,8 +391,12 @@ class ResultsStore:
 
     def has_runs(self) -> bool:
         """Whether the file records runs (files from before fingerprints do not)."""
-        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        return "runs" in tables and "run_id" in self._columns()
+
+        def read(conn: sqlite3.Connection) -> bool:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return "runs" in tables and "run_id" in _table_columns(conn, "episodes")
+
+        return bool(self._read("runs", read))
 
     def add_run(self, fingerprint: dict[str, Any], command: str = "") -> int:
         """Record a run in the environment ``fingerprint``; returns its ``run_id``."""
@@ -243,9 +420,15 @@ class ResultsStore:
         """Recorded runs, oldest first, with ``fingerprint`` parsed (empty for files from before runs)."""
         if not self.has_runs():
             return []
-        cursor = self._conn.execute("SELECT * FROM runs ORDER BY run_id")
-        names = [d[0] for d in cursor.description]
-        runs = [dict(zip(names, values)) for values in cursor.fetchall()]
+
+        def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cursor = conn.execute("SELECT * FROM runs ORDER BY run_id")
+            names = [d[0] for d in cursor.description]
+            runs = [dict(zip(names, values)) for values in cursor.fetchall()]
+            _check_values(self.path, "runs", "run_id", runs, RUN_COLUMNS, _RUN_JSON)
+            return runs
+
+        runs = self._read("runs", read)
         for run in runs:
             run["fingerprint"] = json.loads(run["fingerprint"])
         return runs
@@ -274,7 +457,7 @@ class ResultsStore:
 
     def finished_keys(self) -> set[tuple[str, str, str, str, int]]:
         """Reproduction keys of the stored episodes."""
-        return {tuple(row) for row in self._conn.execute(f"SELECT {', '.join(_KEY)} FROM episodes")}  # type: ignore[misc]
+        return self._read("episodes", lambda conn: {tuple(row) for row in conn.execute(f"SELECT {', '.join(_KEY)} FROM episodes")})
 
     def insert(self, row: dict[str, Any]) -> bool:
         """Store one finished episode in its own transaction; False if its key was already stored."""
@@ -296,9 +479,16 @@ class ResultsStore:
     def rows(self, where: str = "", params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """Stored rows as dicts (``where`` is an optional SQL condition with ``?`` parameters)."""
         query = "SELECT * FROM episodes" + (f" WHERE {where}" if where else "") + " ORDER BY id"
-        cursor = self._conn.execute(query, tuple(params))
-        names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+        params = tuple(params)
+
+        def read(conn: sqlite3.Connection) -> tuple[list[str], list[dict[str, Any]]]:
+            cursor = conn.execute(query, params)
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+            _check_values(self.path, "episodes", "id", rows, COLUMNS, _EPISODE_JSON)
+            return names, rows
+
+        names, rows = self._read("episodes", read)
         for name in _ADDED_COLUMNS:
             if name not in names:  # a file from before the column (read-only: not migrated)
                 for row in rows:
@@ -315,14 +505,21 @@ class ResultsStore:
 
     def identification_keys(self) -> set[tuple[Any, ...]]:
         """``(agent, agent_kwargs, scene, env_kwargs, seed, analyst)`` of the stored analyst rows."""
-        return identification_store.identification_keys(self._conn)
+        return self._read("identifications", identification_store.identification_keys)
 
     def identifications(self) -> list[dict[str, Any]]:
         """The analyst rows (empty for a file without the characterisation track)."""
-        return identification_store.read_rows(self._conn)
+
+        def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = identification_store.read_rows(conn)
+            _check_values(self.path, "identifications", "id", rows, identification_store.IDENTIFICATION_COLUMNS,
+                          _IDENTIFICATION_JSON)
+            return rows
+
+        return self._read("identifications", read)
 
     def count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0])
+        return int(self._read("episodes", lambda conn: conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]))
 
     def close(self) -> None:
         self._conn.close()
@@ -332,6 +529,93 @@ class ResultsStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_wal_file(path: Path) -> bool:
+    """Whether the SQLite header of ``path`` says WAL journaling (file format versions 2)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"
+
+
+def _signature(path: Path) -> tuple[int, ...] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _has_unique_key(conn: sqlite3.Connection, table: str, key: Sequence[str]) -> bool:
+    """Whether ``table`` has a UNIQUE constraint on exactly the columns ``key``."""
+    for index in conn.execute(f"PRAGMA index_list({table})").fetchall():
+        name, unique = index[1], index[2]
+        if unique and [row[2] for row in conn.execute(f"PRAGMA index_info({name!r})")] == list(key):
+            return True
+    return False
+
+
+#: JSON columns and the type their value must parse to (None: any JSON value).
+_EPISODE_JSON: dict[str, type | None] = {"agent_kwargs": dict, "agent_config": None, "env_kwargs": dict, "curve": list}
+_RUN_JSON: dict[str, type | None] = {"fingerprint": dict}
+_IDENTIFICATION_JSON: dict[str, type | None] = {"agent_kwargs": dict, "analyst_config": None, "env_kwargs": dict,
+                                                "per_kind": dict, "curve": list}
+_KINDS = {"REAL": ((int, float), "a number"), "INTEGER": ((int,), "an integer"), "TEXT": ((str,), "text")}
+
+
+def _check_values(
+    path: Path,
+    table: str,
+    id_column: str,
+    rows: Sequence[dict[str, Any]],
+    columns: dict[str, str],
+    json_columns: dict[str, type | None],
+) -> None:
+    """Raise ``ValueError`` naming the file, table, row id and column of the first value of the wrong type
+    (text where a number belongs, a NULL in a NOT NULL column, a JSON column that does not parse)."""
+    if not rows:
+        return
+    checks = []
+    for name, declared in columns.items():
+        if name not in rows[0]:
+            continue
+        types, what = _KINDS[declared.split()[0]]
+        checks.append((name, types, what, "NOT NULL" not in declared))
+    for row in rows:
+        for name, types, what, nullable in checks:
+            value = row[name]
+            if value is None:
+                if nullable:
+                    continue
+                problem = "is NULL"
+            elif isinstance(value, types) and not isinstance(value, bool):
+                if name not in json_columns:
+                    continue
+                kind = json_columns[name]
+                try:
+                    parsed = json.loads(value)
+                except ValueError as error:
+                    problem = f"is not JSON ({error}): {_short(value)}"
+                else:
+                    if kind is None or isinstance(parsed, kind):
+                        continue
+                    problem = f"must be a JSON {'object' if kind is dict else 'array'}, got {_short(value)}"
+            else:
+                problem = f"must be {what}, got {_short(value)}"
+            which = f"row id {row.get(id_column)!r}" if id_column == "id" else f"{id_column} {row.get(id_column)!r}"
+            raise ValueError(f"{path}: table {table!r}, {which}, column {name!r} {problem}; the file is damaged or was edited")
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _sql_value(value: Any) -> Any:
@@ -370,7 +654,32 @@ def load_runs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         return store.runs()
 
 
+def check_references(path: str | os.PathLike[str]) -> None:
+    """:meth:`ResultsStore.check_references` of a results file, read-only."""
+    with ResultsStore(path, read_only=True) as store:
+        store.check_references()
+
+
 def load_identifications(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The characterisation track's rows of a results file (table ``identifications``), read-only; [] if none."""
     with ResultsStore(path, read_only=True) as store:
         return store.identifications()
+
+
+def check_output_not_input(
+    output: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], what: str = "--output"
+) -> None:
+    """Raise ``ValueError`` if ``output`` is one of ``inputs`` (the same file, through links or another spelling too).
+
+    A command that reads a results file and writes something derived from it
+    must never replace what it reads.
+    """
+    target = Path(output)
+    for source in inputs:
+        source = Path(source)
+        try:
+            same = os.path.samefile(target, source)
+        except OSError:  # one of them does not exist (yet)
+            same = target.resolve() == source.resolve()
+        if same:
+            raise ValueError(f"{what} {target} is the input file {source}; refusing to overwrite it (give another path)")

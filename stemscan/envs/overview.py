@@ -22,7 +22,10 @@ class CoarseGrid:
     def __init__(self, shape: tuple[int, int], size: int) -> None:
         height, width = shape
         if size < 1 or height < size or width < size:
-            raise ValueError(f"overview grid of {size}×{size} cells needs a field of at least that many pixels, got {shape}")
+            raise ValueError(
+                f"overview_size={size} needs a field of at least {size}×{size} pixels, got {shape[0]}×{shape[1]}; "
+                f"pass a smaller overview_size (at most {min(shape)}) or a larger image"
+            )
         self.shape = (int(height), int(width))
         self.size = int(size)
         self.row_edges = (np.arange(size + 1) * height) // size

@@ -6,6 +6,17 @@ through RosettaSciIO (the ``[io]`` extra).  :func:`stemscan.scenes.load`
 turns the image into a scene; feature tables read their label images here.
 Every reader checks the size the file claims against
 :mod:`stemscan.scenes.limits` before it reads the data.
+
+HDF5 files without the HyperSpy layout are searched for *image* data sets:
+numeric data sets whose shape is 2-D once axes of length 1 are dropped
+(``(H, W)``, ``(1, H, W)``).  Exactly one is read; several are an error
+listing their paths and shapes, resolved with ``dataset="/path/in/file"``
+(also the way to pick one signal of a HyperSpy file holding several).
+
+A HyperSpy or RosettaSciIO pixel size is the x (column) axis scale; when
+the y axis scale differs from it by more than 1 % an
+:class:`AnisotropicPixelWarning` names both (the scene has one, square,
+pixel size).
 """
 
 from __future__ import annotations
@@ -22,15 +33,36 @@ import numpy as np
 from stemscan.scenes.image_modes import pil_plane, tiff_plane
 from stemscan.scenes.limits import FileLimitError, check_image_size, resolve_max_pixels
 
-__all__ = ["IMAGE_SUFFIXES", "read_dataset", "read_image"]
+__all__ = [
+    "AnisotropicPixelWarning",
+    "DatasetChoiceError",
+    "HDF5_SUFFIXES",
+    "IMAGE_SUFFIXES",
+    "read_dataset",
+    "read_image",
+    "read_image_source",
+]
 
 IMAGE_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".hspy", ".h5", ".hdf5", ".dm3", ".dm4", ".emd")
+HDF5_SUFFIXES = (".hspy", ".h5", ".hdf5")
 _RSCIIO_READERS = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".emd": "emd"}
 _UNIT_TO_ANGSTROM = {"a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "um": 1e4, "µm": 1e4, "m": 1e10}
+#: Relative difference of the x and y axis scales beyond which :class:`AnisotropicPixelWarning` is given.
+ANISOTROPY_TOLERANCE = 0.01
+#: Most image data sets an error message lists.
+_LISTED = 10
+
+
+class AnisotropicPixelWarning(UserWarning):
+    """The file's x and y pixel sizes differ by more than 1 %; the x (column) size is used."""
+
+
+class DatasetChoiceError(ValueError):
+    """Which data set of an HDF5 file to read is ambiguous (several images) or ``dataset=`` names no image."""
 
 
 def read_image(
-    path: str | os.PathLike[str], *, max_pixels: int | None = None, labels: bool = False
+    path: str | os.PathLike[str], *, max_pixels: int | None = None, labels: bool = False, dataset: str | None = None
 ) -> tuple[np.ndarray, float | None]:
     """Read the raw 2-D image of a file and its pixel size in Å (None if unknown).
 
@@ -43,12 +75,24 @@ def read_image(
         max_pixels: Pixel limit (None: :data:`stemscan.scenes.limits.MAX_IMAGE_PIXELS`).
         labels: The file is a label image: palette indices are kept, colour
             is refused (:mod:`stemscan.scenes.image_modes`).
+        dataset: HDF5 files only: the path of the data set to read (e.g.
+            ``"scan/haadf"`` or ``"Experiments/bf/data"``); None: the one
+            image data set of the file (module docstring).
 
     Raises:
         FileNotFoundError: no such file.
         FileLimitError: the file claims more pixels or bytes than allowed.
-        ValueError: unsupported, corrupt or unreadable, naming the path.
+        ValueError: unsupported, corrupt or unreadable, naming the path;
+            an HDF5 file with several image data sets and no ``dataset``.
     """
+    data, pixel_size, _ = read_image_source(path, max_pixels=max_pixels, labels=labels, dataset=dataset)
+    return data, pixel_size
+
+
+def read_image_source(
+    path: str | os.PathLike[str], *, max_pixels: int | None = None, labels: bool = False, dataset: str | None = None
+) -> tuple[np.ndarray, float | None, str | None]:
+    """:func:`read_image`, and the HDF5 path of the data set read (None for other formats)."""
     path = Path(path)
     resolve_max_pixels(max_pixels)
     if not path.exists():
@@ -58,17 +102,24 @@ def read_image(
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"{path}: unsupported image format {suffix!r}; supported: {', '.join(IMAGE_SUFFIXES)}")
+    if dataset is not None:
+        if not isinstance(dataset, str) or not dataset.strip("/"):
+            raise ValueError(f"dataset must be the path of a data set in an HDF5 file, e.g. 'scan/haadf', "
+                             f"got {dataset!r}")
+        if suffix not in HDF5_SUFFIXES:
+            raise ValueError(f"{path}: dataset= selects a data set of an HDF5 file ({', '.join(HDF5_SUFFIXES)}); "
+                             f"this is a {suffix} file")
     if suffix in _RSCIIO_READERS:
-        return _read_rsciio(path, suffix, max_pixels)
+        return (*_read_rsciio(path, suffix, max_pixels), None)
     try:
         if suffix == ".npy":
-            return _read_npy(path, max_pixels), None
+            return _read_npy(path, max_pixels), None, None
         if suffix in (".tif", ".tiff"):
-            return _read_tiff(path, max_pixels, labels), None
+            return _read_tiff(path, max_pixels, labels), None, None
         if suffix == ".png":
-            return _read_png(path, max_pixels, labels), None
-        return _read_hdf5(path, max_pixels)
-    except FileLimitError:
+            return _read_png(path, max_pixels, labels), None, None
+        return _read_hdf5(path, max_pixels, dataset)
+    except (FileLimitError, DatasetChoiceError, Warning):  # a warning turned into an error stays itself
         raise
     except MemoryError as error:
         raise ValueError(f"{path}: not enough memory to read it as {suffix}") from error
@@ -179,26 +230,103 @@ def _read_png(path: Path, max_pixels: int | None, labels: bool = False) -> np.nd
         return pil_plane(picture, labels)
 
 
-def _read_hdf5(path: Path, max_pixels: int | None) -> tuple[np.ndarray, float | None]:
-    """The HyperSpy data set, else the first 2-D numeric data set; shape checked before reading."""
+def _read_hdf5(path: Path, max_pixels: int | None, dataset: str | None) -> tuple[np.ndarray, float | None, str]:
+    """The chosen data set, else the HyperSpy signal, else the one image data set; shape checked before reading."""
     import h5py
 
     with h5py.File(path, "r") as handle:
+        if dataset is not None:
+            return _read_named(handle, path, max_pixels, dataset)
         if "Experiments" in handle and len(handle["Experiments"]):
-            group = handle["Experiments"][next(iter(handle["Experiments"]))]
-            if not isinstance(group, h5py.Group) or "data" not in group:
+            experiments = handle["Experiments"]
+            if len(experiments) > 1:
+                listed = [_describe(experiments[name]["data"]) if _has_data(experiments[name])
+                          else f"{experiments[name].name!r} (no 'data')" for name in experiments]
+                raise DatasetChoiceError(f"{path}: the HyperSpy file holds {len(listed)} signals: {_join(listed)}; "
+                                         f"choose one with dataset='Experiments/{next(iter(experiments))}/data' "
+                                         f"(for example) {_HOW}")
+            group = experiments[next(iter(experiments))]
+            if not _has_data(group):
                 raise ValueError("HyperSpy group has no 'data' data set")
-            return read_dataset(group["data"], path, max_pixels), _hyperspy_pixel_size(group)
-        found: list[Any] = []
-
-        def visit(name: str, item: Any) -> None:
-            if not found and isinstance(item, h5py.Dataset) and item.ndim == 2 and item.dtype.kind in "uif":
-                found.append(item)
-
-        handle.visititems(visit)
+            return (read_dataset(group["data"], path, max_pixels),
+                    _hyperspy_pixel_size(group, group["data"].shape, path), group["data"].name)
+        found = _image_data_sets(handle)
         if not found:
-            raise ValueError("no 2-D numeric data set in the file")
-        return read_dataset(found[0], path, max_pixels), None
+            raise ValueError("no 2-D numeric data set in the file (nor one of shape (1, H, W))")
+        if len(found) > 1:
+            raise DatasetChoiceError(f"{path}: {len(found)} data sets could be the image (numeric, 2-D): "
+                                     f"{_join([_describe(item) for item in found])}; choose one with "
+                                     f"dataset={found[-1].name!r} (for example) {_HOW}")
+        return read_dataset(found[0], path, max_pixels), None, found[0].name
+
+
+#: How a user passes ``dataset``, for the error messages.
+_HOW = ("(stemscan.scenes.load(path, dataset=...), or scene_kwargs={'dataset': ...} for the env, "
+        "or dataset = ... in a suite's [scene_kwargs] table)")
+
+
+def _has_data(group: Any) -> bool:
+    import h5py
+
+    return isinstance(group, h5py.Group) and "data" in group and isinstance(group["data"], h5py.Dataset)
+
+
+def _is_image(item: Any) -> bool:
+    """A numeric data set whose shape is 2-D once axes of length 1 are dropped."""
+    import h5py
+
+    return (isinstance(item, h5py.Dataset) and item.shape is not None and item.dtype.kind in "uif"
+            and item.dtype.fields is None and len([n for n in item.shape if n != 1]) == 2)
+
+
+def _image_data_sets(handle: Any) -> list[Any]:
+    """The file's image data sets (:func:`_is_image`), sorted by path."""
+    found: list[Any] = []
+
+    def visit(name: str, item: Any) -> None:
+        if _is_image(item):
+            found.append(item)
+
+    handle.visititems(visit)
+    return sorted(found, key=lambda item: item.name)
+
+
+def _describe(item: Any) -> str:
+    return f"{item.name!r} {tuple(int(n) for n in item.shape)} {item.dtype}"
+
+
+def _join(parts: list[str]) -> str:
+    more = f", ... and {len(parts) - _LISTED} more" if len(parts) > _LISTED else ""
+    return ", ".join(parts[:_LISTED]) + more
+
+
+def _read_named(handle: Any, path: Path, max_pixels: int | None, dataset: str) -> tuple[np.ndarray, float | None, str]:
+    """The data set ``dataset`` of an open file (its HyperSpy axes give the pixel size)."""
+    import h5py
+
+    name = "/" + dataset.strip("/")
+    try:
+        item = handle.get(name)
+    except Exception:  # noqa: BLE001 - h5py raises several kinds for a path through a data set or a broken link
+        item = None
+
+    def choices() -> str:
+        images = _image_data_sets(handle)
+        if not images:
+            return "it holds no image data set"
+        return f"its image data sets: {_join([_describe(i) for i in images])}"
+
+    if item is None:
+        raise DatasetChoiceError(f"{path}: no data set {name!r} in the file; {choices()}")
+    if not isinstance(item, h5py.Dataset):
+        raise DatasetChoiceError(f"{path}: {name!r} is a group, not a data set; {choices()}")
+    if not _is_image(item):
+        raise DatasetChoiceError(f"{path}: data set {name!r} of shape {item.shape} and dtype {item.dtype} is not a "
+                                 f"2-D numeric image; {choices()}")
+    parent = item.parent
+    hyperspy = any(f"axis-{k}" in parent for k in range(item.ndim))
+    return (read_dataset(item, path, max_pixels),
+            _hyperspy_pixel_size(parent, item.shape, path) if hyperspy else None, item.name)
 
 
 def read_dataset(dataset: Any, path: Path | str, max_pixels: int | None = None) -> np.ndarray:
@@ -215,12 +343,33 @@ def read_dataset(dataset: Any, path: Path | str, max_pixels: int | None = None) 
     return np.asarray(dataset[()])
 
 
-def _hyperspy_pixel_size(group: Any) -> float | None:
-    for axis in ("axis-1", "axis-0"):
-        if axis in group:
-            attrs = group[axis].attrs
-            return _to_angstrom(attrs.get("scale"), attrs.get("units"))
-    return None
+def _hyperspy_pixel_size(group: Any, shape: tuple[int, ...], path: Path) -> float | None:
+    """The x (column) axis scale in Å, else the y one; :class:`AnisotropicPixelWarning` if they differ.
+
+    HyperSpy stores one ``axis-<i>`` group per array axis; the image's x and
+    y are the last two axes longer than 1.
+    """
+    image_axes = [k for k, size in enumerate(shape) if size != 1][-2:]
+    y_index, x_index = image_axes if len(image_axes) == 2 else (0, 1)
+    scales = {}
+    for index in (x_index, y_index):
+        if f"axis-{index}" in group:
+            attrs = group[f"axis-{index}"].attrs
+            scales[index] = _to_angstrom(attrs.get("scale"), attrs.get("units"))
+    x_scale = scales.get(x_index) if x_index in scales else scales.get(y_index)
+    _check_isotropic(scales.get(x_index), scales.get(y_index), path)
+    return x_scale
+
+
+def _check_isotropic(x_scale: float | None, y_scale: float | None, path: Path | str) -> None:
+    """Warn when both axis scales are known and differ by more than :data:`ANISOTROPY_TOLERANCE`."""
+    if x_scale is None or y_scale is None:
+        return
+    if abs(x_scale - y_scale) > ANISOTROPY_TOLERANCE * max(x_scale, y_scale):
+        warnings.warn(f"{path}: the x (column) pixel size {x_scale:g} Å and the y (row) pixel size {y_scale:g} Å "
+                      f"differ by more than {ANISOTROPY_TOLERANCE:.0%}; the scene uses the x size {x_scale:g} Å "
+                      "(resample the image to square pixels, or pass pixel_size= to choose)",
+                      AnisotropicPixelWarning, stacklevel=2)
 
 
 def _to_angstrom(scale: Any, units: Any) -> float | None:
@@ -251,5 +400,7 @@ def _read_rsciio(path: Path, suffix: str, max_pixels: int | None) -> tuple[np.nd
             data = np.asarray(data)
             axes = [axis for axis in signal.get("axes", []) if axis.get("size", 2) > 1]
             scale = _to_angstrom(axes[-1].get("scale"), axes[-1].get("units")) if axes else None
+            if len(axes) >= 2:
+                _check_isotropic(scale, _to_angstrom(axes[-2].get("scale"), axes[-2].get("units")), path)
             return data, scale
     raise ValueError(f"{path}: no 2-D image among its {len(signals)} signal(s)")

@@ -210,12 +210,14 @@ def coordinate_labels(
     lines = [row[4] for row in rows]
     if not np.all(np.isfinite(centres)):
         bad = int(np.flatnonzero(~np.all(np.isfinite(centres), axis=1))[0])
-        raise ValueError(f"{name}: feature coordinates must be finite (line {lines[bad]}: {tuple(centres[bad])})")
+        raise ValueError(f"{name}: feature coordinates must be finite (line {lines[bad]}: {_point(centres[bad])})")
     outside = ~np.all((centres >= -0.5) & (centres <= np.array(shape) - 0.5), axis=1)
     if outside.any():
         first = int(np.flatnonzero(outside)[0])
-        raise ValueError(f"{name}: {int(outside.sum())} feature coordinate(s) lie outside the {tuple(shape)} image "
-                         f"(e.g. line {lines[first]}: {tuple(centres[first])})")
+        rows, cols = (int(n) for n in shape)
+        raise ValueError(f"{name}: {int(outside.sum())} feature coordinate(s) lie outside the {(rows, cols)} image "
+                         f"(row in [-0.5, {rows - 0.5:g}], col in [-0.5, {cols - 0.5:g}]; e.g. line {lines[first]}: "
+                         f"{_point(centres[first])})")
     if any(not (np.isfinite(w) and w > 0) for *_, w, _ in rows):
         raise ValueError(f"{name}: feature weights must be positive")
     _check_separation(centres, lines, radius, name)
@@ -231,6 +233,11 @@ def coordinate_labels(
         raise ValueError(f"{name}: the disk(s) of line(s) {listed} are entirely covered by later features "
                          f"(label_radius={radius:g}); move them apart or use a smaller label_radius")
     return features_from_labels(label_image, [row[2] for row in rows], [row[3] for row in rows], min_pixels=1)
+
+
+def _point(values: Any) -> str:
+    """``(row, col)`` as plain numbers, e.g. ``(500, 20.5)``, never numpy scalar reprs."""
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
 
 
 def _check_separation(centres: np.ndarray, lines: list[int], radius: float, name: str) -> None:

@@ -10,8 +10,14 @@ Formats
   luminance (:mod:`stemscan.scenes.image_modes`).
 * ``.hspy`` / ``.h5`` / ``.hdf5``: h5py.  HyperSpy layout: the data set
   ``/Experiments/<name>/data`` with axis groups ``axis-0``, ``axis-1``
-  whose ``scale`` and ``units`` attributes give the pixel size; any other
-  HDF5 file: its first 2-D numeric data set.
+  whose ``scale`` and ``units`` attributes give the pixel size (the x,
+  column, axis's; an :class:`~stemscan.scenes.image_files.AnisotropicPixelWarning`
+  when the y axis's differs by more than 1 %); any other HDF5 file: its
+  one numeric data set that is 2-D (or 2-D once axes of length 1 are
+  dropped).  A file holding several such data sets (or several HyperSpy
+  signals) is an error listing them: pick one with ``dataset="path/in/file"``
+  (``scene_kwargs={"dataset": ...}`` in the env; ``scene.params["dataset"]``
+  records the one read).
 * ``.dm3`` / ``.dm4`` / ``.emd``: RosettaSciIO, the optional extra
   ``pip install "stemscan[io]"``.
 
@@ -31,11 +37,34 @@ the detector.  ``signal_scale`` says how the file's values relate to it:
   scale is *not* recovered).
 * ``"fraction"`` or ``1.0``: the values already are scattered fractions,
   kept exactly (they must lie in [0, 1]).
+* ``"percentile"`` (opt-in, for images with hot or dead pixels): like
+  ``"auto"`` between the 0.1th and 99.9th percentiles of the image,
+  ``(clip(x, p0.1, p99.9) - p0.1) / (1.05 * (p99.9 - p0.1))``, so a few
+  outlier pixels no longer set the contrast of the whole field (they are
+  clipped to 0 and ~0.95).  Stemscan scene files are rescaled too.
 * a positive float ``k``: fraction = ``k * raw`` (e.g. ``1 / (electrons
   per pixel)`` for background-subtracted counts); the result must lie in
   [0, 1].
 
-Pass ``pixel_size`` (Å) to override the file's.
+``"auto"`` rescaling gives a :class:`ContrastWarning` (the scaling itself is
+unchanged) when 99.8 % of the pixels (0.1th to 99.9th percentile) span less
+than 1 % (:data:`CONTRAST_FRACTION`) of the min..max range, e.g. one hot
+pixel of 1e6 on a 0..3 image: the field would look uniformly dark.  (Above
+4 Mpx both percentile uses estimate them from evenly spaced pixels.)  Use
+``signal_scale="percentile"``, or clip the outliers, or ignore the warning
+when the few bright (or dark) pixels are the features.
+
+Pixel size
+----------
+Pass ``pixel_size`` (Å per pixel) to override the file's.  Either must lie
+in [:data:`MIN_PIXEL_SIZE`, :data:`MAX_PIXEL_SIZE`] = [0.001, 5e5] Å; a
+value outside is refused with a ``ValueError`` naming where it came from.
+The finest real sampling, sub-ångström ptychography or HAADF at the highest
+magnification, is about 0.05 Å (5 pm) per pixel, 50 times the lower bound;
+the coarsest, an SEM overview at its lowest magnification (a ~2.5 cm field
+in 512 pixels), about 50 µm = 5e5 Å per pixel.  Values beyond these are
+unit mistakes (metres or µm taken as Å, say).  Assign the module
+attributes to widen the range.
 
 Size limits
 -----------
@@ -71,13 +100,14 @@ run on it, but nothing is scored.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from stemscan.scenes.base import Scene
-from stemscan.scenes.image_files import IMAGE_SUFFIXES, read_image
+from stemscan.scenes.image_files import IMAGE_SUFFIXES, read_image, read_image_source
 from stemscan.scenes.label_files import (
     check_label_radius,
     coordinate_labels,
@@ -86,7 +116,36 @@ from stemscan.scenes.label_files import (
 )
 from stemscan.scenes.limits import FileLimitError, resolve_max_pixels
 
-__all__ = ["load", "read_image", "IMAGE_SUFFIXES", "apply_signal_scale"]
+__all__ = [
+    "CONTRAST_FRACTION",
+    "ContrastWarning",
+    "IMAGE_SUFFIXES",
+    "MAX_PIXEL_SIZE",
+    "MIN_PIXEL_SIZE",
+    "SIGNAL_SCALES",
+    "apply_signal_scale",
+    "check_pixel_size",
+    "load",
+    "read_image",
+]
+
+#: Smallest accepted pixel size, Å (0.1 pm); see the module docstring.
+MIN_PIXEL_SIZE = 1e-3
+#: Largest accepted pixel size, Å (50 µm); see the module docstring.
+MAX_PIXEL_SIZE = 5e5
+#: ``"auto"`` warns when the 0.1th..99.9th percentiles span less than this fraction of the min..max range.
+CONTRAST_FRACTION = 0.01
+#: The named values of ``signal_scale`` (besides a positive number).
+SIGNAL_SCALES = ("auto", "fraction", "percentile")
+#: Percentiles that bound ``signal_scale="percentile"`` and the contrast check.
+_PERCENTILES = (0.1, 99.9)
+#: Larger images have their percentiles estimated from this many evenly spaced pixels (bounds time and memory).
+_PERCENTILE_SAMPLE = 2**22
+
+
+class ContrastWarning(UserWarning):
+    """Min..max rescaling leaves almost all of the image in a sliver of the range (outlier pixels)."""
+
 
 def load(
     path: str | os.PathLike[str],
@@ -96,6 +155,7 @@ def load(
     label_radius: float = 4.0,
     signal_scale: str | float = "auto",
     max_pixels: int | None = None,
+    dataset: str | None = None,
 ) -> Scene:
     """Read a real image (and optional ground truth) as a :class:`Scene`.
 
@@ -103,13 +163,20 @@ def load(
         path: Image file (see the module docstring for formats).
         labels: Feature table (``.json``), label image (array or file) or a
             file of feature coordinates.
-        pixel_size: Å per pixel; default: the file's calibration, else 1 Å.
+        pixel_size: Å per pixel, in [:data:`MIN_PIXEL_SIZE`,
+            :data:`MAX_PIXEL_SIZE`]; default: the file's calibration
+            (checked against the same range), else 1 Å.
         label_radius: Disk radius for coordinate labels, pixels.
-        signal_scale: ``"auto"``, ``"fraction"`` or a positive float (see
-            the module docstring).
+        signal_scale: ``"auto"``, ``"fraction"``, ``"percentile"`` or a
+            positive float (see the module docstring).
         max_pixels: Most pixels the image (and a label image) may claim;
             None: :data:`stemscan.scenes.limits.MAX_IMAGE_PIXELS` (8192²).
             Checked from the file's header before its data are read.
+        dataset: HDF5 files (``.h5``, ``.hdf5``, ``.hspy``) only: the path
+            inside the file of the data set to read, e.g. ``"scan/haadf"``
+            or ``"Experiments/bf/data"``.  Needed when the file holds
+            several 2-D numeric data sets (or HyperSpy signals); None reads
+            the only one.  Not for stemscan scene files.
 
     Returns:
         A scene with ``family="file"`` (a stemscan scene file keeps its
@@ -119,32 +186,47 @@ def load(
     Raises:
         ValueError: unreadable, corrupt, empty or non-2-D image or labels,
             naming the file and the problem (``FileLimitError``, a
-            ``ValueError``, when a file claims more than ``max_pixels``).
+            ``ValueError``, when a file claims more than ``max_pixels``);
+            an HDF5 file with several image data sets and no ``dataset``;
+            a pixel size outside the accepted range.
         ImportError: a format needing the ``io`` extra, when it is missing.
         FileNotFoundError: ``path`` does not exist.
+
+    Warns:
+        ContrastWarning: ``"auto"`` rescaling of an image whose outlier
+            pixels leave the rest almost uniform (module docstring).
+        AnisotropicPixelWarning: the file's x and y pixel sizes differ by
+            more than 1 % (the x size is used).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"path must be a file path, got {type(path).__name__}")
     path = Path(path)
     resolve_max_pixels(max_pixels)
     check_label_radius(label_radius)
+    if pixel_size is not None:
+        check_pixel_size(pixel_size, "pixel_size")
     stored = _read_scene_file(path, max_pixels)
+    dataset_read = None
     if stored is not None:
+        if dataset is not None:
+            raise ValueError(f"{path}: dataset= does not apply to a stemscan scene file (it holds one image)")
         raw, file_pixel_size, file_units = stored["image"], stored["pixel_size"], stored["signal_units"]
     else:
-        raw, file_pixel_size = read_image(path, max_pixels=max_pixels)
+        raw, file_pixel_size, dataset_read = read_image_source(path, max_pixels=max_pixels, dataset=dataset)
         file_units = None
     image = apply_signal_scale(raw, signal_scale, path, file_units)
     if pixel_size is not None:
-        if isinstance(pixel_size, bool) or not isinstance(pixel_size, (int, float)) or not pixel_size > 0:
-            raise ValueError(f"pixel_size must be a positive number of Å, got {pixel_size!r}")
         size, source = float(pixel_size), "argument"
     elif file_pixel_size is not None:
-        size, source = file_pixel_size, "file"
+        size = check_pixel_size(file_pixel_size, f"{path}: the file's pixel size",
+                                "; pass pixel_size= (Å per pixel) to override it")
+        source = "file"
     else:
         size, source = 1.0, "unknown (1 Å assumed)"
     params: dict[str, Any] = {"path": str(path), "pixel_size_source": source,
                               "signal_scale": signal_scale if isinstance(signal_scale, str) else float(signal_scale)}
+    if dataset_read is not None:
+        params["dataset"] = dataset_read
     if stored is not None:
         params["file_params"] = stored["params"]
     if labels is None and stored is not None:
@@ -162,6 +244,16 @@ def load(
         scored = True
     return Scene(image=image, labels=label_image, features=features, pixel_size=size, family="file",
                  params=params, seed=None, scored=scored)
+
+
+def check_pixel_size(value: Any, what: str = "pixel_size", hint: str = "") -> float:
+    """``value`` as a float in [:data:`MIN_PIXEL_SIZE`, :data:`MAX_PIXEL_SIZE`] Å, else ``ValueError``."""
+    is_real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not (is_real and np.isfinite(value) and MIN_PIXEL_SIZE <= float(value) <= MAX_PIXEL_SIZE):
+        raise ValueError(f"{what} must be a number of Å per pixel in [{MIN_PIXEL_SIZE:g}, {MAX_PIXEL_SIZE:g}] "
+                         f"(from sub-ångström STEM to low-magnification SEM; a value outside is usually a unit "
+                         f"mistake), got {value!r}{hint}")
+    return float(value)
 
 
 def _read_scene_file(path: Path, max_pixels: int | None) -> dict[str, Any] | None:
@@ -185,21 +277,28 @@ def apply_signal_scale(
     """Check a raw image and convert it to scattered fraction (float32) per ``signal_scale``.
 
     See the module docstring: ``"auto"`` keeps files whose ``file_units``
-    say ``"scattered fraction"`` and rescales the rest to [0, 0.95];
-    ``"fraction"`` (or ``1.0``) keeps the values; a positive float multiplies.
+    say ``"scattered fraction"`` and rescales the rest to [0, 0.95] (with a
+    :class:`ContrastWarning` when outliers squeeze the contrast);
+    ``"percentile"`` rescales between the 0.1th and 99.9th percentiles,
+    clipping; ``"fraction"`` (or ``1.0``) keeps the values; a positive float
+    multiplies.
     """
     from stemscan.scenes.scene_file import FRACTION_UNITS
 
     if isinstance(signal_scale, str):
-        if signal_scale not in ("auto", "fraction"):
-            raise ValueError(f"signal_scale must be 'auto', 'fraction' or a positive number, got {signal_scale!r}")
+        if signal_scale not in SIGNAL_SCALES:
+            raise ValueError(f"signal_scale must be 'auto', 'fraction', 'percentile' or a positive number, "
+                             f"got {signal_scale!r}")
         if signal_scale == "auto" and file_units != FRACTION_UNITS:
-            return _normalise(raw, Path(path))
+            return _normalise(raw, Path(path), warn=True)
+        if signal_scale == "percentile":
+            return _percentile_scale(raw, Path(path))
         factor = 1.0
     elif isinstance(signal_scale, bool) or not isinstance(signal_scale, (int, float, np.integer, np.floating)) or not (
         np.isfinite(signal_scale) and signal_scale > 0
     ):
-        raise ValueError(f"signal_scale must be 'auto', 'fraction' or a positive number, got {signal_scale!r}")
+        raise ValueError(f"signal_scale must be 'auto', 'fraction', 'percentile' or a positive number, "
+                         f"got {signal_scale!r}")
     else:
         factor = float(signal_scale)
     data = _check_raw(raw, Path(path))
@@ -233,13 +332,52 @@ def _check_raw(raw: Any, path: Path) -> np.ndarray:
     return data
 
 
-def _normalise(raw: Any, path: Path) -> np.ndarray:
-    """Check a raw image and map arbitrary detector units to [0, 0.95] (float32)."""
+def _normalise(raw: Any, path: Path, warn: bool = False) -> np.ndarray:
+    """Check a raw image and map arbitrary detector units to [0, 0.95] (float32); ``warn``: check the contrast."""
     data = _check_raw(raw, path)
     low, high = float(data.min()), float(data.max())
     if high <= low:
         raise ValueError(f"{path}: image is constant (value {low}); nothing to scan")
+    if warn:
+        _check_contrast(data, low, high, path)
     return ((data - low) / (1.05 * (high - low))).astype(np.float32)
+
+
+def _check_contrast(data: np.ndarray, low: float, high: float, path: Path) -> None:
+    """:class:`ContrastWarning` when the 0.1th..99.9th percentiles span < :data:`CONTRAST_FRACTION` of min..max."""
+    bottom, top = _percentiles(data)
+    if top - bottom >= CONTRAST_FRACTION * (high - low):
+        return
+    hot = top - low < CONTRAST_FRACTION * (high - low)  # the outliers are bright
+    where = tuple(int(v) for v in np.unravel_index(int(np.argmax(data) if hot else np.argmin(data)), data.shape))
+    extreme = high if hot else low
+    warnings.warn(
+        f"{path}: 99.8 % of the pixels lie within {100 * (top - bottom) / (high - low):.2g} % of the image's range "
+        f"[{low:.4g}, {high:.4g}] (0.1th..99.9th percentile {bottom:.4g}..{top:.4g}); the "
+        f"{'brightest' if hot else 'darkest'} pixel, {extreme:.4g} at (row, col) {where}, sets the scaling, so the "
+        "field looks uniform. If it is a hot or dead pixel (or another outlier), load with "
+        "signal_scale='percentile' (clips the outliers; scene_kwargs={'signal_scale': 'percentile'} in the env) "
+        "or clip it in the file; if the few extreme pixels are the features, ignore this warning",
+        ContrastWarning, stacklevel=4,
+    )
+
+
+def _percentiles(data: np.ndarray) -> tuple[float, float]:
+    """The 0.1th and 99.9th percentiles (above :data:`_PERCENTILE_SAMPLE` pixels, of every k-th pixel)."""
+    flat = data.ravel()
+    step = -(-flat.size // _PERCENTILE_SAMPLE)
+    bottom, top = np.percentile(flat[::step], _PERCENTILES)
+    return float(bottom), float(top)
+
+
+def _percentile_scale(raw: Any, path: Path) -> np.ndarray:
+    """``signal_scale="percentile"``: clip to the 0.1th..99.9th percentiles, map them to [0, 0.95] (float32)."""
+    data = _check_raw(raw, path)
+    low, high = _percentiles(data)
+    if high <= low:
+        raise ValueError(f"{path}: with signal_scale='percentile' the image's 0.1th and 99.9th percentiles are both "
+                         f"{low:.6g}, so 99.8 % of the pixels are constant; use signal_scale='auto'")
+    return ((np.clip(data, low, high) - low) / (1.05 * (high - low))).astype(np.float32)
 
 
 def _read_labels(
