@@ -63,6 +63,10 @@ def rank(
 ) -> dict[str, list[Entry]]:
     """Entries per scene family, best IQM gain first.
 
+    Episodes on a scene without ground truth (``features_total`` 0: a real
+    image without labels) have no gain: such an entry's gain, score and
+    oracle columns are NaN (shown as "–") and it ranks last.
+
     Args:
         rows: Result rows (:func:`~stemscan.benchmarks.store.load_results`).
         budget: Keep only episodes with this dose budget (fraction of a frame).
@@ -82,9 +86,13 @@ def rank(
         for label, members in groups[family].items():
             # strata and their seeds in a fixed order: the CI must not depend on the order rows were stored in
             strata: dict[str, list[float]] = defaultdict(list)
-            for row in sorted(members, key=lambda r: (r["env_kwargs"], int(r["seed"]))):
+            scored = [r for r in members if r.get("features_total") is None or int(r["features_total"]) > 0]  # no ground truth: no gain
+            for row in sorted(scored, key=lambda r: (r["env_kwargs"], int(r["seed"]))):
                 strata[row["env_kwargs"]].append(float(row["gain"]))
-            estimate, low, high = stratified_bootstrap_ci([strata[k] for k in sorted(strata)], reps=reps, seed=seed)
+            if strata:
+                estimate, low, high = stratified_bootstrap_ci([strata[k] for k in sorted(strata)], reps=reps, seed=seed)
+            else:
+                estimate = low = high = math.nan  # shown as "–", ranked last
             latency = latency_summary(members)
             entries.append(
                 Entry(
@@ -95,10 +103,10 @@ def rank(
                     gain_iqm=estimate,
                     gain_ci_low=low,
                     gain_ci_high=high,
-                    score_iqm=_finite_iqm(r["score"] for r in members),
-                    auc_iqm=_finite_iqm(r["auc"] for r in members),
-                    oracle_fraction_iqm=_finite_iqm(r["oracle_fraction"] for r in members),
-                    oracle_normalised_iqm=_finite_iqm(r["oracle_normalised"] for r in members),
+                    score_iqm=_finite_iqm(r["score"] for r in scored),
+                    auc_iqm=_finite_iqm(r["auc"] for r in scored),
+                    oracle_fraction_iqm=_finite_iqm(r["oracle_fraction"] for r in scored),
+                    oracle_normalised_iqm=_finite_iqm(r["oracle_normalised"] for r in scored),
                     **latency,
                 )
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 
 import numpy as np
@@ -40,6 +41,15 @@ def test_rank_orders_by_iqm_gain_and_normalises():
     assert good.oracle_normalised_iqm == pytest.approx((3 / 6 + 4 / 7) / 2)
     assert good.latency_ms_median == 1.0 and good.episodes == 4
     assert rank(_rows(), budget=0.05) == {}
+
+
+def test_a_scene_without_ground_truth_is_not_ranked_by_a_gain_of_zero():
+    rows = [{**row, "scene": "file:plain.npy", "features_total": 0, "gain": 0.0, "score": 0.0} for row in _rows()]
+    entries = rank(rows + _rows(), reps=50)
+    assert all(math.isnan(e.gain_iqm) and math.isnan(e.score_iqm) for e in entries["file:plain.npy"])
+    assert [e.agent for e in entries["file:plain.npy"]] == ["good", "oracle", "random"]  # by name, all last
+    assert "| 1 | good | – [–, –] | – |" in leaderboard(rows, format="md")
+    assert entries["lattice-defects"][0].gain_iqm > 0  # scored scenes as before
 
 
 def test_latency_columns_aggregate_median_p90_and_max_over_episodes():
