@@ -10,12 +10,12 @@ seeds, and every seed's gain.
 Default keywords (self-configuring, ``centring="auto"``): on
 ``ferroelectric-domains`` the agent recognises the perovskite from its first
 patches and runs the wall search below with the cell side it measured.
-Measured 2026-11-30 on the calibrated env (reporting seeds 0-19, 10 %
-budget, one thread, machine shared): rvae-bo mean 1.61, IQM 1.58 [1.04,
-2.03]; linear-bo 0.75 / 0.67 [0.48, 0.90] (0.74 / 0.68 [0.50, 0.91] with the
-BO core's πBO prior belief, which rvae-bo's wall search does not use);
-random 0.74 / 0.75 [0.61, 0.89]; raster 0.54 / 0.53 [0.37, 0.69]: 2.98x
-raster's mean and 2.15x linear-bo's (2.18x with the belief).
+Measured 2026-12-07 on the calibrated env with the survey edge prior of
+every BO workflow (reporting seeds 0-19, 10 % budget, one thread):
+rvae-bo mean 1.52, IQM 1.62 [1.08, 2.03]; linear-bo 0.50 / 0.45 [0.31,
+0.61]; random 0.74 / 0.75 [0.61, 0.89]; raster 0.54 / 0.53 [0.37, 0.69]:
+2.81x raster's mean and 3.04x linear-bo's.  (2026-11-30, with the survey
+gradient prior: rvae-bo 1.61, linear-bo 0.75.)
 Development seeds 100-107 (the only ones looked at while building it):
 default 1.98 against 1.68 for the hand-configured wall search.  On the
 other families the default is the peak-centred workflow, action for action

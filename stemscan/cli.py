@@ -7,13 +7,19 @@ heavy imports (torch, ray) inside ``run``, so ``stemscan --help`` is instant.
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sqlite3
 import sys
-from collections.abc import Sequence
 
-from stemscan import __version__
+from stemscan import __version__, _exit_interrupted, _is_the_command
+
+try:  # Ctrl-C while the command starts: one line and exit status 130 (stemscan/__init__.py guards its own imports)
+    import argparse
+    import importlib
+    import sqlite3
+    from collections.abc import Sequence
+except KeyboardInterrupt:
+    if not _is_the_command():
+        raise
+    _exit_interrupted()
 
 __all__ = ["CLI_ERRORS", "build_parser", "error_line", "main"]
 
@@ -88,8 +94,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     0 on success, 1 when a command reports a failure (e.g. an episode that
     raised, a result that does not reproduce), 2 on a bad value, file or
     file-system failure: one line ``stemscan COMMAND: error: ...`` on stderr,
-    never a traceback.
+    never a traceback; 130 on Ctrl-C (``KeyboardInterrupt``), at start-up
+    (importing the command's module) or while it runs: one line
+    ``stemscan: interrupted``.
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("stemscan: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)

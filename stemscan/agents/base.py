@@ -189,16 +189,74 @@ class Agent(ABC):
         return np.clip(np.asarray(centre, dtype=np.float32), 0.0, 1.0)
 
     def _check_observation(self, observation: Any) -> None:
+        """Refuse an observation that does not fit the env's observation space (``ValueError`` naming the field).
+
+        Every field is checked: present, a real number array of the space's
+        dtype kind (integers for ``overview``/``visited``), the space's shape,
+        finite, and inside the space's bounds (``[0, 1]`` for ``patch``,
+        ``position`` and ``dose``; ``0..255`` for ``overview`` and ``visited``).
+        Costs a few µs per observation (agents call it every step).
+        """
         if not isinstance(observation, dict):
             raise TypeError(f"observation must be a dict of arrays, got {type(observation).__name__}")
-        for key, space in self.observation_space.spaces.items():
+        checks = self._observation_checks()
+        for key, shape, integer, low, high, bounded in checks:
             if key not in observation:
                 raise ValueError(f"observation is missing the key {key!r}")
-            value = np.asarray(observation[key])
-            if value.shape != space.shape:
+            try:
+                value = np.asarray(observation[key])
+            except (ValueError, TypeError) as error:  # ragged lists and the like
+                raise ValueError(f"observation[{key!r}] is not a numeric array: {error}") from None
+            kind = value.dtype.kind
+            if integer:
+                if kind not in "iu":
+                    span = f" {low:g}..{high:g}" if bounded else ""
+                    raise ValueError(
+                        f"observation[{key!r}] must hold integers{span}, got dtype {value.dtype} "
+                        f"(the env gives {self.observation_space[key].dtype})"
+                    )
+            elif kind not in "fiu":
+                raise ValueError(f"observation[{key!r}] is not a number (dtype {value.dtype}); expected real numbers")
+            if value.shape != shape:
                 raise ValueError(
-                    f"observation[{key!r}] has shape {value.shape}, expected {space.shape} "
+                    f"observation[{key!r}] has shape {value.shape}, expected {shape} "
                     "(pass one unbatched observation)"
                 )
-        if not np.isfinite(observation["patch"]).all():
-            raise ValueError("observation['patch'] contains NaN or infinity")
+            if not bounded or (kind == "u" and value.itemsize == 1 and low <= 0 and high >= 255):
+                continue  # a uint8 array is always inside 0..255
+            inside = True
+            if value.size <= 8:  # position, dose: plain Python comparisons beat numpy reductions
+                for v in (value.tolist() if value.ndim == 1 else value.ravel().tolist()):
+                    if not low <= v <= high:  # False for NaN
+                        inside = False
+                        break
+            else:  # the ufuncs directly: ndarray.min's wrapper costs as much as the work; NaN propagates
+                inside = bool(np.minimum.reduce(value, axis=None) >= low) and bool(np.maximum.reduce(value, axis=None) <= high)
+            if not inside:
+                if kind == "f" and not np.isfinite(value).all():
+                    raise ValueError(f"observation[{key!r}] contains NaN or infinity")
+                raise ValueError(
+                    f"observation[{key!r}] has values outside [{low:g}, {high:g}] "
+                    f"(min {value.min().item()!r}, max {value.max().item()!r})"
+                )
+
+    def _observation_checks(self) -> list[tuple[str, tuple[int, ...], bool, float, float, bool]]:
+        """Per field of the observation space: ``(key, shape, integer dtype, low, high, bounded)`` (cached)."""
+        cached = getattr(self, "_observation_checks_cache", None)
+        if cached is not None and cached[0] is self.observation_space:
+            return cached[1]
+        checks = []
+        for key, space in self.observation_space.spaces.items():
+            shape = tuple(space.shape) if space.shape is not None else ()
+            integer, low, high, bounded = False, -np.inf, np.inf, False
+            if isinstance(space, gym.spaces.Box):
+                integer = np.dtype(space.dtype).kind in "iu"
+                # the loosest bounds of the space, clamped to the largest finite float: infinity fails them too
+                big = float(np.finfo(np.float64).max)
+                low, high = max(float(np.min(space.low)), -big), min(float(np.max(space.high)), big)
+                bounded = True
+            elif isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
+                integer = True
+            checks.append((key, shape, integer, low, high, bounded))
+        self._observation_checks_cache = (self.observation_space, checks)
+        return checks

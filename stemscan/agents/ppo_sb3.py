@@ -25,7 +25,7 @@ from typing import Any
 import gymnasium as gym
 
 from stemscan.agents.ppo import _ACTIVATIONS, extractor_class, load_policy
-from stemscan.agents.train.ppo_hyperparams import schedule
+from stemscan.agents.train.ppo_hyperparams import check_ppo_kwargs, schedule
 
 __all__ = ["load_sb3_ppo"]
 
@@ -44,7 +44,8 @@ def load_sb3_ppo(env: gym.Env | Any, path: str | os.PathLike | None = None, seed
             (e.g. ``learning_rate=3e-4``).
 
     Raises:
-        ValueError: The env's spaces differ from the policy's (names which).
+        ValueError: The env's spaces differ from the policy's (names which), or
+            the saved PPO hyperparameters are unknown or out of range.
     """
     from stable_baselines3 import PPO
 
@@ -58,7 +59,12 @@ def load_sb3_ppo(env: gym.Env | Any, path: str | os.PathLike | None = None, seed
     kwargs = dict(spec.get("policy_kwargs") or {})
     kwargs["activation_fn"] = _ACTIVATIONS[kwargs.get("activation_fn", "tanh")]
     kwargs["features_extractor_class"] = extractor_class(spec["features_extractor"])
-    hyper = {**((spec.get("training") or {}).get("ppo_kwargs") or {}), **ppo_overrides}
+    saved = (spec.get("training") or {}).get("ppo_kwargs") or {}
+    where = f"policy config {'(shipped)' if path is None else repr(str(path))} training.ppo_kwargs"
+    if not isinstance(saved, dict):
+        raise ValueError(f"{where} must be a JSON object, got {saved!r}")
+    check_ppo_kwargs(saved, where)  # the hyperparameter file's checks: a hand-edited config fails here, not in SB3
+    hyper = {**saved, **ppo_overrides}
     for key in ("learning_rate", "clip_range"):  # "lin_<x>" schedules as in the hyperparameter file
         if isinstance(hyper.get(key), str):
             hyper[key] = schedule(key, hyper[key])

@@ -7,8 +7,9 @@ file holds as a pickle replaced before it is read (SB3's ``custom_objects``):
 the spaces come from the env, the policy class from SB3's alias for the
 observation space, schedules become constants (a benchmark only predicts),
 and the network weights are read by ``torch.load(weights_only=True)``.  A
-model whose ``policy_kwargs`` are pickled objects (custom classes) is refused:
-wrap such a model in a ``module:Class`` agent instead.  Before SB3 reads
+model whose ``policy_kwargs`` are pickled objects (custom classes), or whose
+``.pth`` members hold pickled objects beside tensors, is refused: wrap such a
+model in a ``module:Class`` agent instead.  Before SB3 reads
 anything, the archive's declared member sizes (``MAX_DATA_BYTES``,
 ``MAX_ARCHIVE_BYTES``, ``MAX_MEMBERS``) and its ``net_arch`` widths
 (``MAX_LAYER_WIDTH``, ``MAX_LAYERS``) are bounded, so a zip bomb or a model
@@ -135,6 +136,32 @@ def _safe_objects(data: dict[str, Any], env: gym.Env, path: Path, policy_aliases
     return objects
 
 
+def _pickled_message(path: Path, error: BaseException) -> str:
+    """Why torch's ``weights_only`` reader refused a ``.pth`` member: it holds pickled objects, which stemscan never unpickles."""
+    import re
+
+    import torch
+
+    member = "a .pth member"
+    try:  # which member: each read again by the same safe reader, nothing unpickled
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name.endswith(".pth"):
+                    try:
+                        with archive.open(name) as stream:
+                            torch.load(stream, map_location="cpu", weights_only=True)
+                    except Exception:
+                        member = repr(name)
+                        break
+    except (OSError, zipfile.BadZipFile):
+        pass
+    found = re.search(r"GLOBAL ([\w.]+)", str(error))
+    what = f" (e.g. {found.group(1)})" if found else " (or is corrupt)"
+    return (f"{path}: its {member} holds pickled Python objects{what}, not only tensors; stemscan "
+            "reads .pth members with torch's tensors-only reader and refuses to unpickle anything else (unpickling "
+            "can run code from the file). Benchmark such a model through a module:Class agent that builds it in code.")
+
+
 class SB3ModelAgent:
     """A saved SB3 model deciding from STEMScan observations (``predict`` is the model's own).
 
@@ -161,6 +188,8 @@ class SB3ModelAgent:
                                   print_system_info=False)
         except (ValueError, RuntimeError, KeyError, TypeError, OSError, EOFError, AttributeError, IndexError,
                 zipfile.BadZipFile, pickle.UnpicklingError) as error:
+            if isinstance(error, pickle.UnpicklingError) or "weights_only" in str(error):
+                raise ValueError(_pickled_message(self.path, error)) from None  # not torch's advice to unpickle
             raise ValueError(f"{self.path}: cannot load as {self.algorithm} for this env: {error}") from error
         for name in ("observation_space", "action_space"):
             if getattr(self.model, name) != getattr(env, name):

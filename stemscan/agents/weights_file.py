@@ -15,6 +15,10 @@ Every loader of stemscan weights (DCNN, rVAE, PPO) goes through here:
   must be finite;
 * :func:`bounded_int` bounds an architecture size read from metadata
   *before* the model is built, so a JSON declaring huge layers fails at once.
+
+Every trainer (``stemscan train dcnn|rvae|ppo``) checks its output with
+:func:`check_weights_output` before training: a ``.safetensors`` path, with
+the ``.json`` beside it writable too.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "MAX_WEIGHTS_BYTES",
     "bounded_int",
     "check_state",
+    "check_weights_output",
     "read_json",
     "read_safetensors",
     "recorded_sha256",
@@ -133,3 +138,20 @@ def bounded_int(where: str, name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{where}: {name} must be an integer in [{low}, {high}], got {value!r}")
     return value
+
+
+def check_weights_output(path: str | os.PathLike[str], what: str = "--out") -> Path:
+    """A trainer's weights output, checked before training: ``ValueError`` naming ``what`` unless it can be written.
+
+    The path must end in ``.safetensors`` (the format every loader reads; the
+    ``.json`` config is written beside it with that suffix replaced), and both
+    it and the ``.json`` must be writable file paths
+    (:func:`stemscan.atomic.check_output_file`).
+    """
+    from stemscan.atomic import check_output_file
+
+    target = check_output_file(path, what)  # a folder or device first: named as such
+    if target.suffix != ".safetensors":
+        raise ValueError(f"{what} must end in .safetensors (a .json is written beside it), got {str(path)!r}")
+    check_output_file(target.with_suffix(".json"), f"{what} (.json beside it)")
+    return target

@@ -29,7 +29,7 @@ import numpy as np
 
 from stemscan.agents.dcnn import CLASS_NAMES, DEFECT_CLASSES, normalise_image
 from stemscan.agents.train.dcnn_data import atom_radius, class_map, measure, random_scene
-from stemscan.atomic import check_output_file, write_bytes_atomic
+from stemscan.atomic import write_bytes_atomic
 from stemscan.cli_types import int_in, seed
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
@@ -271,7 +271,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int_in(1, 1024), default=1,
                         help="torch CPU threads; 1 reproduces the shipped weights (default: %(default)s)")
     parser.add_argument("-o", "--out", type=Path, default=Path("dcnn.safetensors"),
-                        help="weights file to write; a .json with the config is written beside it (default: %(default)s)")
+                        help="weights file to write (.safetensors); a .json with the config is written beside it (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -280,7 +280,9 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    check_output_file(args.out, "--out")  # before training, not after
+    from stemscan.agents.weights_file import check_weights_output
+
+    check_weights_output(args.out, "--out")  # before training, not after
     torch.set_num_threads(args.threads)
     config = TrainConfig(seed=args.seed, steps=args.steps, batch_size=args.batch_size, ensemble=args.ensemble)
     config.validate()

@@ -208,9 +208,9 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     from stemscan.agents.ppo import extractor_class, init_cell_head, policy_spec, save_policy
     from stemscan.scenes import names as scene_names
 
-    out = Path(out)
-    if out.suffix != ".safetensors":
-        raise ValueError(f"--out must end in .safetensors, got {str(out)!r}")
+    from stemscan.agents.weights_file import check_weights_output
+
+    out = check_weights_output(out, "--out")  # as every trainer: a .safetensors path, checked before training
     params = load_hyperparams(hyperparams)
     extractor = extractor_class(params.get("features_extractor", DEFAULT_EXTRACTOR))
     families = list(scene_names() if not scenes else scenes)
@@ -244,14 +244,16 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     eval_offset = check_int("eval_seed_offset", evaluation.get("eval_seed_offset", 10_000), 0)
     if num_scenes is not None:  # held-out evaluation pool: as many scenes as evaluation episodes, at most N
         eval_kwargs["num_scenes"] = min(num_scenes, n_eval_episodes)
+    n_steps = params.get("n_steps", 2048)  # SB3's default
+    if params.get("normalize_advantage", True) and n_steps * n_envs < 2:
+        raise ValueError(f"n_steps * n_envs must be >= 2 to normalise advantages (n_steps = {n_steps} in "
+                         f"[{ENV_ID}] of the hyperparameter file, n_envs = {n_envs}): raise one of them")
     imitation = ImitationConfig.from_table(params.get("imitation"))
     if timesteps == 0 and not imitation.rounds:
         raise ValueError("timesteps must be >= 1 (0 is for imitation alone: set [imitation] rounds in the hyperparameter file)")
     if imitation.rounds and params.get("vec_env", "dummy") != "dummy":
         raise ValueError("imitation reads the training envs' scenes: it needs vec_env = 'dummy'")
     check_int("num_threads", num_threads, 1)
-    check_output_file(out, "--out")  # every output path before training, not after
-    check_output_file(out.with_suffix(".json"), "--out (.json beside it)")
     if curve_path is not None:
         check_output_file(curve_path, "--curve")
     if Path(log_dir).exists() and not Path(log_dir).is_dir():

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stemscan.atomic import check_output_file
 from stemscan.cli_types import float_in, int_in, positive_float, seed
 from stemscan.validation import check_int, check_number
 
@@ -158,9 +157,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from stemscan.agents.rvae import save_rvae
+    from stemscan.agents.weights_file import check_weights_output
 
     check_int("--threads", args.threads, 1)
-    check_output_file(args.out, "--out")  # before training, not after
+    check_weights_output(args.out, "--out")  # before training, not after
     config = RVAETrainConfig(
         scenes=[] if args.scenes == "all" else [s.strip() for s in args.scenes.split(",") if s.strip()],
         n_scenes=args.n_scenes, patches=args.patches, window=args.window, latent_dim=args.latent_dim,
