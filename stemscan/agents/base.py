@@ -44,10 +44,7 @@ class FieldConfig:
 
     def cell_of_position(self, position: np.ndarray) -> int:
         """Grid cell containing a patch centre given as fractions (row, col)."""
-        g = self.geometry
-        row = min(int(position[0] * self.shape[0]) // self.patch_size, g.n_rows - 1)
-        col = min(int(position[1] * self.shape[1]) // self.patch_size, g.n_cols - 1)
-        return row * g.n_cols + col
+        return self.geometry.cell_of_pixel(int(position[0] * self.shape[0]), int(position[1] * self.shape[1]))
 
 
 class Agent(ABC):

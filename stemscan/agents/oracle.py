@@ -45,8 +45,7 @@ class OracleAgent(Agent):
             p = self.field.patch_size
             geometry = self.field.geometry
             if self.field.action_mode == "grid":
-                rows, cols = np.divmod(np.arange(geometry.n_cells), geometry.n_cols)
-                corners = np.stack([rows * p, cols * p], axis=1)
+                corners = geometry.cell_corners()
             else:
                 stride = max(p // 2, 1)
                 r = np.unique(np.r_[np.arange(0, geometry._max_r + 1, stride), geometry._max_r])
@@ -86,9 +85,8 @@ class OracleAgent(Agent):
 
     def _predict(self, observation: dict[str, np.ndarray], deterministic: bool) -> Any:
         corners, value, progress, fresh = self.candidate_values()
-        p = self.field.patch_size
         best = best_candidate(value, progress, fresh)
         r0, c0 = corners[best]
         if self.field.action_mode == "grid":
-            return np.int64((r0 // p) * self.field.geometry.n_cols + c0 // p)
+            return np.int64(best)  # candidate k is cell k
         return self.field.geometry.centre_fraction(int(r0), int(c0))

@@ -50,9 +50,12 @@ class STEMScanEnv(gym.Env):
     * ``action_mode="continuous"`` (default): ``Box(0, 1, (2,), float32)``,
       the patch centre ``(row, col)`` as a fraction of the field.  Patches
       that would cross the border are shifted inside.
-    * ``action_mode="grid"``: ``Discrete(n_rows * n_cols)`` over the
-      non-overlapping patch cells, numbered row-major from the top-left;
-      ``n_rows = H // patch_size``.
+    * ``action_mode="grid"``: ``Discrete(n_rows * n_cols)`` over the patch
+      cells, numbered row-major from the top-left; ``n_rows = ceil(H /
+      patch_size)``: the non-overlapping tiles when ``patch_size`` divides
+      the field, else cells spread evenly with the last flush with the
+      border, so every pixel can be scanned
+      (:func:`~stemscan.envs.geometry.cell_starts`).
 
     Out-of-space, NaN or wrongly shaped actions raise ``ValueError``.
 

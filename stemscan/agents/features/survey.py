@@ -22,10 +22,9 @@ def cell_of_overview_pixel(field: FieldConfig) -> np.ndarray:
     """``(S, S)`` int array: the grid cell containing each overview pixel's centre."""
     size = field.overview_size
     height, width = field.shape
-    p = field.patch_size
     g = field.geometry
-    rows = np.minimum(((np.arange(size) + 0.5) * height / size).astype(int) // p, g.n_rows - 1)
-    cols = np.minimum(((np.arange(size) + 0.5) * width / size).astype(int) // p, g.n_cols - 1)
+    rows = g.cell_rows(((np.arange(size) + 0.5) * height / size).astype(int))
+    cols = g.cell_cols(((np.arange(size) + 0.5) * width / size).astype(int))
     return rows[:, None] * g.n_cols + cols[None, :]
 
 
