@@ -112,6 +112,8 @@ def _verify(args: argparse.Namespace, path: str) -> int:
             print(f"  ok      {check.label}")
         else:
             print(f"  DIFFERS {check.label}")
+            if check.input_changed:
+                print("          the scene's image file or labels changed since the row was made (scene_digest differs)")
             for column, stored, new in check.differences:
                 print(f"          {column}: stored {_short(stored)} | re-run {_short(new)}")
     print("environment:")

@@ -68,6 +68,9 @@ class PlayedEpisode:
         actions: The agent's actions, in order.
         terminated: The episode ended with every feature found.
         truncated: The episode ended because the budget cannot pay for another patch.
+        scene_digest: :meth:`~stemscan.scenes.base.Scene.digest` of a scene
+            loaded from a file (None for a generated scene: its seed and
+            parameters are its identity).
     """
 
     info: dict[str, Any]
@@ -81,6 +84,7 @@ class PlayedEpisode:
     truncated: bool = False
     reports: dict[str, list[tuple[float, Any]]] = field(default_factory=dict)
     analyst_time_s: dict[str, float] = field(default_factory=dict)
+    scene_digest: str | None = None
 
 
 #: Dose checkpoints of the characterisation track, fractions of the dose budget.
@@ -155,8 +159,10 @@ def play_episode(
             on_step(obs, info)
     base = env.unwrapped
     budget_fraction = float(base.budget / base.frame_dose)
+    scene = getattr(base, "scene", None)
+    digest = scene.digest() if scene is not None and "path" in scene.params else None  # loaded from a file
     return PlayedEpisode(info, curve, latencies, env_time, agent_reset, budget_fraction, actions, terminated, truncated,
-                         watch.reports, watch.seconds)
+                         watch.reports, watch.seconds, digest)
 
 
 class _Watch:
@@ -253,8 +259,10 @@ def episode_row(
     and building the agent outside :func:`play_episode`, seconds.
     """
     agent_time = agent_build_s + played.agent_reset_s + sum(played.latencies_s)
-    return _row(spec, seed_agent, played.info, played.curve, played.latencies_s, agent_config, wall_s,
-                extra_env_s + played.env_time_s, agent_time, played.budget_fraction)
+    row = _row(spec, seed_agent, played.info, played.curve, played.latencies_s, agent_config, wall_s,
+               extra_env_s + played.env_time_s, agent_time, played.budget_fraction)
+    row["scene_digest"] = played.scene_digest
+    return row
 
 
 def _found(info: dict[str, Any]) -> float:

@@ -103,6 +103,7 @@ COLUMNS: dict[str, str] = {
     "env_time_s": "REAL NOT NULL",
     "finished_at": "REAL NOT NULL",  # Unix time
     "run_id": "INTEGER REFERENCES runs (run_id)",  # NULL in files from before runs were recorded
+    "scene_digest": "TEXT",  # Scene.digest() of a scene loaded from a file; NULL for generated scenes
 }
 
 #: Column name -> SQLite type of table ``runs``.
@@ -118,7 +119,7 @@ RUN_COLUMNS: dict[str, str] = {
 _KEY = ("agent", "agent_kwargs", "scene", "env_kwargs", "seed")
 
 #: Columns added after the first release: older files lack them until a writer opens them.
-_ADDED_COLUMNS = ("run_id", "latency_ms_p90")
+_ADDED_COLUMNS = ("run_id", "latency_ms_p90", "scene_digest")
 
 _RUNS_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS runs (\n    run_id INTEGER PRIMARY KEY,\n    "

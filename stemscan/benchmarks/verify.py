@@ -136,6 +136,7 @@ def rerun_with_identifications(
 
     watching = _analysts_by_key(identifications)
     specs = [spec_of_row(row, watching.get(_key(row), ())) for row in rows]
+    _check_input_files(specs)
     with tempfile.TemporaryDirectory(prefix="stemscan-verify-") as folder:
         out = Path(folder) / "rerun.sqlite"
         summary = run_grid(specs, out, workers=workers, progress=progress, command="stemscan verify")
@@ -145,6 +146,27 @@ def rerun_with_identifications(
         new_identifications = load_identifications(out) if watching else []
         runs = load_runs(out)
     return new_rows, new_identifications, (runs[0]["fingerprint"] if runs else {})
+
+
+def _check_input_files(specs: Sequence[EpisodeSpec]) -> None:
+    """Raise ``ValueError`` naming the row's image or labels file when a ``file:`` scene's input is missing here.
+
+    Rows keep the paths they were made with, relative to the working
+    directory of that run; verify has to run where they resolve again.
+    """
+    for spec in specs:
+        if not spec.scene.startswith("file:"):
+            continue
+        paths = [spec.scene[len("file:"):]]
+        labels = (spec.env_kwargs.get("scene_kwargs") or {}).get("labels")
+        if isinstance(labels, str):
+            paths.append(labels)
+        for path in paths:
+            if not Path(path).is_file():
+                raise ValueError(
+                    f"{spec.agent}/{spec.scene}/seed {spec.seed}: input file {path!r} not found from {Path.cwd()}; "
+                    "a row keeps the paths it was made with, so run verify from the directory the results were made in"
+                )
 
 
 @dataclass
@@ -164,6 +186,11 @@ class RowCheck:
     @property
     def ok(self) -> bool:
         return not self.differences
+
+    @property
+    def input_changed(self) -> bool:
+        """The scene loaded from a file is not the one the row was made on (its ``scene_digest`` differs)."""
+        return any(column == "scene_digest" for column, _, _ in self.differences)
 
 
 @dataclass

@@ -101,6 +101,25 @@ class Scene:
             weights[feature.id] = feature.weight
         return weights
 
+    def digest(self) -> str:
+        """SHA-256 (hex, 16 characters) of what an episode on this scene depends on.
+
+        The image, the labels, the pixel size and each feature's kind and
+        weight: two scenes with the same digest give the same episodes.  The
+        benchmark records it for scenes loaded from files, so that a
+        re-run can tell an edited input from a result that did not reproduce.
+        """
+        import hashlib
+        import json
+
+        h = hashlib.sha256()
+        for array in (self.image, self.labels):
+            a = np.ascontiguousarray(array)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+        h.update(json.dumps([float(self.pixel_size), self.feature_kinds(), self.feature_weights().tolist()]).encode())
+        return h.hexdigest()[:16]
+
     def feature_kinds(self) -> list[str]:
         """Kind of each feature, in id order."""
         return [feature.kind for feature in self.features]
