@@ -44,7 +44,10 @@ class FieldConfig:
 
     def cell_of_position(self, position: np.ndarray) -> int:
         """Grid cell containing a patch centre given as fractions (row, col)."""
-        return self.geometry.cell_of_pixel(int(position[0] * self.shape[0]), int(position[1] * self.shape[1]))
+        # observations carry float32 fractions: 17/33 in float32 times 33 is 16.99999, so allow a hair of rounding
+        row = int(np.floor(float(position[0]) * self.shape[0] + 1e-3))
+        col = int(np.floor(float(position[1]) * self.shape[1] + 1e-3))
+        return self.geometry.cell_of_pixel(row, col)
 
 
 class Agent(ABC):
@@ -61,6 +64,15 @@ class Agent(ABC):
     def __init__(self, env: gym.Env, seed: int | None = 0) -> None:
         if not isinstance(env.observation_space, gym.spaces.Dict):
             raise TypeError("agents need STEMScan's Dict observation space")
+        own = getattr(env.unwrapped, "observation_space", None)
+        if isinstance(own, gym.spaces.Dict):
+            for key, space in own.spaces.items():  # a wrapper that stacks or reshapes observations is not STEMScan's
+                seen = env.observation_space.spaces.get(key)
+                if seen is None or seen.shape != space.shape:
+                    raise ValueError(
+                        f"agents need STEMScan's own observations; a wrapper changed {key!r} from {space.shape} to "
+                        f"{None if seen is None else seen.shape} (make the agent on the env without that wrapper)"
+                    )
         self.observation_space = env.observation_space
         self.action_space = env.action_space
         self.field = FieldConfig(env)

@@ -36,6 +36,13 @@ class OracleAgent(Agent):
         self._env = env.unwrapped
         self._scene_id: int | None = None
 
+    def _lanes_for(self, n: int) -> list[Agent]:
+        """Refuse a batch: the oracle reads the hidden scene of the one env it was made on."""
+        raise ValueError(
+            f"the oracle reads the hidden scene of the env it was made on and cannot act for a batch of {n} envs; "
+            "make one oracle per env (stemscan.agents.make('oracle', env_i)) and step each env with its own"
+        )
+
     def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """Top-left corners (n, 2) of candidate windows and their labels (n, P, P)."""
         scene = self._env.scene

@@ -194,6 +194,9 @@ class STEMScanVectorEnv(VectorEnv):
         resetting = self._autoreset.copy()
         active = ~resetting
         corners = self._action_corners(actions, active)
+        geometry = self.envs[0].geometry
+        if corners.min() < 0 or corners[:, 0].max() > geometry._max_r or corners[:, 1].max() > geometry._max_c:
+            raise RuntimeError(f"internal: sub-scan corners outside the field: {corners[active].tolist()}")  # the kernel does not check
         self._rewards.fill(0.0)
         self._terminations.fill(False)
         self._truncations.fill(False)
@@ -263,8 +266,8 @@ class STEMScanVectorEnv(VectorEnv):
             used = actions[active]
             if used.size == 0 or (used.min() >= 0 and used.max() < geometry.n_cells):
                 rows, cols = np.divmod(np.where(active, actions, 0).astype(np.int64), geometry.n_cols)
-                corners[:, 0] = rows * geometry.patch_size
-                corners[:, 1] = cols * geometry.patch_size
+                corners[:, 0] = geometry.row_starts[rows]  # the single env's from_cell
+                corners[:, 1] = geometry.col_starts[cols]
                 return corners
         for i in np.flatnonzero(active):  # the single env's checks: its errors, or its corners for other inputs
             corners[i] = first.corner(actions[i])

@@ -79,3 +79,18 @@ def test_evaluate_policy_on_a_subprocess_vec_env():
     finally:
         vec.close()
     assert len(rewards) == 2 and all(np.isfinite(rewards)) and all(n > 0 for n in lengths)
+
+
+def test_the_oracle_refuses_a_batch_it_cannot_see():
+    env = gym.make("STEMScan-v0", scene="phase-separated", image_size=128, overview_size=32)
+    obs, _ = env.reset(seed=0)
+    batch = {key: np.stack([value, value]) for key, value in obs.items()}
+    with pytest.raises(ValueError, match="one oracle per env"):
+        stemscan.agents.make("oracle", env).predict(batch)
+
+
+def test_agents_refuse_an_env_whose_wrapper_reshapes_the_observations():
+    stacked = gym.wrappers.FrameStackObservation(gym.make("STEMScan-v0", scene="phase-separated", image_size=128), 3)
+    for name in ("random", "linear-bo"):
+        with pytest.raises(ValueError, match="a wrapper changed"):
+            stemscan.agents.make(name, stacked)

@@ -54,3 +54,35 @@ def test_agents_reach_features_in_the_border_strip(tmp_path, name: str):
         if terminated or truncated:
             break
     assert info["features_found"] == 2
+
+
+def test_vector_env_grid_actions_land_where_the_single_env_puts_them_on_an_odd_field():
+    kwargs = dict(scene="lattice-defects", image_size=100, patch_size=24, overview_size=16, action_mode="grid", dose_budget=1.0)
+    vec = gym.make_vec("STEMScan-v0", num_envs=2, vectorization_mode="vector_entry_point", **kwargs)
+    singles = [gym.make("STEMScan-v0", **kwargs) for _ in range(2)]
+    vec.reset(seed=0)
+    for i, single in enumerate(singles):
+        single.reset(seed=i)
+    for t in range(8):
+        actions = np.array([(5 * t) % 25, 24])  # 24: the border cell, flush with the field's last row and column
+        obs, *_ = vec.step(actions)
+        for i, single in enumerate(singles):
+            alone, *_ = single.step(int(actions[i]))
+            assert np.array_equal(alone["position"], obs["position"][i]) and np.array_equal(alone["patch"], obs["patch"][i])
+
+
+@pytest.mark.parametrize("name", ["linear-bo", "random"])
+def test_agents_map_float32_positions_to_their_cells_on_a_field_one_pixel_wider_than_the_patch(tmp_path, name: str):
+    """17/33 in float32 times 33 is 16.99999: the cell boundary at 16.5 must not catch it."""
+    np.save(tmp_path / "img.npy", np.random.default_rng(0).random((33, 33)).astype(np.float32))
+    env = gym.make("STEMScan-v0", scene=f"file:{tmp_path / 'img.npy'}", patch_size=32, overview_size=33, action_mode="grid",
+                   dose_budget=3.78)
+    agent = make_agent(name, env, seed=0)
+    assert [agent.field.cell_of_position(c) for c in agent.field.cell_centres] == [0, 1, 2, 3]
+    obs, _ = env.reset(seed=0)
+    cells = []
+    for _ in range(4):
+        action, _ = agent.predict(obs)
+        cells.append(int(action))
+        obs, *_ = env.step(action)
+    assert sorted(cells) == [0, 1, 2, 3]
