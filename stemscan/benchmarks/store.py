@@ -251,6 +251,15 @@ class ResultsStore:
                 shown = "; ".join(str(p) for p in problems[:3]) + ("; ..." if len(problems) > 3 else "")
                 raise ValueError(f"{self.path} is damaged (SQLite integrity check: {shown}); refusing to write to it")
             self._check_schema(conn, writer=True)
+            # values too, as readers check them: a file a leaderboard would refuse gets no rows added
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for table, id_column, columns, json_columns in (("episodes", "id", COLUMNS, _EPISODE_JSON),
+                                                            ("runs", "run_id", RUN_COLUMNS, _RUN_JSON)):
+                if table in tables:
+                    cursor = conn.execute(f"SELECT * FROM {table} ORDER BY {id_column}")
+                    names = [d[0] for d in cursor.description]
+                    rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+                    _check_values(self.path, table, id_column, rows, columns, json_columns)
 
         try:
             self._connect_read_only()

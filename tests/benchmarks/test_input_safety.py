@@ -159,6 +159,16 @@ def test_text_where_a_number_belongs_names_the_row_and_column(results, capsys):
     assert "could not convert" not in line
 
 
+def test_bench_refuses_to_add_rows_to_a_file_with_an_edited_value(results, capsys):
+    _edit(results, "UPDATE episodes SET gain = 'abc' WHERE id = 1")
+    before = results.read_bytes()
+    assert main(["bench", "--agents", "raster", "--scenes", "phase-separated", "--env-kwargs", '{"image_size": 256}',
+                 "--out", str(results), "--workers", "1", "--no-progress"]) == 2
+    line = _error(capsys)
+    assert "row id 1" in line and "'gain'" in line
+    assert results.read_bytes() == before
+
+
 def test_a_fingerprint_that_is_not_json_names_the_run_and_column(results, capsys):
     _edit(results, "UPDATE runs SET fingerprint = 'xx'")
     for command in (["leaderboard", str(results)], ["verify", str(results), "--workers", "1", "--no-progress"]):
