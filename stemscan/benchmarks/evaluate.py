@@ -80,6 +80,10 @@ def evaluate(
     if not by_name and agent_kwargs:
         raise ValueError("agent_kwargs only apply to a zoo agent given by name; configure the object yourself")
     name = agent if by_name else _label(agent)
+    if by_name and "+" in agent and ":" not in agent:
+        navigator, _, analyst = agent.partition("+")
+        raise ValueError(f"evaluate() takes the navigator and its analysts apart: agent={navigator!r}, "
+                         f"analysts=[{analyst!r}] (the 'navigator+analyst' names are for stemscan bench)")
     watching = _check_analysts(analysts, agent, by_name)
     specs = expand_grid(
         [name] if by_name else ["random"],  # the grid checks names; an object's label is set below

@@ -63,6 +63,8 @@ def test_bad_agents_are_named() -> None:
         stemscan.evaluate(_FirstCell(), scenes="lattice-defects", agent_kwargs={"beta": 1.0})
     with pytest.raises(ValueError, match="unknown agent"):
         stemscan.evaluate("genius", scenes="lattice-defects")
+    with pytest.raises(ValueError, match=r"agent='raster', analysts=\['peaks'\]"):
+        stemscan.evaluate("raster+peaks", scenes="lattice-defects")
 
 
 def test_play_episode_reports_every_step_and_how_the_episode_ended() -> None:
