@@ -496,6 +496,7 @@ class ResultsStore:
             names = [d[0] for d in cursor.description]
             rows = [dict(zip(names, values)) for values in cursor.fetchall()]
             _check_values(self.path, "episodes", "id", rows, COLUMNS, _EPISODE_JSON)
+            _check_episode_counts(self.path, rows)
             return names, rows
 
         names, rows = self._read("episodes", read)
@@ -578,6 +579,25 @@ _RUN_JSON: dict[str, type | None] = {"fingerprint": dict}
 _IDENTIFICATION_JSON: dict[str, type | None] = {"agent_kwargs": dict, "analyst_config": None, "env_kwargs": dict,
                                                 "per_kind": dict, "curve": list}
 _KINDS = {"REAL": ((int, float), "a number"), "INTEGER": ((int,), "an integer"), "TEXT": ((str,), "text")}
+
+
+def _check_episode_counts(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Raise ``ValueError`` naming the row of an episode no run could have made: an empty scene or agent name,
+    negative feature counts, more features found than there are, a negative dose or step count."""
+    for row in rows:
+        problem = None
+        if "scene" in row and not row["scene"]:
+            problem = "column 'scene' is empty"
+        elif "agent" in row and not row["agent"]:
+            problem = "column 'agent' is empty"
+        elif "features_total" in row and not 0 <= row["features_found"] <= row["features_total"]:
+            problem = f"features_found {row['features_found']!r} is not within 0..features_total {row['features_total']!r}"
+        elif "steps" in row and row["steps"] < 0:
+            problem = f"column 'steps' is negative ({row['steps']!r})"
+        elif "dose_used" in row and not row["dose_used"] >= 0:
+            problem = f"column 'dose_used' is negative or NaN ({row['dose_used']!r})"
+        if problem:
+            raise ValueError(f"{path}: table 'episodes', row id {row.get('id')!r}: {problem}; the file is damaged or was edited")
 
 
 def _check_values(

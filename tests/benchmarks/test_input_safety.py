@@ -169,6 +169,15 @@ def test_bench_refuses_to_add_rows_to_a_file_with_an_edited_value(results, capsy
     assert results.read_bytes() == before
 
 
+@pytest.mark.parametrize("edit", ["features_total = -1, features_found = -3", "features_found = features_total + 1",
+                                  "scene = ''", "steps = -2"])
+def test_counts_no_run_could_make_name_the_row(results, capsys, edit):
+    _edit(results, f"UPDATE episodes SET {edit} WHERE id = 1")
+    assert main(["leaderboard", str(results)]) == 2
+    line = _error(capsys)
+    assert str(results) in line and "row id 1" in line and "damaged or was edited" in line
+
+
 def test_a_fingerprint_that_is_not_json_names_the_run_and_column(results, capsys):
     _edit(results, "UPDATE runs SET fingerprint = 'xx'")
     for command in (["leaderboard", str(results)], ["verify", str(results), "--workers", "1", "--no-progress"]):
