@@ -39,6 +39,16 @@ def _overview_image(overview: np.ndarray, field: FieldConfig) -> np.ndarray:
     return image.astype(np.float64) / 255.0
 
 
+def _cell_means(values: np.ndarray, field: FieldConfig) -> np.ndarray | None:
+    """``(n_cells,)`` mean of the ``(S, S)`` survey-pixel ``values`` over each grid cell; ``None`` if a cell has no pixel."""
+    cells = cell_of_overview_pixel(field).ravel()
+    n = field.geometry.n_rows * field.geometry.n_cols
+    counts = np.bincount(cells, minlength=n)
+    if (counts == 0).any():
+        return None
+    return np.bincount(cells, weights=values.ravel(), minlength=n) / counts
+
+
 def survey_cell_statistics(overview: np.ndarray, field: FieldConfig) -> np.ndarray | None:
     """``(n_cells, 3)`` per-cell survey statistics: mean, within-cell spread, gradient magnitude.
 
@@ -58,14 +68,10 @@ def survey_cell_statistics(overview: np.ndarray, field: FieldConfig) -> np.ndarr
         (overview coarser than the grid: no per-cell estimate).
     """
     image = _overview_image(overview, field)
-    cells = cell_of_overview_pixel(field).ravel()
-    n = field.geometry.n_rows * field.geometry.n_cols
-    counts = np.bincount(cells, minlength=n)
-    if (counts == 0).any():
+    mean = _cell_means(image, field)
+    if mean is None:
         return None
-    flat = image.ravel()
-    mean = np.bincount(cells, weights=flat, minlength=n) / counts
-    square = np.bincount(cells, weights=flat**2, minlength=n) / counts
+    square = _cell_means(image**2, field)
     spread = np.sqrt(np.maximum(square - mean**2, 0.0))
     grid = mean.reshape(field.geometry.n_rows, field.geometry.n_cols)
     gradient = np.hypot(ndimage.sobel(grid, 0, mode="nearest"), ndimage.sobel(grid, 1, mode="nearest")).ravel()
@@ -94,11 +100,5 @@ def survey_edge_prior(overview: np.ndarray, field: FieldConfig, sigma: float = 0
     cell holds no survey pixel.
     """
     image = _overview_image(overview, field)
-    cells = cell_of_overview_pixel(field).ravel()
-    n = field.geometry.n_rows * field.geometry.n_cols
-    counts = np.bincount(cells, minlength=n)
-    if (counts == 0).any():
-        return None
     smooth = ndimage.gaussian_filter(image, sigma, mode="nearest") if sigma > 0 else image
-    edges = np.hypot(ndimage.sobel(smooth, 0, mode="nearest"), ndimage.sobel(smooth, 1, mode="nearest"))
-    return np.bincount(cells, weights=edges.ravel(), minlength=n) / counts
+    return _cell_means(np.hypot(ndimage.sobel(smooth, 0, mode="nearest"), ndimage.sobel(smooth, 1, mode="nearest")), field)
