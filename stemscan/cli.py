@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 TRAINERS: dict[str, tuple[str, str]] = {
     "dcnn": ("stemscan.agents.train.dcnn", "train the DCNN atom/defect segmenter"),
     "rvae": ("stemscan.agents.train.rvae", "pre-train the rotationally invariant VAE"),
-    "ppo": ("stemscan.agents.train.ppo", "train the PPO scanning policy"),
+    "ppo": ("stemscan.agents.train.ppo_cli", "train the PPO scanning policy"),
 }
 
 

@@ -13,7 +13,7 @@ cell to the env's action mode, so it also drives continuous-action envs.
 The policy file is never unpickled: ``ppo_policy.safetensors`` holds
 ``policy.state_dict()`` and ``ppo_policy.json`` the spaces and keyword
 arguments that rebuild the network (see :func:`load_policy`).  Train one with
-``stemscan train ppo`` (:mod:`stemscan.agents.train.ppo`).
+``stemscan train ppo`` (:mod:`stemscan.agents.train.ppo_cli`, training in :mod:`stemscan.agents.train.ppo`).
 """
 
 from __future__ import annotations

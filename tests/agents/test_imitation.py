@@ -63,9 +63,9 @@ def test_imitation_lowers_the_cross_entropy() -> None:
 
     from stemscan.agents.ppo import extractor_class
     from stemscan.agents.train.imitation import imitate
-    from stemscan.agents.train.ppo import _make_vec_env
+    from stemscan.agents.train.ppo_envs import make_vec_env
 
-    env = _make_vec_env(["nanoparticles"], 2, {**TINY, "action_mode": "grid", "num_scenes": 2}, "dummy")
+    env = make_vec_env(["nanoparticles"], 2, {**TINY, "action_mode": "grid", "num_scenes": 2}, "dummy")
     model = PPO("MultiInputPolicy", env, seed=0, device="cpu", n_steps=16, batch_size=16,
                 policy_kwargs={"features_extractor_class": extractor_class("CellBlockExtractor"),
                                "features_extractor_kwargs": {"cell_grid": [4, 4]}})  # fmt: skip

@@ -8,7 +8,9 @@
   :mod:`~stemscan.agents.train.rvae_loss` (ELBO, offline loop);
   :mod:`~stemscan.agents.train.rvae_online` is the in-episode trainer of ``rvae-bo``;
 * :mod:`~stemscan.agents.train.ppo` — the PPO policy (``PPOTrainConfig``,
-  ``train_ppo``, ``stemscan train ppo``), reading :mod:`~stemscan.agents.train.ppo_hyperparams`.
+  ``train_ppo``), reading :mod:`~stemscan.agents.train.ppo_hyperparams`, on the
+  envs of :mod:`~stemscan.agents.train.ppo_envs`; ``stemscan train ppo`` is
+  :mod:`~stemscan.agents.train.ppo_cli`.
 
 Every command writes to its ``--out`` (default: the working directory or
 ``runs/``), never into the installed package.  Modules import torch only

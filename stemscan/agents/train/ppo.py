@@ -1,7 +1,8 @@
 """Train the PPO scanning policy (stable-baselines3) on STEMScan-v0 and save it as safetensors.
 
-``stemscan train ppo`` (``configure`` / ``run``), the options
-(:class:`PPOTrainConfig`) and the plain function :func:`train_ppo`.  Hyperparameters come from a TOML file in the style of
+The options (:class:`PPOTrainConfig`) and the plain function
+:func:`train_ppo`; the command ``stemscan train ppo`` is
+:mod:`stemscan.agents.train.ppo_cli`, the envs :mod:`stemscan.agents.train.ppo_envs`.  Hyperparameters come from a TOML file in the style of
 rl-baselines3-zoo (default: ``stemscan/agents/hyperparams/ppo.toml``, read by
 :mod:`stemscan.agents.train.ppo_hyperparams`); the
 vectorised envs cycle over scene families, SB3's ``EvalCallback`` evaluates
@@ -12,15 +13,10 @@ generators, and their states are restored afterwards.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import dataclasses
-import functools
 import os
-import random
-import shlex
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from stemscan.agents.train.imitation import ImitationConfig, imitate
+from stemscan.agents.train.ppo_envs import isolated_global_rngs, make_vec_env
 from stemscan.agents.train.ppo_hyperparams import (
     DEFAULT_EXTRACTOR,
     DEFAULT_HYPERPARAMS,
@@ -38,11 +35,10 @@ from stemscan.agents.train.ppo_hyperparams import (
     schedule,
 )
 from stemscan.atomic import atomic_path, check_output_file
-from stemscan.cli_types import int_in, positive_int, seed
 from stemscan.validation import check_int
 
 __all__ = [
-    "DEFAULT_HYPERPARAMS", "PPOTrainConfig", "TrainResult", "configure", "load_hyperparams", "run", "schedule", "train_ppo",
+    "DEFAULT_HYPERPARAMS", "HELD_OUT_START_SCENE", "PPOTrainConfig", "TrainResult", "load_hyperparams", "schedule", "train_ppo",
 ]
 
 #: First scene seed of the evaluation pool when training on a pool (disjoint from training's ``0 … N − 1``).
@@ -68,64 +64,6 @@ class TrainResult:
     eval_timesteps: np.ndarray
     eval_mean_reward: np.ndarray
     curve_path: Path | None
-
-
-@contextlib.contextmanager
-def _isolated_global_rngs() -> Iterator[None]:
-    """Restore Python's, NumPy's and torch's global RNG states on exit (SB3 seeds them)."""
-    import torch
-
-    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
-    try:
-        yield
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.set_rng_state(states[2])
-
-
-@functools.cache
-def _reseeding_dummy_vec_env_class() -> type:
-    """``DummyVecEnv`` subclass that reseeds on every ``reset()`` when ``fixed_seed`` is set (SB3 imported lazily)."""
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    class ReseedingDummyVecEnv(DummyVecEnv):
-        fixed_seed: int | None = None
-
-        def reset(self) -> Any:
-            if self.fixed_seed is not None:
-                self.seed(self.fixed_seed)
-            return super().reset()
-
-    return ReseedingDummyVecEnv
-
-
-def _make_vec_env(
-    families: list[str], n_envs: int, env_kwargs: dict[str, Any], vec_env: str, fixed_seed: int | None = None
-) -> Any:
-    """``n_envs`` Monitor-wrapped STEMScan envs, env ``i`` on family ``families[i % len]``.
-
-    With ``fixed_seed`` (evaluation), every ``reset()`` of the vector env
-    reseeds env ``i`` with ``fixed_seed + i``, so each evaluation replays the
-    same episodes and the learning curve compares like with like.
-    """
-    import gymnasium as gym
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import SubprocVecEnv
-
-    import stemscan  # noqa: F401  (registers the env id)
-
-    def factory(family: str) -> Any:
-        return lambda: Monitor(gym.make(ENV_ID, scene=family, **env_kwargs))
-
-    fns = [factory(families[i % len(families)]) for i in range(n_envs)]
-    if vec_env == "dummy":
-        env = _reseeding_dummy_vec_env_class()(fns)
-        env.fixed_seed = fixed_seed
-        return env
-    if vec_env == "subproc":
-        return SubprocVecEnv(fns)
-    raise ValueError(f"vec_env must be 'dummy' or 'subproc', got {vec_env!r}")
 
 
 def _plot_curve(timesteps: np.ndarray, rewards: np.ndarray, stds: np.ndarray, path: Path, title: str) -> None:
@@ -272,12 +210,12 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(int(num_threads))
     try:
-        with _isolated_global_rngs(), threadpool_limits(limits=int(num_threads)):
-            train_env = _make_vec_env(families, n_envs, train_kwargs, params.get("vec_env", "dummy"))
-            eval_env = _make_vec_env(families, n_envs, eval_kwargs, "dummy", fixed_seed=seed + eval_offset)
+        with isolated_global_rngs(), threadpool_limits(limits=int(num_threads)):
+            train_env = make_vec_env(families, n_envs, train_kwargs, params.get("vec_env", "dummy"))
+            eval_env = make_vec_env(families, n_envs, eval_kwargs, "dummy", fixed_seed=seed + eval_offset)
             geometry = train_env.envs[0].unwrapped.geometry if hasattr(train_env, "envs") else None
             if geometry is None:
-                geometry = _make_vec_env(families[:1], 1, env_kwargs, "dummy").envs[0].unwrapped.geometry
+                geometry = make_vec_env(families[:1], 1, env_kwargs, "dummy").envs[0].unwrapped.geometry
             extractor_kwargs = {**policy_kwargs_json.get("features_extractor_kwargs", {}), "cell_grid": [geometry.n_rows, geometry.n_cols]}
             policy_kwargs_json["features_extractor_kwargs"] = extractor_kwargs
             policy_kwargs_json["activation_fn"] = activation
@@ -355,30 +293,6 @@ def train_ppo(out: str | os.PathLike, config: PPOTrainConfig | None = None, comm
     return TrainResult(out, int(model.num_timesteps), wall_s, eval_timesteps, eval_mean, drawn)
 
 
-# ------------------------------------------------------------------------ CLI
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``stemscan train ppo``."""
-    parser.add_argument("--out", default="runs/ppo/ppo_policy.safetensors", help="output policy (.safetensors; .json beside it)")
-    parser.add_argument("--seed", type=seed, default=0, help="seed of the model and the envs (default 0)")
-    parser.add_argument("--timesteps", type=int_in(0, 10**10), default=None, help="env steps in total (default: the hyperparameter file's n_timesteps; 0: imitation of the oracle only)")
-    parser.add_argument("--scenes", default="all", help="comma-separated scene families, or 'all' (default)")
-    parser.add_argument("--hyperparams", default=None, help="zoo-style TOML file (default: the packaged ppo.toml)")
-    parser.add_argument("--n-envs", type=int_in(1, 1024), default=None, help="vectorised envs (default: from the file)")
-    parser.add_argument("--log-dir", default="runs/ppo", help="TensorBoard logs and evaluations.npz (default runs/ppo)")
-    parser.add_argument("--eval-freq", type=positive_int, default=None, help="env steps between evaluations (default: from the file)")
-    parser.add_argument("--eval-episodes", type=int_in(1, 100_000), default=None, help="episodes per evaluation (default: from the file)")
-    parser.add_argument("--curve", default=None, help="draw the learning curve to this PNG")
-    parser.add_argument("--threads", type=int_in(1, 1024), default=1, help="torch threads (default 1)")
-    parser.add_argument(
-        "--num-scenes", type=int_in(0, 100_000), default=None,
-        help="train on a pool of N scenes per family (seeds 0..N-1), evaluate on held-out ones; 0: a new scene every "
-             "episode (default: the hyperparameter file's num_scenes)",
-    )  # fmt: skip
-    parser.add_argument("--no-tensorboard", action="store_true", help="do not log to TensorBoard")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: a tqdm bar with env steps/s)")
-    parser.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old commands
-
-
 def _progress_callback(total: int) -> Any:
     """An SB3 callback drawing a tqdm bar over the env steps of ``model.learn`` (SB3's own bar needs ``rich``)."""
     from stable_baselines3.common.callbacks import BaseCallback
@@ -403,50 +317,3 @@ def _progress_callback(total: int) -> Any:
             self.bar.close()
 
     return TqdmSteps(total)
-
-
-def _command_args(args: argparse.Namespace) -> list[str]:
-    """The options of ``args`` as a command line (recorded in the policy's provenance)."""
-    flags = {
-        "out": "--out", "seed": "--seed", "timesteps": "--timesteps", "scenes": "--scenes",
-        "hyperparams": "--hyperparams", "n_envs": "--n-envs", "log_dir": "--log-dir", "eval_freq": "--eval-freq",
-        "eval_episodes": "--eval-episodes", "curve": "--curve", "threads": "--threads", "num_scenes": "--num-scenes",
-    }
-    words: list[str] = []
-    for attr, flag in flags.items():
-        value = getattr(args, attr, None)
-        if value is not None:
-            words += [flag, str(value)]
-    for attr, flag in (("no_tensorboard", "--no-tensorboard"), ("no_progress", "--no-progress")):
-        if getattr(args, attr, False):
-            words.append(flag)
-    return words
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``stemscan train ppo``."""
-    scenes = None if args.scenes in (None, "", "all") else [s.strip() for s in args.scenes.split(",") if s.strip()]
-    command = "stemscan train ppo " + " ".join(shlex.quote(a) for a in _command_args(args))
-    config = PPOTrainConfig(
-        seed=args.seed,
-        timesteps=args.timesteps,
-        scenes=scenes,
-        hyperparams=args.hyperparams,
-        n_envs=args.n_envs,
-        log_dir=args.log_dir,
-        eval_freq=args.eval_freq,
-        n_eval_episodes=args.eval_episodes,
-        curve_path=args.curve,
-        tensorboard=not args.no_tensorboard,
-        num_threads=args.threads,
-        progress_bar=not args.no_progress,
-        num_scenes=getattr(args, "num_scenes", None),
-    )
-    result = train_ppo(args.out, config, command=command)
-    rate = result.timesteps / result.wall_s if result.wall_s > 0 else float("nan")
-    print(f"trained {result.timesteps} steps in {result.wall_s:.0f} s ({rate:.0f} env steps/s) -> {result.policy_path}")
-    if result.eval_timesteps.size:
-        print(f"last evaluation: mean reward {result.eval_mean_reward[-1]:.2f} at {result.eval_timesteps[-1]} steps")
-    if result.curve_path is not None:
-        print(f"learning curve -> {result.curve_path}")
-    return 0
