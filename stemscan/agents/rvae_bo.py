@@ -39,52 +39,40 @@ batches and reparameterisation noise) flows from the agent's seed through a
 ``torch.Generator``; the model is reset to its starting weights each episode,
 so the same seed gives the same actions.
 
-Most of this module is documentation and option checks; the decision path is
-:meth:`RVAEBOAgent.descriptor` -> ``_describe_all`` -> the BO core, and the
-computations it calls live in :mod:`stemscan.agents.features` (windows,
-lattice recognition, latents, reports) and
-:mod:`stemscan.agents.train.rvae_online`.
+This module is the agent's options, episode state and survey prior; the
+decision path is :meth:`RVAEBOAgent.descriptor` -> ``_describe_all`` -> the BO
+core (:mod:`stemscan.agents.rvae_descriptor`), its keywords are checked and
+its models loaded by :mod:`stemscan.agents.rvae_options`, and the
+computations live in :mod:`stemscan.agents.features` (windows, lattice
+recognition, latents, reports) and :mod:`stemscan.agents.train.rvae_online`.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
 from stemscan.agents.bo import BOAgent, BOOptions
-from stemscan.agents.features.latents import (
-    ANGLE,
-    DESCRIPTORS,
-    choose_target,
-    describe_patches,
-    domain_values,
-    example_target,
-)
+from stemscan.agents.features.latents import ANGLE
 from stemscan.agents.features.lattice_estimate import PerovskiteEstimate
 from stemscan.agents.features.survey import survey_edge_prior, survey_gradient_prior
-from stemscan.agents.features.windows import CENTRINGS, LatticeWindowCutter, patch_windows
-from stemscan.agents.rvae import encode, load_rvae, new_model, pretrained_path
+from stemscan.agents.features.windows import LatticeWindowCutter
 from stemscan.agents.rvae_configuration import AUTO, AUTO_SETTINGS, SelfConfiguration, parse_example
+from stemscan.agents.rvae_descriptor import LatentDescriptor
+from stemscan.agents.rvae_options import BOUNDARIES, SURVEY_PRIORS, check_options, load_models
 from stemscan.agents.rvae_report import LatentReport
 from stemscan.agents.train.rvae_online import OnlineTrainer
-from stemscan.validation import check_int, check_number, check_positive
+from stemscan.validation import check_positive
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["AUTO", "AUTO_SETTINGS", "BOUNDARIES", "RVAEBOAgent", "SURVEY_PRIORS"]
 
-#: Boundary-search criteria (``boundary=``): the BO core's ``search`` targets (:class:`~stemscan.agents.bo.BOAgent`).
-BOUNDARIES = ("change", "straddle")
 
-#: Survey statistics offered as the BO prior (see :meth:`RVAEBOAgent.prior`).
-SURVEY_PRIORS = ("edges", "gradient")
-
-
-class RVAEBOAgent(SelfConfiguration, LatentReport, BOAgent):
+class RVAEBOAgent(LatentDescriptor, SelfConfiguration, LatentReport, BOAgent):
     """BO on a rotationally invariant VAE latent of atom-centred windows.
 
     Args:
@@ -195,55 +183,25 @@ class RVAEBOAgent(SelfConfiguration, LatentReport, BOAgent):
         polar_fold: int = 4,
         **core: Unpack[BOOptions],
     ) -> None:
-        if descriptor is not None and descriptor not in DESCRIPTORS:
-            raise ValueError(f"unknown descriptor {descriptor!r}; valid: None (automatic), {', '.join(DESCRIPTORS)}")
-        for name, value, low in (
-            ("online_steps", online_steps, 0), ("batch_size", batch_size, 1), ("buffer_size", buffer_size, 1),
-            ("min_distance", min_distance, 1), ("max_windows", max_windows, 1),
-        ):
-            check_int(name, value, low)
-        check_positive("lr", lr)
-        check_number("smoothing", smoothing, 0.0)
-        check_number("threshold", threshold)
-        if survey_prior not in SURVEY_PRIORS:
-            raise ValueError(f"unknown survey_prior {survey_prior!r}; valid: {', '.join(SURVEY_PRIORS)}")
+        check_options(
+            descriptor=descriptor, online_steps=online_steps, batch_size=batch_size, buffer_size=buffer_size,
+            min_distance=min_distance, max_windows=max_windows, lr=lr, smoothing=smoothing, threshold=threshold,
+            survey_prior=survey_prior, boundary=boundary, boundary_kappa=boundary_kappa, polar_fold=polar_fold,
+            edge_px=edge_px, centring=centring, lattice_px=lattice_px, weights=weights,
+        )
         self.survey_prior = survey_prior
         self.contrast_cells = check_positive("contrast_cells", contrast_cells)
-        if boundary is not None and boundary != AUTO and boundary not in BOUNDARIES:
-            raise ValueError(
-                f"unknown boundary {boundary!r}; valid: {AUTO!r}, None, {', '.join(map(repr, BOUNDARIES))}"
-            )
-        check_number("boundary_kappa", boundary_kappa, 0.0)
-        check_int("polar_fold", polar_fold, 2)
-        if edge_px is not None:
-            check_number("edge_px", edge_px, 0.0)
         self.boundary_kappa = float(boundary_kappa)
         self.polar_fold = int(polar_fold)
         self.boundary_classes = self.polar_fold  # the core's straddle classes: the polarisation directions
-        if centring != AUTO and centring not in CENTRINGS:
-            raise ValueError(f"unknown centring {centring!r}; valid: {AUTO!r}, {', '.join(CENTRINGS)}")
-        if lattice_px is not None or centring == "lattice":
-            bad = isinstance(lattice_px, bool) or not isinstance(lattice_px, (int, float)) or not np.isfinite(lattice_px)
-            if bad or lattice_px <= 0:
-                raise ValueError(f"lattice_px must be a cell side > 0 in pixels (needed for centring='lattice'), got {lattice_px!r}")
-        if centring == AUTO and weights is not None:
-            raise ValueError("weights= belong to one kind of window: give centring='peak' or 'lattice' with them")
         #: What the operator asked for (``AUTO``/None = the agent decides), as passed.
         self.requested: dict[str, Any] = {
             "centring": centring, "descriptor": descriptor, "boundary": boundary, "edge_px": edge_px,
             "lattice_px": None if lattice_px is None else float(lattice_px),
         }
-        if weights is not None and not isinstance(weights, str):
-            raise TypeError(f"weights must be a path string or None, got {type(weights).__name__}")
         self.model_path = weights
         self.pretrained = bool(pretrained)
-        # One model per centring the episode may use: both when the agent chooses.
-        self._models: dict[str, tuple[Any, dict[str, Any]]] = {}
-        for kind in CENTRINGS if centring == AUTO else (centring,):
-            base = load_rvae(weights if weights is not None else pretrained_path(kind))
-            if not self.pretrained:
-                base = new_model(base.config, 0 if seed is None else int(seed))
-            self._models[kind] = (base, copy.deepcopy(base.state_dict()))
+        self._models = load_models(centring, weights, self.pretrained, seed)
         self.model = self._models["peak" if centring == AUTO else centring][0]
         latent_dim = max(model.config.latent_dim for model, _ in self._models.values())
         valid_target = isinstance(target, (int, np.integer)) and not isinstance(target, bool) and 0 <= target < latent_dim
@@ -358,98 +316,3 @@ class RVAEBOAgent(SelfConfiguration, LatentReport, BOAgent):
 
     def initial_cells(self) -> list[int]:
         return [] if self._example_cell is None else [self._example_cell]
-
-    # --------------------------------------------------------- descriptor
-    def windows(self, patch: np.ndarray) -> np.ndarray:
-        """The windows of one patch, (N, window, window) (lattice mode: at the current lattice angle)."""
-        return self._cut(patch)[0]
-
-    def _cut(self, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Windows of one patch and their centres, patch pixels (:func:`~stemscan.agents.features.windows.patch_windows`)."""
-        return patch_windows(
-            patch, self.model.config.window, self.smoothing, self.min_distance, self.threshold, self.max_windows,
-            centring=self.centring, lattice_px=self.lattice_px, lattice_angle=self.lattice_angle,
-            scale=self.window_scale,
-        )
-
-    def _lattice_windows(self, patch: np.ndarray) -> np.ndarray:
-        """Lattice mode: the patch's windows at the pooled lattice angle and cell (earlier patches re-cut when they move)."""
-        windows, recut = self._cutter.add(patch)
-        self.lattice_angle = self._cutter.angle
-        self.lattice_px, self.window_scale = self._cutter.lattice_px, self._cutter.scale
-        if recut is not None:
-            self._windows = recut
-        return windows
-
-    def descriptor(self, observation: dict[str, np.ndarray]) -> float:
-        if self._pending is not None:
-            if self._hold_back(observation):
-                self._descriptors = [0.0] * len(self._pending)  # no values yet: the core scans space-filling
-                return 0.0
-            self._descriptors = self._describe_all()
-            return self._descriptors[-1]
-        self._add_patch(observation)
-        self._descriptors = self._describe_all()
-        return self._descriptors[-1]
-
-    def _add_patch(self, observation: dict[str, np.ndarray]) -> None:
-        """Windows of a newly measured patch into the episode's buffers, and the online training steps."""
-        position = np.asarray(observation["position"], dtype=np.float64)
-        corner = self.field.geometry.from_continuous(position)
-        if self.centring == "lattice":
-            windows = self._lattice_windows(observation["patch"])
-        else:
-            windows, centres = self._cut(observation["patch"])
-            self._window_centres.append(np.asarray(centres, dtype=np.float64).reshape(-1, 2) + np.array(corner, dtype=np.float64))
-            self._patches.append(np.array(observation["patch"], dtype=np.float32))
-        self._windows.append(windows)
-        self._positions.append(position)
-        self._corners.append(corner)
-        if self._example_cell is not None and self._example_windows is None:
-            cell = self.field.cell_of_position(np.asarray(observation["position"], dtype=np.float64))
-            if cell == self._example_cell and len(windows):
-                self._example_windows = windows
-        self.trainer.add(windows)
-        self.trainer.step(self.online_steps)
-
-    def redescribe(self) -> list[float] | None:
-        return list(self._descriptors)
-
-    def target_candidates(self) -> list[int | str]:
-        """What the automatic rule chooses from: every ``z`` index, plus the angle in lattice mode."""
-        z = list(range(self.model.config.latent_dim))
-        return z + [ANGLE] if self.centring == "lattice" else z
-
-    def _describe_all(self) -> list[float]:
-        """Descriptors of every patch so far under the current model and target."""
-        latents = [encode(self.model, w) for w in self._windows]
-        self._latents = latents
-        example = None if self._example_windows is None else encode(self.model, self._example_windows)
-        if self.target is not None:
-            target = self.target
-        elif example is not None and any(len(z) for z in latents):
-            target = example_target(latents, example, self.target_candidates())
-        else:
-            target = choose_target(latents, self.target_candidates())
-        self.chosen_target = target
-        g = self.field.geometry
-        positions = np.array(self._positions).reshape(-1, 2) * np.array([g.n_rows, g.n_cols])  # in grid cells
-        return describe_patches(latents, target, self.descriptor_kind, example, positions, self.contrast_cells)
-
-    # ------------------------------------------------------------ report
-    # ------------------------------------------------------- boundary search
-    def field_values(self) -> np.ndarray | None:
-        """Boundary search: per measured patch, its signed domain value (NaN rows for patches without windows).
-
-        Angle target: the patch mean of ``(cos α, sin α)``, ``α`` the angle
-        latent measured from the fitted polarisation frame
-        (:func:`~stemscan.agents.features.latents.polar_offset`), so the
-        ``polar_fold`` domain directions sit at ``α = 2πk / polar_fold``.
-        ``z`` target: the patch mean minus the median over patches (level 0).
-        The BO core models this field and scans where it changes.
-
-        Returns:
-            ``(n_patches, d)`` values, or None before any patch has windows.
-        """
-        target = self.chosen_target if self.chosen_target is not None else 0
-        return domain_values(self._latents, target, self.polar_fold)
