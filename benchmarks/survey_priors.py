@@ -1,0 +1,117 @@
+"""The BO workflows' survey priors compared on development seeds: cell ranking and gain (issue 20, item 6).
+
+Two measurements, development seeds only (the paper suite reports on 0-9):
+
+* **ranking**: for each scene, the weight of the features each grid cell
+  holds (each feature's weight spread over its pixels) is the best any
+  prior could point at; a prior's score at ``k`` is the weight in the
+  ``k`` cells it rates highest over the weight in the best ``k`` cells
+  (13 and 26: the sub-scans of the 5 % and 10 % budgets).  Seeds 100-119
+  by default; no agent runs, seconds.
+* **gain** (``--gains``): ``linear-bo`` with each prior
+  (``survey_prior="gradient"``: Sobel gradient of the cell-mean map;
+  ``"edges"``: the survey's edge strength averaged per cell) on seeds
+  100-109 at both budgets, IQM gain per family through the benchmark's
+  runner (~1 min per prior on 2 cores).
+
+Usage::
+
+    python benchmarks/survey_priors.py
+    python benchmarks/survey_priors.py --gains --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import stemscan  # noqa: F401  (registers STEMScan-v0)
+from stemscan.agents.base import FieldConfig
+from stemscan.agents.features.survey import survey_edge_prior, survey_gradient_prior
+from stemscan.benchmarks.aggregate import iqm
+from stemscan.benchmarks.runner import run_grid
+from stemscan.benchmarks.spec import expand_grid
+from stemscan.benchmarks.store import load_results
+from stemscan.cli_types import positive_int, seed_list
+
+FAMILIES = ("ferroelectric-domains", "lattice-defects", "nanoparticles", "phase-separated")
+PRIORS = {"gradient": survey_gradient_prior, "edges": survey_edge_prior}
+TOP = (13, 26)
+
+
+def cell_weights(env: gym.Env) -> np.ndarray:
+    """``(n_cells,)`` feature weight inside each grid cell of the reset env (each feature's weight spread over its pixels)."""
+    base = env.unwrapped
+    labels, weights = base._labels, base.tracker.weights
+    area = np.bincount(labels.ravel(), minlength=len(weights)).astype(np.float64)
+    area[0] = np.inf  # label 0 is no feature
+    per_pixel = (weights / area)[labels]
+    g = base.geometry
+    rows, cols = g.cell_rows(np.arange(base.shape[0])), g.cell_cols(np.arange(base.shape[1]))
+    cells = rows[:, None] * g.n_cols + cols[None, :]
+    return np.bincount(cells.ravel(), weights=per_pixel.ravel(), minlength=g.n_cells)
+
+
+def ranking(seeds: list[int]) -> dict[tuple[str, str, int], float]:
+    """Mean ranking score per (family, prior, k) over ``seeds``."""
+    scores: dict[tuple[str, str, int], list[float]] = {}
+    for family in FAMILIES:
+        env = gym.make("STEMScan-v0", scene=family)
+        field = FieldConfig(env)
+        for seed in seeds:
+            obs, _ = env.reset(seed=seed)
+            value = cell_weights(env)
+            for name, prior in PRIORS.items():
+                order = np.argsort(-prior(obs["overview"], field), kind="stable")
+                for k in TOP:
+                    best = np.sort(value)[::-1][:k].sum()
+                    scores.setdefault((family, name, k), []).append(value[order[:k]].sum() / best)
+    return {key: float(np.mean(v)) for key, v in scores.items()}
+
+
+def gains(seeds: list[int], workers: int) -> dict[tuple[str, str], float]:
+    """IQM gain of ``linear-bo`` per (family, prior) over ``seeds`` and the budgets 5 % and 10 %."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="stemscan-priors-") as folder:
+        for name in PRIORS:
+            path = Path(folder) / f"{name}.sqlite"
+            specs = expand_grid(["linear-bo"], FAMILIES, seeds, [0.05, 0.1], agent_kwargs={"linear-bo": {"survey_prior": name}})
+            run_grid(specs, path, workers=workers, progress=False)
+            rows = load_results(path, as_frame=False)
+            for family in FAMILIES:
+                out[(family, name)] = float(iqm(np.array([r["gain"] for r in rows if r["scene"] == family])))
+                assert all(json.loads(r["agent_kwargs"]) == {"survey_prior": name} for r in rows)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=seed_list, default=list(range(100, 120)), help="ranking seeds (default 100-119)")
+    parser.add_argument("--gains", action="store_true", help="also run linear-bo with each prior")
+    parser.add_argument("--gain-seeds", type=seed_list, default=list(range(100, 110)), help="gain seeds (default 100-109)")
+    parser.add_argument("--workers", type=positive_int, default=2)
+    args = parser.parse_args()
+    scores = ranking(args.seeds)
+    print(f"ranking: share of the best attainable cell weight in the prior's top k cells, seeds {args.seeds[0]}-{args.seeds[-1]}")
+    print("| prior | " + " | ".join(f"{f} k={k}" for f in FAMILIES for k in TOP) + " | mean |")
+    print("|---|" + "---:|" * (len(FAMILIES) * len(TOP) + 1))
+    for name in PRIORS:
+        values = [scores[(f, name, k)] for f in FAMILIES for k in TOP]
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} |")
+    if args.gains:
+        result = gains(args.gain_seeds, args.workers)
+        print(f"\nlinear-bo IQM gain, seeds {args.gain_seeds[0]}-{args.gain_seeds[-1]}, budgets 5 % and 10 %")
+        print("| prior | " + " | ".join(FAMILIES) + " | mean |")
+        print("|---|" + "---:|" * (len(FAMILIES) + 1))
+        for name in PRIORS:
+            values = [result[(f, name)] for f in FAMILIES]
+            print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
