@@ -8,19 +8,18 @@ of addresses (:func:`env_addresses`, refreshed after each reset of a
 sub-env) and runs :func:`~stemscan.envs.record.acquire_patch` for every
 active sub-env in one call, with no Python per sub-env.
 
-The uniforms come from each sub-env's own ``np_random``, read in the kernel
-through its bit generator's C interface (``next_double``, the function
-``Generator.random`` calls per value): the same numbers in the same order
-as ``np_random.random(n)``, so every sub-env's noise is bit for bit that of
-a single env with the same seed (``tests/envs/test_vector_env.py``,
-``tests/envs/test_golden.py``).  :func:`uniform_fill` exposes that read
-on its own (tested against ``Generator.random``).
+The random numbers come from each sub-env's own ``np_random``, read in the
+kernel through its bit generator's C interface
+(:mod:`stemscan.envs.bit_generator`): the same numbers in the same order as
+a single env draws them, so every sub-env's noise is bit for bit that of a
+single env with the same seed (``tests/envs/test_vector_env.py``,
+``tests/envs/test_golden.py``).
 
 A step is memory-bound: a sub-scan at a random place reads ~6 per-pixel
 maps (sampler state, labels, episode stamp/measured) over 32 scattered rows each,
 and N sub-envs over a scene pool hold hundreds of MB of them.  So the
 kernels prefetch (``llvm.prefetch``, a hint with no effect on results) a
-sub-scan's rows before reading its uniforms, and the next sub-env's rows
+sub-scan's rows before drawing it, and the next sub-env's rows
 while the current one is drawn: ~2× the steps/s of the same loops without.
 
 The addresses are only valid while the arrays and generators they point to
@@ -30,8 +29,6 @@ are alive: the caller keeps the owning sub-env (and :func:`env_addresses`'s
 
 from __future__ import annotations
 
-import ctypes
-
 import numba
 import numpy as np
 from llvmlite import ir
@@ -39,14 +36,15 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from stemscan.envs.bit_generator import rng_address
 from stemscan.envs.record import acquire_patch
 from stemscan.envs.shot_noise import poisson_fill
 
-__all__ = ["N_ADDRESSES", "acquire_from_rng", "env_addresses", "rng_address", "sample_patches", "step_envs", "uniform_fill", "uniforms_needed"]
+__all__ = ["N_ADDRESSES", "acquire_from_rng", "env_addresses", "sample_patches", "step_envs"]
 
-#: Columns of the address table: the arrays of :func:`step_envs`, then ``next_double`` and its state.
+#: Columns of the address table: the arrays of :func:`step_envs`, then ``next_uint64`` and its state.
 (_MEAN, _ROW, _AUX, _LABELS, _STAMP, _MEASURED, _LABEL_SCANNED, _PENDING, _SURVEY, _COARSE_SUMS,
- _COARSE_U8, _COUNTS_TO_PATCH, _NEXT_DOUBLE, _RNG_STATE) = range(14)  # fmt: skip
+ _COARSE_U8, _COUNTS_TO_PATCH, _NEXT_UINT64, _RNG_STATE) = range(14)  # fmt: skip
 N_ADDRESSES = 14
 
 
@@ -57,19 +55,6 @@ def _as_pointer(typingctx, address):  # noqa: ANN001, ANN202, ARG001
 
     def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
         return builder.inttoptr(args[0], cgutils.voidptr_t)
-
-    return sig, codegen
-
-
-@intrinsic
-def _next_double(typingctx, function, state):  # noqa: ANN001, ANN202, ARG001
-    """``function(state)`` for a C ``double (*)(void *)`` at address ``function``."""
-    sig = types.float64(types.int64, types.int64)
-
-    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
-        function_type = ir.FunctionType(ir.DoubleType(), [cgutils.voidptr_t])
-        pointer = builder.inttoptr(args[0], function_type.as_pointer())
-        return builder.call(pointer, [builder.inttoptr(args[1], cgutils.voidptr_t)])
 
     return sig, codegen
 
@@ -118,30 +103,6 @@ def _prefetch_rows(array, r0, c0, rows, cols):  # noqa: ANN001, ANN202
             line += 64
 
 
-def rng_address(rng: np.random.Generator) -> tuple[int, int]:
-    """``(address of next_double, address of its state)`` of ``rng``'s bit generator."""
-    interface = rng.bit_generator.ctypes
-    return ctypes.cast(interface.next_double, ctypes.c_void_p).value, int(interface.state_address)
-
-
-@numba.njit(cache=True, nogil=True)
-def _uniform_fill(function, state, out):  # noqa: ANN001, ANN202
-    for k in range(out.shape[0]):
-        out[k] = _next_double(function, state)
-
-
-def uniform_fill(rng: np.random.Generator, out: np.ndarray) -> None:
-    """Fill ``float64`` ``out`` with what ``rng.random(out.size)`` would return, advancing ``rng`` alike."""
-    if out.dtype != np.float64 or out.ndim != 1 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a contiguous 1-D float64 array, got {out.dtype} {out.shape}")
-    _uniform_fill(*rng_address(rng), out)
-
-
-def uniforms_needed(pixels: int) -> int:
-    """Uniforms for a first block of ``pixels`` draws (:meth:`ShotNoiseMap.sample`'s block size)."""
-    return 5 * pixels // 2 + 16
-
-
 def _address(array: np.ndarray, dtype: type, ndim: int, keep: list) -> int:
     if array.dtype != dtype or array.ndim != ndim or not array.flags.c_contiguous:
         raise ValueError(f"internal: step_envs needs a contiguous {np.dtype(dtype)} {ndim}-D array, got {array.dtype} {array.shape}")
@@ -170,7 +131,7 @@ def env_addresses(env, out: np.ndarray, keep: list) -> None:  # noqa: ANN001
     out[_COARSE_SUMS] = _address(env._coarse_sums, np.float64, 3, keep)
     out[_COARSE_U8] = _address(env._coarse_u8, np.uint8, 3, keep)
     out[_COUNTS_TO_PATCH] = _address(env._counts_to_patch, np.float32, 1, keep)
-    out[_NEXT_DOUBLE], out[_RNG_STATE] = rng_address(env.np_random)
+    out[_NEXT_UINT64], out[_RNG_STATE] = rng_address(env.np_random)
     keep.append(env.np_random)
 
 
@@ -184,7 +145,8 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
     episodes: np.ndarray,
     inverse_full_scale: np.ndarray,
     background: np.float32,
-    keep: np.ndarray,
+    means: np.ndarray,
+    threshold: np.ndarray,
     alias: np.ndarray,
     log_factorial: np.ndarray,
     row_cell: np.ndarray,
@@ -192,7 +154,6 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
     cell_scale_255: np.ndarray,
     height: int,
     width: int,
-    uniforms: np.ndarray,
     counts: np.ndarray,
     patches: np.ndarray,
     n_new: np.ndarray,
@@ -207,16 +168,14 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
         n_labels, table_length: ``int64`` (N,): length of the discovery arrays and of the count→patch table.
         episodes: ``int64`` (N,): each sub-env's episode stamp (:func:`~stemscan.envs.record.record_patch`).
         inverse_full_scale: ``float32`` (N,), per sub-env (its scene's full scale).
-        background, keep, alias, log_factorial, row_cell, col_cell, cell_scale_255: shared by the sub-envs
-            (:func:`~stemscan.envs.record.acquire_patch`'s arguments of those names).
+        background, means, threshold, alias, log_factorial, row_cell, col_cell, cell_scale_255: shared by the
+            sub-envs (:func:`~stemscan.envs.record.acquire_patch`'s arguments of those names).
         height, width: the field, pixels.
-        uniforms: ``float64`` scratch of at least :func:`uniforms_needed` (P²) values.
         counts: ``int64`` (P, P) scratch.
         patches: ``float32`` (N, P, P), written where active.
         n_new: ``int64`` (N,), pixels newly scanned (written where active).
         due: ``bool`` (N,), a feature may be newly discovered (written where active).
     """
-    size = counts.shape[0] * counts.shape[1]
     g = cell_scale_255.shape[0]
     for j in range(active.shape[0]):  # the first active sub-env's pixels; each later one's while the one before computes
         if active[j]:
@@ -238,42 +197,27 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
         coarse_sums = numba.carray(_as_pointer(a[_COARSE_SUMS]), (2, g, g), np.float64)
         coarse_u8 = numba.carray(_as_pointer(a[_COARSE_U8]), (2, g, g), np.uint8)
         counts_to_patch = numba.carray(_as_pointer(a[_COUNTS_TO_PATCH]), (table_length[i],), np.float32)
-        function, state = a[_NEXT_DOUBLE], a[_RNG_STATE]
         for j in range(i + 1, active.shape[0]):  # the next active sub-env's pixels load while this one computes
             if active[j]:
                 _prefetch_patch(addresses[j], corners[j, 0], corners[j, 1], counts.shape[0], counts.shape[1], width)
                 break
-        done = 0
-        while True:  # ShotNoiseMap.sample's blocks of uniforms, read from the sub-env's generator
-            block = uniforms[: uniforms_block(size - done)]
-            for k in range(block.shape[0]):
-                block[k] = _next_double(function, state)
-            done, fresh, any_due = acquire_patch(
-                mean, row, aux, keep, alias, log_factorial, block, done, counts, counts_to_patch, background,
-                inverse_full_scale[i], corners[i, 0], corners[i, 1], patches[i], stamp, episodes[i], measured, labels,
-                label_scanned, pending, survey, row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
-            )  # fmt: skip
-            if done == size:
-                break
-        n_new[i] = fresh
-        due[i] = any_due
-
-
-@numba.njit(cache=True, inline="always")
-def uniforms_block(pixels: int) -> int:
-    """Compiled twin of :func:`uniforms_needed`."""
-    return 5 * pixels // 2 + 16
+        n_new[i], due[i] = acquire_patch(
+            a[_NEXT_UINT64], a[_RNG_STATE], mean, row, aux, means, threshold, alias, log_factorial, counts,
+            counts_to_patch, background, inverse_full_scale[i], corners[i, 0], corners[i, 1], patches[i], stamp,
+            episodes[i], measured, labels, label_scanned, pending, survey, row_cell, col_cell, cell_scale_255,
+            coarse_sums, coarse_u8,
+        )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def acquire_from_rng(  # noqa: PLR0913 — the single env's whole step in one compiled call
     function: int,
     state: int,
-    uniforms: np.ndarray,
     mean: np.ndarray,
     row: np.ndarray,
     aux: np.ndarray,
-    keep: np.ndarray,
+    means: np.ndarray,
+    threshold: np.ndarray,
     alias: np.ndarray,
     log_factorial: np.ndarray,
     counts: np.ndarray,
@@ -296,43 +240,33 @@ def acquire_from_rng(  # noqa: PLR0913 — the single env's whole step in one co
     coarse_sums: np.ndarray,
     coarse_u8: np.ndarray,
 ) -> tuple[int, bool]:
-    """:func:`~stemscan.envs.record.acquire_patch` with its uniforms read from a generator (:func:`rng_address`).
+    """:func:`~stemscan.envs.record.acquire_patch` with the sub-scan's rows prefetched first.
 
-    Reads the blocks ``ShotNoiseMap.sample`` would draw (``uniforms`` is
-    scratch of at least :func:`uniforms_needed` (P²) values); returns
-    ``(new pixels, any feature due)``.
+    The single env's step; returns ``(new pixels, any feature due)``.
     """
-    size = counts.shape[0] * counts.shape[1]
     rows, cols = counts.shape
-    _prefetch_rows(row, r0, c0, rows, cols)  # the sub-scan's pixels load while the uniforms are read
+    _prefetch_rows(row, r0, c0, rows, cols)  # the sub-scan's pixels load while the first ones are drawn
     _prefetch_rows(aux, r0, c0, rows, cols)
     _prefetch_rows(mean, r0, c0, rows, cols)
     _prefetch_rows(stamp, r0, c0, rows, cols)
     _prefetch_rows(measured, r0, c0, rows, cols)
     _prefetch_rows(labels, r0, c0, rows, cols)
-    done = 0
-    while True:
-        block = uniforms[: uniforms_block(size - done)]
-        for k in range(block.shape[0]):
-            block[k] = _next_double(function, state)
-        done, fresh, any_due = acquire_patch(
-            mean, row, aux, keep, alias, log_factorial, block, done, counts, counts_to_patch, background,
-            inverse_full_scale, r0, c0, patch, stamp, episode, measured, labels, label_scanned, pending, survey,
-            row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
-        )  # fmt: skip
-        if done == size:
-            return fresh, any_due
+    return acquire_patch(
+        function, state, mean, row, aux, means, threshold, alias, log_factorial, counts, counts_to_patch, background,
+        inverse_full_scale, r0, c0, patch, stamp, episode, measured, labels, label_scanned, pending, survey,
+        row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def sample_patches(  # noqa: PLR0913
     function: int,
     state: int,
-    uniforms: np.ndarray,
     mean: np.ndarray,
     row: np.ndarray,
     aux: np.ndarray,
-    keep: np.ndarray,
+    means: np.ndarray,
+    threshold: np.ndarray,
     alias: np.ndarray,
     log_factorial: np.ndarray,
     corners: np.ndarray,
@@ -344,18 +278,12 @@ def sample_patches(  # noqa: PLR0913
     ``benchmarks/env_throughput.py`` reports); ``counts`` (P, Q) holds the
     last sub-scan.  Returns the total of all counts (so nothing is optimised away).
     """
-    size = counts.shape[0] * counts.shape[1]
     rows, cols = counts.shape
     total = 0
     for b in range(corners.shape[0]):
         _prefetch_rows(row, corners[b, 0], corners[b, 1], rows, cols)  # as the env's step does
         _prefetch_rows(aux, corners[b, 0], corners[b, 1], rows, cols)
         _prefetch_rows(mean, corners[b, 0], corners[b, 1], rows, cols)
-        done = 0
-        while done < size:
-            block = uniforms[: uniforms_block(size - done)]
-            for k in range(block.shape[0]):
-                block[k] = _next_double(function, state)
-            done = poisson_fill(mean, row, aux, keep, alias, log_factorial, block, corners[b, 0], corners[b, 1], counts, done)
+        poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_factorial, corners[b, 0], corners[b, 1], counts)
         total += counts.sum()
     return total

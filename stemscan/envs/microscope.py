@@ -60,9 +60,10 @@ class Microscope:
     def counts(self, signal: np.ndarray, electrons: float, rng: np.random.Generator) -> np.ndarray:
         """Poisson detector counts for ``electrons`` incident per sample (``Generator.poisson``).
 
-        The env draws the survey with this; sub-scans, whose means are fixed
-        for the episode, come from :class:`stemscan.envs.shot_noise.ShotNoiseMap`
-        over :meth:`expected_counts` (the same distribution, faster).
+        The training-data generators draw with this; the env's survey and
+        sub-scans, whose means are fixed for a scene, come from
+        :class:`stemscan.envs.shot_noise.ShotNoiseMap` over
+        :meth:`expected_counts` (the same distribution, faster).
 
         Args:
             signal: Scattered fraction at each sample (dimensionless).

@@ -109,14 +109,15 @@ def record_patch(  # noqa: PLR0913 — one compiled call per step, so every map 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def acquire_patch(  # noqa: PLR0913 — the whole step in one compiled call
+    function: int,
+    state: int,
     mean: np.ndarray,
     row: np.ndarray,
     aux: np.ndarray,
-    keep: np.ndarray,
+    means: np.ndarray,
+    threshold: np.ndarray,
     alias: np.ndarray,
     log_factorial: np.ndarray,
-    uniforms: np.ndarray,
-    start: int,
     counts: np.ndarray,
     counts_to_patch: np.ndarray,
     background: np.float32,
@@ -136,21 +137,18 @@ def acquire_patch(  # noqa: PLR0913 — the whole step in one compiled call
     cell_scale_255: np.ndarray,
     coarse_sums: np.ndarray,
     coarse_u8: np.ndarray,
-) -> tuple[int, int, bool]:
+) -> tuple[int, bool]:
     """Draw the sub-scan's counts (:func:`~stemscan.envs.shot_noise.poisson_fill`) and record them (:func:`record_patch`).
 
     One compiled call per step instead of two.  The counts are drawn from
-    pixel ``start`` on with ``uniforms``; when those run out first, returns
-    ``(pixel reached, -1, False)`` and records nothing: call again with fresh
-    uniforms and ``start`` = that pixel (the draws are those of
-    :meth:`~stemscan.envs.shot_noise.ShotNoiseMap.sample`).  Otherwise
-    returns ``(P × Q, new pixels, any feature due)``, the last True when a
-    label's scanned count reached ``pending`` (the discovery tracker's
-    thresholds): only then has :meth:`DiscoveryTracker.collect` anything to find.
+    the generator at ``(function, state)``
+    (:func:`~stemscan.envs.bit_generator.rng_address`), the draws of
+    :meth:`~stemscan.envs.shot_noise.ShotNoiseMap.sample`.  Returns
+    ``(new pixels, any feature due)``, the last True when a label's scanned
+    count reached ``pending`` (the discovery tracker's thresholds): only
+    then has :meth:`DiscoveryTracker.collect` anything to find.
     """
-    done = poisson_fill(mean, row, aux, keep, alias, log_factorial, uniforms, r0, c0, counts, start)
-    if done < counts.size:
-        return done, -1, False
+    poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_factorial, r0, c0, counts)
     n_new = record_patch(
         counts, counts_to_patch, background, inverse_full_scale, r0, c0, patch, stamp, episode, measured, labels,
         label_scanned, survey, row_cell, col_cell, cell_scale_255, coarse_sums, coarse_u8,
@@ -161,4 +159,4 @@ def acquire_patch(  # noqa: PLR0913 — the whole step in one compiled call
             if label_scanned[k] >= pending[k]:
                 due = True
                 break
-    return done, n_new, due
+    return n_new, due

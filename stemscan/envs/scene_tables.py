@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class SceneTables:
         label_area: ``int64`` (K + 1,) pixels per label value.
         weights: ``float64`` (K + 1,) weight per label value (index 0 is 0).
         cell_signal: ``float64`` (G, G) mean signal per coarse cell (the survey's means).
+        survey_maps: the survey sampler's state per survey dose (:meth:`survey_noise`).
     """
 
     full_scale: float
@@ -55,9 +56,23 @@ class SceneTables:
     label_area: np.ndarray
     weights: np.ndarray
     cell_signal: np.ndarray
+    survey_maps: dict[float, ShotNoiseMap] = field(default_factory=dict, compare=False, repr=False)
+
+    def survey_noise(self, microscope: Microscope, electrons: float) -> ShotNoiseMap:
+        """The sampler's state over the survey's mean counts at ``electrons`` e⁻ per sample (cached per dose)."""
+        with _LOCK:
+            cached = self.survey_maps.get(electrons)
+        if cached is None:
+            cached = ShotNoiseMap(microscope.expected_counts(self.cell_signal, electrons))
+            with _LOCK:
+                if len(self.survey_maps) >= _MAX_SURVEY_DOSES:  # envs of many survey doses on one scene: keep a few
+                    self.survey_maps.clear()
+                self.survey_maps[electrons] = cached
+        return cached
 
 
 _LOCK = threading.Lock()
+_MAX_SURVEY_DOSES = 8
 #: id(scene) -> {key: SceneTables}; an entry is dropped when its scene is garbage-collected.
 _TABLES: dict[int, dict[tuple, SceneTables]] = {}
 

@@ -2,28 +2,35 @@
 
 Every step draws a Poisson count for each pixel of a sub-scan (1,024 at the
 defaults).  ``numpy``'s general sampler spends ~60 ns a pixel on it: most
-means in a HAADF image are a few counts, and its multiplication method
-consumes ``λ + 1`` uniforms per draw.  Here the means are fixed from reset to
-the end of the episode, so the per-pixel work is done once (:class:`ShotNoiseMap`)
-and each draw costs a few nanoseconds (:func:`poisson_fill`, compiled
-with numba):
+means in a HAADF image are a few to a few tens of counts, and its
+multiplication method consumes ``λ + 1`` uniforms per draw below 10.  Here
+the means are fixed from reset to the end of the episode, so the per-pixel
+work is done once (:class:`ShotNoiseMap`) and each draw costs a few
+nanoseconds and one 64-bit random number (:func:`poisson_fill`, compiled
+with numba, reading the env's generator directly,
+:mod:`stemscan.envs.bit_generator`):
 
-* ``λ < 10`` (:data:`TABLE_MAX_MEAN`): ``λ = λ_q + δ`` with ``λ_q = q / 16``
-  the grid point below and ``0 ≤ δ < 1/16``.  Poisson variables add, so the
-  count is ``Poisson(λ_q) + Poisson(δ)``: the first by Walker's alias method
-  from one uniform (a row of 64 outcomes per grid point, 160 rows, 160 kB);
-  the second by inversion from a second uniform — ``0`` when
-  ``v < e^{-δ}`` (probability above 0.94), else continuing the CDF.
-* ``λ ≥ 10``: the transformed-rejection sampler PTRS (W. Hörmann, *The
+* ``λ < 128`` (:data:`TABLE_MAX_MEAN`): ``λ = λ_q + δ`` with ``λ_q`` the
+  grid point below (spacing 1/16 below a mean of 10, 1/4 above) and
+  ``0 ≤ δ`` < the spacing.  Poisson variables add, so the count is
+  ``Poisson(λ_q) + Poisson(δ)``: the first by Walker's alias method from
+  the high 32 bits of the draw (a row of 256 outcomes per grid point, 632
+  rows, 0.8 MB); the second by inversion from the low 32 bits — ``0`` when
+  ``v < e^{-δ}`` (probability above 0.78, above 0.94 below a mean of 10),
+  else continuing the CDF.
+* ``λ ≥ 128``: the transformed-rejection sampler PTRS (W. Hörmann, *The
   transformed rejection method for generating Poisson random variables*,
-  Insurance: Mathematics and Economics 12, 39-45, 1993), two uniforms per
-  attempt, ~1.1 attempts per draw.
+  Insurance: Mathematics and Economics 12, 39-45, 1993), two 64-bit draws
+  (two 53-bit uniforms) per attempt, ~1.1 attempts per draw.
 
-Both are exact samplers of the Poisson distribution (up to float64 rounding
-and the alias rows' left-out tail, below 1e-27 per draw).  The uniforms come
-in blocks from the env's ``np_random`` (``Generator.random``), so all noise
-still flows from ``reset(seed)``; the counts are not the same numbers
-``Generator.poisson`` would return for that seed.
+Both are exact samplers of the Poisson distribution up to the resolution
+of their random bits: the alias rows' keep probabilities are rounded to
+multiples of 2⁻²⁴ and ``v`` has 32 bits, so every outcome's probability is
+within 1e-9 of the Poisson pmf (7.8e-10 at most over all rows, tested;
+detecting it would take ~10¹⁸ draws), and the rows leave out a tail below
+1e-21.  PTRS uses 53-bit uniforms.  All noise flows from the env's ``np_random``
+(``reset(seed)``); the counts are not the numbers ``Generator.poisson``
+would return for that seed.
 """
 
 from __future__ import annotations
@@ -34,52 +41,110 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-__all__ = ["GRID_STEP", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "poisson_fill"]
+from stemscan.envs.bit_generator import next_uint64, rng_address, to_unit
 
+__all__ = ["PTRS_ROW", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "poisson_fill", "table_means", "table_rows"]
+
+#: Means below this are drawn from the alias tables (grid spacing :data:`FINE_STEP`), at and above it
+#: from the coarse rows (spacing :data:`COARSE_STEP`).
+FINE_MAX_MEAN = 10.0
+FINE_STEP = 1.0 / 16.0
+COARSE_STEP = 1.0 / 4.0
 #: Means below this are drawn from the alias tables, at and above by PTRS.
-TABLE_MAX_MEAN = 10.0
-#: Spacing of the tables' grid of means, counts (a power of two: ``q · GRID_STEP`` is exact).
-GRID_STEP = 1.0 / 16.0
-_ROWS = int(TABLE_MAX_MEAN / GRID_STEP)  # 160 grid points 0, 1/16, …, 9 + 15/16
-_OUTCOMES = 64  # P(Poisson(10) ≥ 64) < 1e-27
+TABLE_MAX_MEAN = 128.0
+_FINE_ROWS = int(FINE_MAX_MEAN / FINE_STEP)  # 160: 0, 1/16, …, 9 + 15/16
+_ROWS = _FINE_ROWS + int((TABLE_MAX_MEAN - FINE_MAX_MEAN) / COARSE_STEP)  # + 472: 10, 10.25, …, 127.75
+_OUTCOMES = 256  # P(Poisson(127.75) ≥ 256) < 1e-21
 #: ``ShotNoiseMap.row`` of pixels drawn by PTRS.
 PTRS_ROW = -1
 
 
+def table_means() -> np.ndarray:
+    """``float64`` (632,) the grid mean ``λ_q`` of each alias row (every value exact in binary)."""
+    fine = np.arange(_FINE_ROWS) * FINE_STEP
+    coarse = FINE_MAX_MEAN + np.arange(_ROWS - _FINE_ROWS) * COARSE_STEP
+    return np.concatenate([fine, coarse])
+
+
+@numba.njit(cache=True)
+def _vose(pmf, threshold, alias):  # noqa: ANN001, ANN202
+    """Walker/Vose alias table of ``pmf`` (sums to 1) into ``threshold`` (uint32, ~keep prob. × 2³²) and ``alias``."""
+    n = pmf.shape[0]
+    scaled = pmf * n
+    keep = np.ones(n)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    n_small = n_large = 0
+    for j in range(n):
+        alias[j] = j
+        if scaled[j] < 1.0:
+            small[n_small] = j
+            n_small += 1
+        else:
+            large[n_large] = j
+            n_large += 1
+    while n_small and n_large:
+        n_small -= 1
+        n_large -= 1
+        s, g = small[n_small], large[n_large]
+        keep[s] = scaled[s]
+        alias[s] = g
+        scaled[g] -= 1.0 - scaled[s]
+        if scaled[g] < 1.0:
+            small[n_small] = g
+            n_small += 1
+        else:
+            large[n_large] = g
+            n_large += 1
+    # left over by rounding: keep probability 1.  A draw's 24 keep bits f (scaled to 32, f = 256·n) keep the
+    # slot when f < threshold: the keep probability rounded to the nearest multiple of 2⁻²⁴.
+    for j in range(n):
+        threshold[j] = np.uint32(min(np.rint(keep[j] * 16777216.0) * 256.0, 4294967295.0))
+
+
 @lru_cache(maxsize=1)
-def alias_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Walker alias tables of ``Poisson(q · GRID_STEP)`` for ``q = 0 … 159`` (built once per process).
+def alias_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Walker alias tables of ``Poisson(λ_q)`` for every grid mean (built once per process, ~10 ms).
 
     Returns:
-        ``(keep, alias, log_factorial)``: ``keep`` and ``alias`` (160, 64),
-        outcome ``j`` of row ``q`` is kept with probability ``keep[q, j]``,
-        else replaced by ``alias[q, j]``; ``log_factorial[k] = log k!`` for
-        ``k < 4096`` (PTRS's acceptance test).
+        ``(means, threshold, alias, log_factorial)``: ``means`` (632,) the
+        rows' grid means (:func:`table_means`); ``threshold`` ``uint32`` and
+        ``alias`` ``uint8``, (632, 256): outcome ``j`` of row ``q`` is kept
+        when 24 further random bits, scaled to 32, fall below
+        ``threshold[q, j]`` (``2³²·keep``, ``keep`` rounded to a multiple
+        of 2⁻²⁴), else replaced by ``alias[q, j]``;
+        ``log_factorial[k] = log k!`` for ``k < 4096`` (PTRS's acceptance test).
     """
     log_factorial = np.array([math.lgamma(k + 1.0) for k in range(4096)])
+    means = table_means()
     outcomes = np.arange(_OUTCOMES)
-    keep = np.ones((_ROWS, _OUTCOMES), dtype=np.float64)
-    alias = np.tile(outcomes, (_ROWS, 1)).astype(np.int64)
-    for q in range(_ROWS):
-        mean = q * GRID_STEP
+    threshold = np.empty((_ROWS, _OUTCOMES), dtype=np.uint32)
+    alias = np.empty((_ROWS, _OUTCOMES), dtype=np.uint8)
+    scratch = np.empty(_OUTCOMES, dtype=np.int64)
+    for q, mean in enumerate(means):
         if mean == 0.0:
             pmf = (outcomes == 0).astype(np.float64)
         else:
             pmf = np.exp(outcomes * math.log(mean) - mean - log_factorial[:_OUTCOMES])
-        scaled = pmf / pmf.sum() * _OUTCOMES  # renormalised over the kept outcomes
-        small = [j for j in outcomes if scaled[j] < 1.0]
-        large = [j for j in outcomes if scaled[j] >= 1.0]
-        while small and large:  # Vose's construction
-            s, g = small.pop(), large.pop()
-            keep[q, s] = scaled[s]
-            alias[q, s] = g
-            scaled[g] -= 1.0 - scaled[s]
-            (small if scaled[g] < 1.0 else large).append(g)
-        for j in small + large:  # left over by rounding: keep with probability 1
-            keep[q, j] = 1.0
-    for table in (keep, alias, log_factorial):
+        _vose(pmf / pmf.sum(), threshold[q], scratch)  # renormalised over the kept outcomes
+        alias[q] = scratch
+    for table in (means, threshold, alias, log_factorial):
         table.flags.writeable = False  # shared by every map in the process
-    return keep, alias, log_factorial
+    return means, threshold, alias, log_factorial
+
+
+def table_rows(mean: np.ndarray) -> np.ndarray:
+    """``int16`` alias row of each mean (the grid point at or below it), :data:`PTRS_ROW` at and above 128."""
+    fine = np.floor(mean * (1.0 / FINE_STEP))  # exact: a power-of-two scaling
+    coarse = _FINE_ROWS + np.floor((mean - FINE_MAX_MEAN) * (1.0 / COARSE_STEP))
+    q = np.where(mean < FINE_MAX_MEAN, fine, np.minimum(coarse, _ROWS - 1)).astype(np.int64)
+    means = table_means()
+    # the coarse rows' floor may round across a grid point: keep λ_q ≤ mean < λ_{q+1}
+    coarse_rows = (mean >= FINE_MAX_MEAN) & (mean < TABLE_MAX_MEAN)
+    q = np.where(coarse_rows & (means[q] > mean), q - 1, q)
+    q = np.where(coarse_rows & (q + 1 < _ROWS) & (means[np.minimum(q + 1, _ROWS - 1)] <= mean), q + 1, q)
+    q = np.where(mean >= TABLE_MAX_MEAN, PTRS_ROW, q)
+    return q.astype(np.int16)
 
 
 class ShotNoiseMap:
@@ -90,10 +155,11 @@ class ShotNoiseMap:
 
     Attributes:
         mean: ``float64`` (H, W) means, counts.
-        row: ``int16`` (H, W) alias row ``q = floor(mean / GRID_STEP)``, or
-            :data:`PTRS_ROW` where ``mean ≥ TABLE_MAX_MEAN``.
-        aux: ``float64`` (H, W): ``e^{-δ}`` with ``δ = mean − q · GRID_STEP``
-            for tabled pixels, ``log(mean)`` for PTRS pixels.
+        row: ``int16`` (H, W) alias row ``q`` (the grid mean ``λ_q`` at or
+            below the pixel's), or :data:`PTRS_ROW` where ``mean ≥ TABLE_MAX_MEAN``.
+        aux: ``float64`` (H, W): ``e^{-δ}`` with ``δ = mean − λ_q`` for
+            tabled pixels, ``log(mean)`` for PTRS pixels.
+        means, threshold, alias, log_factorial: the process's :func:`alias_tables`.
     """
 
     def __init__(self, mean: np.ndarray) -> None:
@@ -103,60 +169,53 @@ class ShotNoiseMap:
         if not np.isfinite(mean).all() or mean.min(initial=0.0) < 0.0:
             raise ValueError("mean counts must be finite and non-negative")
         self.mean = np.ascontiguousarray(mean)
-        q = np.minimum(np.floor(self.mean * (1.0 / GRID_STEP)), _ROWS)  # _ROWS: at or above TABLE_MAX_MEAN
-        drawn_by_ptrs = q == _ROWS
-        self.row = q.astype(np.int16)
-        self.row[drawn_by_ptrs] = PTRS_ROW
-        self.aux = np.exp(q * GRID_STEP - self.mean)  # e^{-δ}; whole-array ufuncs (SIMD), PTRS pixels replaced next
+        self.means, self.threshold, self.alias, self.log_factorial = alias_tables()
+        self.row = table_rows(self.mean)
+        drawn_by_ptrs = self.row == PTRS_ROW
+        grid_mean = self.means[np.maximum(self.row, 0)]
+        self.aux = np.exp(grid_mean - self.mean)  # e^{-δ}; whole-array ufuncs (SIMD), PTRS pixels replaced next
         self.aux[drawn_by_ptrs] = np.log(self.mean[drawn_by_ptrs])
-        self.keep, self.alias, self.log_factorial = alias_tables()
 
     def sample(self, rng: np.random.Generator, r0: int, c0: int, rows: int, cols: int) -> np.ndarray:
-        """Poisson counts for the pixels ``[r0, r0 + rows) × [c0, c0 + cols)``, ``int64``."""
+        """Poisson counts for the pixels ``[r0, r0 + rows) × [c0, c0 + cols)``, ``int64``, drawn from ``rng``."""
         if not (0 <= r0 and 0 <= c0 and r0 + rows <= self.mean.shape[0] and c0 + cols <= self.mean.shape[1]):
             raise ValueError(f"region {rows}×{cols} at ({r0}, {c0}) is outside the {self.mean.shape} map")
         out = np.empty((rows, cols), dtype=np.int64)
-        done = 0
-        while done < out.size:
-            # 2 uniforms a pixel, 2 per PTRS attempt: 2.5 per pixel rarely run out; if they do, more follow
-            uniforms = rng.random(5 * (out.size - done) // 2 + 16)
-            done = poisson_fill(self.mean, self.row, self.aux, self.keep, self.alias, self.log_factorial, uniforms, r0, c0, out, done)
+        function, state = rng_address(rng)
+        poisson_fill(function, state, self.mean, self.row, self.aux, self.means, self.threshold, self.alias, self.log_factorial, r0, c0, out)
         return out
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
-def poisson_fill(mean, row, aux, keep, alias, log_factorial, uniforms, r0, c0, out, start):  # noqa: ANN001, ANN201
-    """Counts for ``out[i, j] ~ Poisson(mean[r0 + i, c0 + j])`` from pixel ``start`` (row-major) on.
+def poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_factorial, r0, c0, out):  # noqa: ANN001, ANN201, PLR0913
+    """``out[i, j] ~ Poisson(mean[r0 + i, c0 + j])``, row by row, drawn from the generator at ``(function, state)``.
 
-    Consumes ``uniforms`` from the front: two per tabled pixel, two per PTRS
-    attempt.  Returns the number of pixels done: ``out.size``, or the pixel
-    it stopped at when the uniforms ran out (call again with fresh ones).
+    One 64-bit draw per tabled pixel, two per PTRS attempt, in pixel order
+    (:func:`~stemscan.envs.bit_generator.rng_address`): the same generator
+    state gives the same counts.  (One loop with the draw written out: a
+    per-pixel function taking the arrays would pay their reference counting
+    on every call, ~10× the draw.)
     """
     rows, cols = out.shape
-    n_uniforms = uniforms.shape[0]
-    n_outcomes = keep.shape[1]
-    pos = 0
-    i0 = start // cols
-    for i in range(i0, rows):
+    for i in range(rows):
         r = r0 + i
-        for j in range(start - i0 * cols if i == i0 else 0, cols):
+        for j in range(cols):
             c = c0 + j
-            if pos + 2 > n_uniforms:
-                return i * cols + j
             q = row[r, c]
-            if q >= 0:  # alias draw of Poisson(q / 16), plus Poisson(δ) by inversion
-                x = uniforms[pos] * n_outcomes
-                m = int(x)
-                k = m if x - m < keep[q, m] else alias[q, m]
-                v = uniforms[pos + 1]
-                pos += 2
+            if q >= 0:  # alias draw of Poisson(λ_q), plus Poisson(δ) by inversion
+                x = next_uint64(function, state)
+                high = x >> np.uint64(32)
+                m = np.int64(high >> np.uint64(24))  # the top 8 bits: the outcome's slot
+                frac = np.uint32((high << np.uint64(8)) & np.uint64(0xFFFFFFFF))  # the next 24, scaled to 32 bits
+                k = m if frac < threshold[q, m] else np.int64(alias[q, m])
+                v = np.float64(np.uint32(x & np.uint64(0xFFFFFFFF))) * 2.3283064365386963e-10  # the low 32 bits / 2³²
                 e = aux[r, c]
-                if v >= e:  # P(Poisson(δ) > 0) = 1 − e^{-δ} < 0.061
-                    rest = mean[r, c] - q * GRID_STEP  # δ, exact (Sterbenz)
+                if v >= e:  # P(Poisson(δ) > 0) = 1 − e^{-δ} < 0.22
+                    rest = mean[r, c] - means[q]  # δ, exact (Sterbenz)
                     term = e * rest
                     cdf = e + term
                     extra = 1
-                    while v >= cdf and extra < 40:
+                    while v >= cdf and extra < 60:
                         extra += 1
                         term *= rest / extra
                         cdf += term
@@ -168,11 +227,8 @@ def poisson_fill(mean, row, aux, keep, alias, log_factorial, uniforms, r0, c0, o
             a = -0.059 + 0.02483 * b
             v_r = 0.9277 - 3.6224 / (b - 2.0)
             while True:
-                if pos + 2 > n_uniforms:
-                    return i * cols + j
-                u = uniforms[pos] - 0.5
-                v = uniforms[pos + 1]
-                pos += 2
+                u = to_unit(next_uint64(function, state)) - 0.5
+                v = to_unit(next_uint64(function, state))
                 us = 0.5 - abs(u)
                 if us <= 0.0:
                     continue
@@ -186,4 +242,3 @@ def poisson_fill(mean, row, aux, keep, alias, log_factorial, uniforms, r0, c0, o
                 if math.log(v * inv_alpha / (a / (us * us) + b)) <= -lam + k * aux[r, c] - log_k_factorial:
                     break
             out[i, j] = k
-    return rows * cols

@@ -3,7 +3,7 @@
 :class:`STEMScanVectorEnv` is a :class:`gymnasium.vector.VectorEnv` that owns
 ``N`` :class:`~stemscan.envs.stem_scan_env.STEMScanEnv` episodes in one
 process and steps them all in ONE compiled call
-(:func:`stemscan.envs.batch_step.step_envs`: each sub-env's uniforms read
+(:func:`stemscan.envs.batch_step.step_envs`: each sub-env's random numbers read
 from its own generator, its exact Poisson sub-scan, discovery counts,
 overview/visited maps), writing the patches and coarse maps straight into
 the batch arrays; dose, time, step and coverage counters are batch arrays
@@ -38,7 +38,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from stemscan.envs.batch_step import N_ADDRESSES, env_addresses, step_envs, uniforms_needed
+from stemscan.envs.batch_step import N_ADDRESSES, env_addresses, step_envs
 from stemscan.envs.stem_scan_env import STEMScanEnv
 
 __all__ = ["STEMScanVectorEnv"]
@@ -115,7 +115,6 @@ class STEMScanVectorEnv(VectorEnv):
         self._inverse_full_scale = np.zeros(n, dtype=np.float32)
         self._n_new = np.zeros(n, dtype=np.int64)
         self._due = np.zeros(n, dtype=np.bool_)
-        self._uniforms = np.empty(uniforms_needed(p * p), dtype=np.float64)
         self._counts = np.empty((p, p), dtype=np.int64)
         self._corners = np.zeros((n, 2), dtype=np.int64)
         self._empty_ids: list[list[int]] = []
@@ -203,9 +202,9 @@ class STEMScanVectorEnv(VectorEnv):
         first, info = self.envs[0], self._info
         step_envs(
             active, corners, self._addresses, self._n_labels, self._table_length, self._episodes, self._inverse_full_scale,
-            first._tables.background, first._noise.keep, first._noise.alias, first._noise.log_factorial,
-            first.grid.row_cell, first.grid.col_cell, first.grid.scale_255, first.shape[0], first.shape[1],
-            self._uniforms, self._counts, self._patch, self._n_new, self._due,
+            first._tables.background, first._noise.means, first._noise.threshold, first._noise.alias,
+            first._noise.log_factorial, first.grid.row_cell, first.grid.col_cell, first.grid.scale_255,
+            first.shape[0], first.shape[1], self._counts, self._patch, self._n_new, self._due,
         )  # fmt: skip
         # the single env's scalar updates, element-wise (the same float operations, so the same values)
         np.add(self._dose_used, first.patch_dose, out=self._dose_used, where=active)

@@ -3,9 +3,13 @@
 The reproducibility contract of the env: for the same seed, the same
 observations, rewards and info, whatever the implementation does to go
 faster.  ``tests/envs/data/golden_trajectories.json`` holds the digests
-recorded from the env before the throughput work (issue 19);
+recorded from the env before the throughput work (issue 19), re-recorded
+once since, on 2026-12-07, when the shot-noise sampler moved to one 64-bit
+draw per pixel and the survey to the same sampler (the same Poisson
+distribution, other draws for a seed; the published suites were re-run);
 ``test_golden.py`` replays every case and compares.  Re-record (only for
-a deliberate change of dynamics, which needs a new env version) with::
+a deliberate change of draws or dynamics, said in the env's version
+history) with::
 
     python -m tests.envs.golden
 """

@@ -1,4 +1,4 @@
-"""The batched step's pieces: generator reads identical to ``Generator.random``, the sampler's draws, copies of envs."""
+"""The batched step's pieces: generator reads identical to numpy's own, the sampler's draws, copies of envs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from stemscan.envs import ENV_ID
-from stemscan.envs.batch_step import rng_address, sample_patches, uniform_fill, uniforms_needed
+from stemscan.envs.batch_step import sample_patches
+from stemscan.envs.bit_generator import raw_fill, rng_address
 from stemscan.envs.shot_noise import ShotNoiseMap
 from stemscan.envs.vector_env import STEMScanVectorEnv
 
@@ -20,14 +21,16 @@ KWARGS = {"scene": "nanoparticles", "num_scenes": 2, "dose_budget": 0.3, **SMALL
 
 
 @pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.MT19937, np.random.SFC64])
-def test_uniform_fill_reads_what_generator_random_returns(bit_generator):
+def test_raw_fill_reads_what_numpy_draws(bit_generator):
     ours, numpy = np.random.Generator(bit_generator(7)), np.random.Generator(bit_generator(7))
-    out = np.empty(1001)
-    uniform_fill(ours, out)
-    assert np.array_equal(out, numpy.random(1001))
+    out = np.empty(1001, dtype=np.uint64)
+    raw_fill(ours, out)
+    assert np.array_equal(out, numpy.integers(0, 2**64, size=1001, dtype=np.uint64))  # numpy's next_uint64 per value
     assert ours.random() == numpy.random()  # both generators advanced alike
-    with pytest.raises(ValueError, match="float64"):
-        uniform_fill(ours, np.empty(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="uint64"):
+        raw_fill(ours, np.empty(3, dtype=np.float64))
+    with pytest.raises(TypeError, match="Generator"):
+        rng_address(np.random.RandomState(0))
 
 
 def test_sample_patches_draws_what_shot_noise_map_sample_draws():
@@ -36,13 +39,12 @@ def test_sample_patches_draws_what_shot_noise_map_sample_draws():
     corners = np.array([[0, 0], [30, 47], [56, 72]], dtype=np.int64)
     ours, theirs = np.random.default_rng(3), np.random.default_rng(3)
     counts = np.empty((8, 8), dtype=np.int64)
-    uniforms = np.empty(uniforms_needed(64))
     total = 0
     for r0, c0 in corners:
         want = noise.sample(theirs, int(r0), int(c0), 8, 8)
         total += int(want.sum())
-        assert sample_patches(*rng_address(ours), uniforms, noise.mean, noise.row, noise.aux, noise.keep, noise.alias,
-                              noise.log_factorial, np.array([[r0, c0]]), counts) == want.sum()  # fmt: skip
+        assert sample_patches(*rng_address(ours), noise.mean, noise.row, noise.aux, noise.means, noise.threshold,
+                              noise.alias, noise.log_factorial, np.array([[r0, c0]]), counts) == want.sum()  # fmt: skip
         assert np.array_equal(counts, want)
     assert ours.random() == theirs.random() and total > 0
 

@@ -1,4 +1,4 @@
-"""Same seed, same trajectory as before the throughput work: observations, rewards and info, bit for bit."""
+"""Same seed, same trajectory as recorded (tests/envs/golden.py): observations, rewards and info, bit for bit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The env's Poisson sampler: exact distribution, determinism, resumption, bad input."""
+"""The env's Poisson sampler: exact distribution, determinism, the draws it takes, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from stemscan.envs import ENV_ID
-from stemscan.envs.shot_noise import GRID_STEP, PTRS_ROW, TABLE_MAX_MEAN, ShotNoiseMap, alias_tables, poisson_fill
+from stemscan.envs.shot_noise import PTRS_ROW, TABLE_MAX_MEAN, ShotNoiseMap, alias_tables, table_means, table_rows
 from stemscan.scenes import Scene
 
 
@@ -20,19 +20,33 @@ def _randomised_pit(counts: np.ndarray, means: np.ndarray, rng: np.random.Genera
 
 
 def test_alias_rows_reproduce_the_poisson_pmf():
-    keep, alias, log_factorial = alias_tables()
-    rows, outcomes = keep.shape
-    assert rows * GRID_STEP == TABLE_MAX_MEAN
+    means, threshold, alias, log_factorial = alias_tables()
+    rows, outcomes = threshold.shape
+    assert rows == means.size == 632 and outcomes == 256 and threshold.dtype == np.uint32
+    assert means[159] == 10.0 - 1.0 / 16.0 and means[160] == 10.0 and means[-1] + 0.25 == TABLE_MAX_MEAN
+    slots = 2**24  # 24 random bits decide keep or alias: a slot value f = 256·n, n < 2²⁴, is kept when f < threshold
     for q in range(rows):
-        implied = keep[q].copy()
-        np.add.at(implied, alias[q], 1.0 - keep[q])
+        keep = np.ceil(threshold[q] / 256.0) / slots  # the share of the 2²⁴ values of n with 256·n < threshold
+        implied = keep.copy()
+        np.add.at(implied, alias[q], 1.0 - keep)
         implied /= outcomes
-        expected = stats.poisson.pmf(np.arange(outcomes), q * GRID_STEP) if q else (np.arange(outcomes) == 0) * 1.0
-        np.testing.assert_allclose(implied, expected, rtol=1e-9, atol=1e-15, err_msg=f"row {q}")
+        expected = stats.poisson.pmf(np.arange(outcomes), means[q]) if q else (np.arange(outcomes) == 0) * 1.0
+        np.testing.assert_allclose(implied, expected, rtol=0, atol=1e-9, err_msg=f"row {q}")  # the module's claim
     np.testing.assert_allclose(log_factorial[:200], [math.lgamma(k + 1.0) for k in range(200)], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("mean", [0.0, 0.03, 0.2, 1.0, 5.5, 9.99, 10.0, 10.01, 37.3, 500.0, 1e5])
+def test_each_mean_gets_the_grid_point_at_or_below_it():
+    grid = table_means()
+    mean = np.concatenate([grid, np.nextafter(grid[1:], 0.0), grid + 1e-9, [127.999999, 128.0, 128.5, 1e4]])
+    q = table_rows(mean.reshape(1, -1)).ravel()
+    tabled = q != PTRS_ROW
+    assert np.array_equal(tabled, mean < TABLE_MAX_MEAN)
+    assert (grid[q[tabled]] <= mean[tabled]).all()
+    upper = np.append(grid[1:], TABLE_MAX_MEAN)
+    assert (mean[tabled] < upper[q[tabled]]).all()
+
+
+@pytest.mark.parametrize("mean", [0.0, 0.03, 0.2, 1.0, 5.5, 9.99, 10.0, 10.01, 37.3, 99.9, 127.99, 128.0, 500.0, 1e5])
 def test_counts_are_poisson_at_fixed_mean(mean):
     counts = ShotNoiseMap(np.full((200, 250), mean)).sample(np.random.default_rng(1), 0, 0, 200, 250).ravel()
     if mean == 0.0:
@@ -46,7 +60,7 @@ def test_counts_are_poisson_at_fixed_mean(mean):
 def test_counts_are_poisson_on_a_mixed_map():
     """Means spread over both samplers, pixel by pixel, as in a HAADF image."""
     rng = np.random.default_rng(3)
-    means = rng.exponential(8.0, size=(300, 300)) + rng.random((300, 300)) * 40.0 * (rng.random((300, 300)) < 0.2)
+    means = rng.exponential(8.0, size=(300, 300)) + rng.random((300, 300)) * 400.0 * (rng.random((300, 300)) < 0.2)
     noise = ShotNoiseMap(means)
     assert (noise.row == PTRS_ROW).any() and (noise.row >= 0).any()
     counts = noise.sample(rng, 0, 0, 300, 300)
@@ -64,24 +78,21 @@ def test_same_generator_state_same_counts():
     assert a.dtype == np.int64 and np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-def test_fill_resumes_where_the_uniforms_ran_out():
-    noise = ShotNoiseMap(np.random.default_rng(5).random((16, 16)) * 9.0)  # tabled: exactly 2 uniforms a pixel
-    uniforms = np.random.default_rng(6).random(2 * 256)
-    args = (noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial)
-    whole = np.empty((16, 16), dtype=np.int64)
-    assert poisson_fill(*args, uniforms, 0, 0, whole, 0) == 256
-    pieces = np.empty((16, 16), dtype=np.int64)
-    done = 0
-    for chunk in np.split(uniforms, 8):  # 32 pixels per chunk
-        stopped = poisson_fill(*args, chunk, 0, 0, pieces, done)
-        assert stopped == done + 32
-        done = stopped
-    assert np.array_equal(whole, pieces)
-    # PTRS pixels with too few uniforms stop without writing, and report where
-    ptrs = ShotNoiseMap(np.full((4, 4), 50.0))
-    out = np.full((4, 4), -7, dtype=np.int64)
-    stopped = poisson_fill(ptrs.mean, ptrs.row, ptrs.aux, ptrs.keep, ptrs.alias, ptrs.log_factorial, uniforms[:1], 0, 0, out, 0)
-    assert stopped == 0 and (out == -7).all()
+def test_one_draw_per_tabled_pixel_two_per_ptrs_attempt():
+    """The sampler's use of the generator: a tabled pixel takes one 64-bit draw, in pixel order."""
+    means = np.random.default_rng(5).random((16, 16)) * 120.0  # every pixel tabled
+    ours, twin = np.random.default_rng(6), np.random.default_rng(6)
+    ShotNoiseMap(means).sample(ours, 0, 0, 16, 16)
+    twin.bit_generator.random_raw(256)
+    assert ours.bit_generator.state == twin.bit_generator.state
+    # PTRS pixels take an even number of draws (two per attempt), at least two each
+    ShotNoiseMap(np.full((4, 4), 500.0)).sample(ours, 0, 0, 4, 4)
+    taken = 0
+    while ours.bit_generator.state != twin.bit_generator.state:
+        twin.bit_generator.random_raw(2)
+        taken += 2
+        assert taken < 1000
+    assert taken >= 32
 
 
 @pytest.mark.parametrize(

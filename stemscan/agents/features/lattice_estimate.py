@@ -42,6 +42,10 @@ MIN_FOURFOLD_ORDER = 0.85
 #: Bright columns closer than this fraction of the cell side mean the bright
 #: sublattice is not the square cell's corners (e.g. a dense honeycomb).
 MIN_BRIGHT_SPACING = 0.8
+#: Fewest bright nearest-neighbour distances on which that spacing test is
+#: made: one close pair (a stray detection) in a sub-scan holding a single
+#: cell is not evidence against a lattice (cells near the sub-scan's size).
+MIN_SPACINGS = 4
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,10 @@ def nearest_bright_bonds(bright: np.ndarray, dim: np.ndarray, reach: float = 1.0
 
 
 def _bright_spacing(bright_sets: list[np.ndarray]) -> float | None:
-    """Median nearest-neighbour distance between bright columns of the same sub-scan, or None if no pair."""
+    """Median nearest-neighbour distance between bright columns of the same sub-scan (pixels).
+
+    None when fewer than :data:`MIN_SPACINGS` columns have a neighbour in their sub-scan.
+    """
     distances: list[float] = []
     for bright in bright_sets:
         points = np.asarray(bright, dtype=np.float64).reshape(-1, 2)
@@ -86,7 +93,7 @@ def _bright_spacing(bright_sets: list[np.ndarray]) -> float | None:
         gaps = np.hypot(*(points[None, :, :] - points[:, None, :]).transpose(2, 0, 1))
         np.fill_diagonal(gaps, np.inf)
         distances.extend(gaps.min(axis=1).tolist())
-    return float(np.median(distances)) if distances else None
+    return float(np.median(distances)) if len(distances) >= MIN_SPACINGS else None
 
 
 def _bonds(columns: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, int]:
