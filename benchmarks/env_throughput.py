@@ -15,7 +15,7 @@ of ``--repeat`` runs (the machine may be shared).  Per family:
 Then the batched vector env (``gym.make_vec``, scene pool, resets
 included) at N = 1, 8, 64 sub-envs and Gymnasium's ``SyncVectorEnv`` at
 N = 8, aggregate env steps/s.  Last, the bound the exact shot-noise
-sampler sets: its draws alone (uniforms read from a generator, one
+sampler sets: its draws alone (random numbers read from a generator, one
 Poisson count per pixel, :func:`stemscan.envs.batch_step.sample_patches`)
 for sub-scans at random positions of the pool's scenes, in draws/s and
 sub-scans/s: no env can step faster.  PPO training throughput:
@@ -82,7 +82,8 @@ def vector_rate(n_envs: int, n_steps: int, mode: str, **kwargs) -> float:  # noq
 
 def sampler_rate(scene: str, num_scenes: int, n_patches: int, seed: int) -> float:
     """Sub-scans/s of the sampler alone, at random positions of a scene pool's noise maps."""
-    from stemscan.envs.batch_step import rng_address, sample_patches, uniforms_needed
+    from stemscan.envs.batch_step import sample_patches
+    from stemscan.envs.bit_generator import rng_address
 
     env = gym.make("STEMScan-v0", scene=scene, num_scenes=num_scenes).unwrapped
     rng = np.random.default_rng(seed)
@@ -91,15 +92,15 @@ def sampler_rate(scene: str, num_scenes: int, n_patches: int, seed: int) -> floa
         env.reset(seed=k)
         maps.append(env._noise)
     p = env.patch_size
-    counts, uniforms = np.empty((p, p), dtype=np.int64), np.empty(uniforms_needed(p * p))
+    counts = np.empty((p, p), dtype=np.int64)
     per_map = max(n_patches // len(maps), 1)
     corners = [rng.integers(0, env.shape[0] - p + 1, size=(per_map, 2)) for _ in maps]
     address = rng_address(rng)
     for noise in maps[:1]:  # untimed: loads the kernel
-        sample_patches(*address, uniforms, noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial, corners[0][:1], counts)
+        sample_patches(*address, noise.mean, noise.row, noise.aux, noise.means, noise.threshold, noise.alias, noise.log_factorial, corners[0][:1], counts)
     start = time.perf_counter()
     for noise, where in zip(maps, corners):  # the maps in turn, as episodes switch scenes
-        sample_patches(*address, uniforms, noise.mean, noise.row, noise.aux, noise.keep, noise.alias, noise.log_factorial, where, counts)
+        sample_patches(*address, noise.mean, noise.row, noise.aux, noise.means, noise.threshold, noise.alias, noise.log_factorial, where, counts)
     return per_map * len(maps) / (time.perf_counter() - start)
 
 
@@ -144,7 +145,7 @@ def main() -> None:
     patches = _best(args.repeat, lambda: sampler_rate(args.vector_scene, args.num_scenes, args.steps, 0))
     pixels = 32 * 32  # STEMScan-v0's default patch_size
     print(f"\nexact sampler alone, {args.vector_scene} (the bound on any step rate): {patches * pixels / 1e6:.1f} M draws/s "
-          f"(one count per pixel, with its uniforms), {patches:,.0f} sub-scans/s")
+          f"(one count per pixel, with its random numbers), {patches:,.0f} sub-scans/s")
     print(f"load average now {os.getloadavg()[0]:.1f}")
 
 

@@ -11,10 +11,12 @@ Default keywords (self-configuring, ``centring="auto"``): on
 ``ferroelectric-domains`` the agent recognises the perovskite from its first
 patches and runs the wall search below with the cell side it measured.
 Measured 2026-12-07 on the calibrated env with the survey edge prior of
-every BO workflow (reporting seeds 0-19, 10 % budget, one thread):
-rvae-bo mean 1.52, IQM 1.62 [1.08, 2.03]; linear-bo 0.50 / 0.45 [0.31,
-0.61]; random 0.74 / 0.75 [0.61, 0.89]; raster 0.54 / 0.53 [0.37, 0.69]:
-2.81x raster's mean and 3.04x linear-bo's.  (2026-11-30, with the survey
+every BO workflow and the one-draw-per-pixel shot-noise sampler
+(reporting seeds 0-19, 10 % budget, one thread): rvae-bo mean 1.55, IQM
+1.57 [1.22, 1.91]; linear-bo 0.75 / 0.74 [0.54, 0.98]; random 0.74 /
+0.75 [0.61, 0.89]; raster 0.54 / 0.53 [0.37, 0.69]: 2.87x raster's mean
+and 2.07x linear-bo's.  (Earlier that day, with the former sampler's
+draws: rvae-bo 1.52, linear-bo 0.50; 2026-11-30, with the survey
 gradient prior: rvae-bo 1.61, linear-bo 0.75.)
 Development seeds 100-107 (the only ones looked at while building it):
 default 1.98 against 1.68 for the hand-configured wall search.  On the
