@@ -135,16 +135,38 @@ def alias_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def table_rows(mean: np.ndarray) -> np.ndarray:
     """``int16`` alias row of each mean (the grid point at or below it), :data:`PTRS_ROW` at and above 128."""
-    fine = np.floor(mean * (1.0 / FINE_STEP))  # exact: a power-of-two scaling
-    coarse = _FINE_ROWS + np.floor((mean - FINE_MAX_MEAN) * (1.0 / COARSE_STEP))
-    q = np.where(mean < FINE_MAX_MEAN, fine, np.minimum(coarse, _ROWS - 1)).astype(np.int64)
-    means = table_means()
-    # the coarse rows' floor may round across a grid point: keep λ_q ≤ mean < λ_{q+1}
-    coarse_rows = (mean >= FINE_MAX_MEAN) & (mean < TABLE_MAX_MEAN)
-    q = np.where(coarse_rows & (means[q] > mean), q - 1, q)
-    q = np.where(coarse_rows & (q + 1 < _ROWS) & (means[np.minimum(q + 1, _ROWS - 1)] <= mean), q + 1, q)
-    q = np.where(mean >= TABLE_MAX_MEAN, PTRS_ROW, q)
-    return q.astype(np.int16)
+    return _rows_and_grid(mean)[0]
+
+
+def _rows_and_grid(mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`table_rows` and each pixel's grid mean ``λ_q`` (0 for PTRS pixels), in one compiled pass."""
+    mean = np.ascontiguousarray(mean, dtype=np.float64)
+    row = np.empty(mean.shape, dtype=np.int16)
+    grid = np.empty(mean.shape, dtype=np.float64)
+    _table_rows(mean.reshape(-1), table_means(), row.reshape(-1), grid.reshape(-1))
+    return row, grid
+
+
+@numba.njit(cache=True, nogil=True)
+def _table_rows(mean, means, row, grid):  # noqa: ANN001, ANN202
+    """One pass over flat ``mean`` into flat ``row`` and ``grid`` (whole-array numpy took ~11 ms at 512²)."""
+    last = means.shape[0] - 1
+    for k in range(mean.shape[0]):
+        x = mean[k]
+        if x < FINE_MAX_MEAN:
+            q = int(math.floor(x * (1.0 / FINE_STEP)))  # exact: a power-of-two scaling
+        elif x < TABLE_MAX_MEAN:
+            q = min(_FINE_ROWS + int(math.floor((x - FINE_MAX_MEAN) * (1.0 / COARSE_STEP))), last)
+            if means[q] > x:  # the floor may round across a grid point: keep λ_q ≤ mean < λ_{q+1}
+                q -= 1
+            elif q < last and means[q + 1] <= x:
+                q += 1
+        else:
+            row[k] = np.int16(PTRS_ROW)
+            grid[k] = 0.0
+            continue
+        row[k] = np.int16(q)
+        grid[k] = means[q]
 
 
 class ShotNoiseMap:
@@ -170,9 +192,8 @@ class ShotNoiseMap:
             raise ValueError("mean counts must be finite and non-negative")
         self.mean = np.ascontiguousarray(mean)
         self.means, self.threshold, self.alias, self.log_factorial = alias_tables()
-        self.row = table_rows(self.mean)
+        self.row, grid_mean = _rows_and_grid(self.mean)
         drawn_by_ptrs = self.row == PTRS_ROW
-        grid_mean = self.means[np.maximum(self.row, 0)]
         self.aux = np.exp(grid_mean - self.mean)  # e^{-δ}; whole-array ufuncs (SIMD), PTRS pixels replaced next
         self.aux[drawn_by_ptrs] = np.log(self.mean[drawn_by_ptrs])
 
