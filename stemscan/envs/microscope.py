@@ -16,10 +16,14 @@ import numpy as np
 
 from stemscan.validation import check_number, check_positive
 
-__all__ = ["ELECTRONS_PER_PA_US", "MAX_TABLE_ENTRIES", "Microscope"]
+__all__ = ["ELECTRONS_PER_PA_US", "MAX_ELECTRONS_PER_PIXEL", "MAX_TABLE_ENTRIES", "Microscope"]
 
 #: Electrons delivered by a 1 pA probe in 1 µs (1e-18 C / 1.602e-19 C).
 ELECTRONS_PER_PA_US = 1e-18 / 1.602176634e-19
+
+#: Largest imaging dose, e⁻/pixel (1e15 e⁻ in a 4 µs dwell is a 40 A probe): counts stay far below
+#: 2⁵³, where int64 counts and float64 means stop being exact (the sampler refuses larger means).
+MAX_ELECTRONS_PER_PIXEL = 1e15
 
 #: Largest count→patch look-up table (:meth:`Microscope.normalisation_table`), entries (float32: 256 kB).
 MAX_TABLE_ENTRIES = 1 << 16
@@ -48,6 +52,7 @@ class Microscope:
     def __post_init__(self) -> None:
         for name in ("electrons_per_pixel", "dwell_time_us", "survey_dwell_time_us"):
             check_positive(name, getattr(self, name))
+        check_number("electrons_per_pixel", self.electrons_per_pixel, high=MAX_ELECTRONS_PER_PIXEL)
         for name in ("background_counts", "settle_time_us", "flyback_time_us"):
             check_number(name, getattr(self, name), 0.0)
 

@@ -43,7 +43,7 @@ import numpy as np
 
 from stemscan.envs.bit_generator import next_uint64, rng_address, to_unit
 
-__all__ = ["PTRS_ROW", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "poisson_fill", "table_means", "table_rows"]
+__all__ = ["MAX_MEAN", "PTRS_ROW", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "poisson_fill", "table_means", "table_rows"]
 
 #: Means below this are drawn from the alias tables (grid spacing :data:`FINE_STEP`), at and above it
 #: from the coarse rows (spacing :data:`COARSE_STEP`).
@@ -55,6 +55,8 @@ TABLE_MAX_MEAN = 128.0
 _FINE_ROWS = int(FINE_MAX_MEAN / FINE_STEP)  # 160: 0, 1/16, …, 9 + 15/16
 _ROWS = _FINE_ROWS + int((TABLE_MAX_MEAN - FINE_MAX_MEAN) / COARSE_STEP)  # + 472: 10, 10.25, …, 127.75
 _OUTCOMES = 256  # P(Poisson(127.75) ≥ 256) < 1e-21
+#: Largest mean the sampler accepts, counts: 2⁵³, beyond which int64 counts and float64 means stop being exact.
+MAX_MEAN = float(2**53)
 #: ``ShotNoiseMap.row`` of pixels drawn by PTRS.
 PTRS_ROW = -1
 
@@ -190,6 +192,8 @@ class ShotNoiseMap:
             raise ValueError(f"mean counts must be a 2-D map, got shape {mean.shape}")
         if not np.isfinite(mean).all() or mean.min(initial=0.0) < 0.0:
             raise ValueError("mean counts must be finite and non-negative")
+        if mean.max(initial=0.0) > MAX_MEAN:
+            raise ValueError(f"mean counts above {MAX_MEAN:.3g} a pixel (2**53) cannot be drawn exactly, got {mean.max():.3g}")
         self.mean = np.ascontiguousarray(mean)
         self.means, self.threshold, self.alias, self.log_factorial = alias_tables()
         self.row, grid_mean = _rows_and_grid(self.mean)

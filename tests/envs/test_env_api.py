@@ -132,6 +132,7 @@ def test_vector_envs_run():
     ({"survey_dose": 0.0}, "survey_dose must be > 0 when the survey is on"),
     ({"survey_dose": 2.0}, "survey_dose must be a number in"),
     ({"survey": "no"}, "survey must be True or False"),
+    ({"electrons_per_pixel": 1e20}, "electrons_per_pixel must be"),  # counts beyond 2**53: not drawn exactly
 ])
 def test_bad_budget_and_survey_values_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

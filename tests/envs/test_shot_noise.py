@@ -46,7 +46,7 @@ def test_each_mean_gets_the_grid_point_at_or_below_it():
     assert (mean[tabled] < upper[q[tabled]]).all()
 
 
-@pytest.mark.parametrize("mean", [0.0, 0.03, 0.2, 1.0, 5.5, 9.99, 10.0, 10.01, 37.3, 99.9, 127.99, 128.0, 500.0, 1e5])
+@pytest.mark.parametrize("mean", [0.0, 0.03, 0.2, 1.0, 5.5, 9.99, 10.0, 10.01, 37.3, 99.9, 127.99, 128.0, 500.0, 1e5, 1e15])
 def test_counts_are_poisson_at_fixed_mean(mean):
     counts = ShotNoiseMap(np.full((200, 250), mean)).sample(np.random.default_rng(1), 0, 0, 200, 250).ravel()
     if mean == 0.0:
@@ -97,7 +97,8 @@ def test_one_draw_per_tabled_pixel_two_per_ptrs_attempt():
 
 @pytest.mark.parametrize(
     "mean, match",
-    [(np.full((4, 4), np.nan), "finite"), (np.full((4, 4), -1.0), "non-negative"), (np.ones(8), "2-D")],
+    [(np.full((4, 4), np.nan), "finite"), (np.full((4, 4), -1.0), "non-negative"), (np.ones(8), "2-D"),
+     (np.full((4, 4), 1e19), "2\\*\\*53")],
 )
 def test_bad_means(mean, match):
     with pytest.raises(ValueError, match=match):
