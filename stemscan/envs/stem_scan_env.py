@@ -121,7 +121,8 @@ class STEMScanEnv(gym.Env):
     * ``patch_size``: sub-scan side in pixels (32).
     * ``dose_budget``: budget as a fraction of one full frame at imaging dose (0.1;
       a real number in [0, 1000]).
-    * ``electrons_per_pixel``: imaging dose, e⁻/pixel; ``None`` (default):
+    * ``electrons_per_pixel``: imaging dose, e⁻/pixel (at most 1e15, where
+      counts would outgrow exact integers); ``None`` (default):
       the family's typical dose density (e⁻/Å²) times the scene's pixel
       area, from :mod:`stemscan.envs.dose_defaults` (graphene 2e4, MoS2
       4e3, ferroelectric-domains 2.25e3, phase-separated 1e3,
