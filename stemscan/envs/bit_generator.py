@@ -22,8 +22,11 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+from stemscan.envs.kernel_cache import ensure_consistent
 
 __all__ = ["next_uint64", "raw_fill", "rng_address", "to_unit"]
+
+ensure_consistent()  # numba's cached kernels match all kernel modules' sources (stemscan.envs.kernel_cache)
 
 #: 2⁻⁵³: ``(x >> 11) · 2⁻⁵³`` is a uniform double in [0, 1), as numpy's ``random()`` makes one.
 _TWO_TO_MINUS_53 = 1.0 / 9007199254740992.0

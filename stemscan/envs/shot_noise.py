@@ -42,8 +42,11 @@ import numba
 import numpy as np
 
 from stemscan.envs.bit_generator import next_uint64, rng_address, to_unit
+from stemscan.envs.kernel_cache import ensure_consistent
 
 __all__ = ["MAX_MEAN", "PTRS_ROW", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "poisson_fill", "table_means", "table_rows"]
+
+ensure_consistent()  # numba's cached kernels match all kernel modules' sources (stemscan.envs.kernel_cache)
 
 #: Means below this are drawn from the alias tables (grid spacing :data:`FINE_STEP`), at and above it
 #: from the coarse rows (spacing :data:`COARSE_STEP`).
