@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from stemscan.envs.dose_defaults import default_acquisition
+from stemscan.envs.microscope import MAX_ELECTRONS_PER_PIXEL
 from stemscan.scenes import Scene
 from stemscan.scenes import names as scene_names
 from stemscan.scenes import parameters as scene_parameters
 from stemscan.scenes import registry as scene_registry
-from stemscan.validation import check_int
+from stemscan.validation import check_int, check_number, check_positive
 
 __all__ = ["FILE_PREFIX", "MAX_DOSE_BUDGET", "acquisition_settings", "check_dose_arguments", "resolve_scene"]
 
@@ -87,6 +88,10 @@ def acquisition_settings(
         is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
         if value is not None and not is_number:
             raise ValueError(f"{name} must be a positive number or None, got {value!r}")
+        if value is not None:
+            check_positive(name, value)  # finite and > 0, named (an int beyond the float range included)
+    if electrons_per_pixel is not None:
+        check_number("electrons_per_pixel", electrons_per_pixel, high=MAX_ELECTRONS_PER_PIXEL)
     if electrons_per_pixel is None or dwell_time_us is None:
         if fixed is not None:
             fixed_params = fixed.params  # a loaded scene file keeps its generator's params under "file_params"
@@ -100,4 +105,9 @@ def acquisition_settings(
                 dwell_time_us = default_dwell
         elif dwell_time_us is None:  # keep the family's probe current for a given dose
             dwell_time_us = default_dwell * float(electrons_per_pixel) / default_electrons
+            if not dwell_time_us > 0:
+                raise ValueError(
+                    f"electrons_per_pixel={electrons_per_pixel!r} is too small to derive a dwell time at the "
+                    "family's probe current (it rounds to 0 µs); pass dwell_time_us too"
+                )
     return electrons_per_pixel, dwell_time_us

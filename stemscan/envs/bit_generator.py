@@ -67,6 +67,8 @@ def _raw_fill(function, state, out):  # noqa: ANN001, ANN202
 
 def raw_fill(rng: np.random.Generator, out: np.ndarray) -> None:
     """Fill ``uint64`` ``out`` with ``rng.integers(0, 2**64, out.size, dtype=np.uint64)``'s values, advancing ``rng`` alike."""
-    if out.dtype != np.uint64 or out.ndim != 1 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a contiguous 1-D uint64 array, got {out.dtype} {out.shape}")
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.dtype != np.uint64 or out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"out must be a writeable contiguous 1-D uint64 array, got {out.dtype} {out.shape}")
     _raw_fill(*rng_address(rng), out)

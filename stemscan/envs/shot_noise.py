@@ -44,7 +44,7 @@ import numpy as np
 from stemscan.envs.bit_generator import next_uint64, rng_address, to_unit
 from stemscan.envs.kernel_cache import ensure_consistent
 
-__all__ = ["MAX_MEAN", "PTRS_ROW", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "poisson_fill", "table_means", "table_rows"]
+__all__ = ["MAX_MEAN", "PTRS_ROW", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "log_poisson_pmf", "poisson_fill", "table_means", "table_rows"]
 
 ensure_consistent()  # numba's cached kernels match all kernel modules' sources (stemscan.envs.kernel_cache)
 
@@ -190,28 +190,93 @@ class ShotNoiseMap:
     """
 
     def __init__(self, mean: np.ndarray) -> None:
-        mean = np.asarray(mean, dtype=np.float64)
-        if mean.ndim != 2:
-            raise ValueError(f"mean counts must be a 2-D map, got shape {mean.shape}")
+        given = np.asarray(mean)
+        if given.dtype.kind not in "biuf":  # complex, datetime, strings, objects: not mean counts
+            raise ValueError(f"mean counts must be real numbers, got dtype {given.dtype}")
+        if given.ndim != 2:
+            raise ValueError(f"mean counts must be a 2-D map, got shape {given.shape}")
+        # a copy of our own: the sampler's state below is derived from it and must not change under it
+        mean = np.array(given, dtype=np.float64, order="C", copy=True)
         if not np.isfinite(mean).all() or mean.min(initial=0.0) < 0.0:
             raise ValueError("mean counts must be finite and non-negative")
         if mean.max(initial=0.0) > MAX_MEAN:
             raise ValueError(f"mean counts above {MAX_MEAN:.3g} a pixel (2**53) cannot be drawn exactly, got {mean.max():.3g}")
-        self.mean = np.ascontiguousarray(mean)
+        self.mean = mean
         self.means, self.threshold, self.alias, self.log_factorial = alias_tables()
         self.row, grid_mean = _rows_and_grid(self.mean)
         drawn_by_ptrs = self.row == PTRS_ROW
         self.aux = np.exp(grid_mean - self.mean)  # e^{-δ}; whole-array ufuncs (SIMD), PTRS pixels replaced next
         self.aux[drawn_by_ptrs] = np.log(self.mean[drawn_by_ptrs])
+        for array in (self.mean, self.row, self.aux):
+            array.flags.writeable = False
 
     def sample(self, rng: np.random.Generator, r0: int, c0: int, rows: int, cols: int) -> np.ndarray:
         """Poisson counts for the pixels ``[r0, r0 + rows) × [c0, c0 + cols)``, ``int64``, drawn from ``rng``."""
+        region = []
+        for name, value in (("r0", r0), ("c0", c0), ("rows", rows), ("cols", cols)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an integer, got {value!r}")
+            region.append(int(value))  # Python ints: no fixed-width wrap-around in the check below
+        r0, c0, rows, cols = region
+        if rows < 0 or cols < 0:
+            raise ValueError(f"region size must be non-negative, got {rows}×{cols}")
         if not (0 <= r0 and 0 <= c0 and r0 + rows <= self.mean.shape[0] and c0 + cols <= self.mean.shape[1]):
             raise ValueError(f"region {rows}×{cols} at ({r0}, {c0}) is outside the {self.mean.shape} map")
         out = np.empty((rows, cols), dtype=np.int64)
         function, state = rng_address(rng)
         poisson_fill(function, state, self.mean, self.row, self.aux, self.means, self.threshold, self.alias, self.log_factorial, r0, c0, out)
         return out
+
+
+#: Below this count PTRS's acceptance test uses ``−λ + k log λ − log k!`` directly (``log_factorial`` covers it).
+_DIRECT_LOG_PMF = 16
+_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _stirling_error(n):  # noqa: ANN001, ANN202
+    """``log n! − [(n + ½) log n − n + ½ log 2π]`` for an integer ``n ≥ 16``, by its asymptotic series."""
+    nn = float(n) * float(n)
+    if n > 500:
+        return (1.0 / 12.0 - (1.0 / 360.0) / nn) / n
+    if n > 80:
+        return (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0) / nn) / nn) / n
+    if n > 35:
+        return (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0 - (1.0 / 1680.0) / nn) / nn) / nn) / n
+    return (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0 - (1.0 / 1680.0 - (1.0 / 1188.0) / nn) / nn) / nn) / nn) / n
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _deviance(x, mean):  # noqa: ANN001, ANN202
+    """``x log(x / mean) + mean − x`` without the cancellation of its large terms when ``x ≈ mean``."""
+    if abs(x - mean) < 0.1 * (x + mean):
+        v = (x - mean) / (x + mean)
+        total = (x - mean) * v
+        term = 2.0 * x * v
+        v2 = v * v
+        for j in range(1, 1000):
+            term *= v2
+            updated = total + term / (2 * j + 1)
+            if updated == total:
+                return updated
+            total = updated
+        return total
+    return x * math.log(x / mean) + mean - x
+
+
+@numba.njit(cache=True, nogil=True)
+def log_poisson_pmf(k, mean):  # noqa: ANN001, ANN201
+    """``log P(X = k)`` for ``X ~ Poisson(mean)``, ``k ≥ 16``, accurate to a few ulps at any mean up to 2⁵³.
+
+    The direct form ``−λ + k log λ − log k!`` subtracts terms of size
+    ``λ log λ`` and loses ``λ · 1e-16`` of absolute accuracy (0.06 at
+    λ = 1e13, enough to bias PTRS's acceptance test); this is Loader's
+    saddle-point form (C. Loader, *Fast and accurate computation of
+    binomial probabilities*, 2000, as in R's ``dpois``):
+    ``−stirling_error(k) − deviance(k, λ) − ½ log(2πk)``.
+    """
+    x = float(k)
+    return -_stirling_error(k) - _deviance(x, mean) - _HALF_LOG_TWO_PI - 0.5 * math.log(x)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
@@ -266,7 +331,10 @@ def poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_f
                 if k < 0 or (us < 0.013 and v > us):
                     continue
                 inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
-                log_k_factorial = log_factorial[k] if k < log_factorial.shape[0] else math.lgamma(k + 1.0)
-                if math.log(v * inv_alpha / (a / (us * us) + b)) <= -lam + k * aux[r, c] - log_k_factorial:
+                if k < _DIRECT_LOG_PMF:  # far in the left tail: the direct form is exact enough
+                    log_pmf = -lam + k * aux[r, c] - log_factorial[k]
+                else:
+                    log_pmf = log_poisson_pmf(k, lam)
+                if math.log(v * inv_alpha / (a / (us * us) + b)) <= log_pmf:
                     break
             out[i, j] = k

@@ -13,7 +13,7 @@ from stemscan.envs.batch_step import acquire_from_rng
 from stemscan.envs.bit_generator import rng_address
 from stemscan.envs.discovery import DiscoveryTracker
 from stemscan.envs.geometry import PatchGeometry
-from stemscan.envs.microscope import Microscope
+from stemscan.envs.microscope import MAX_ELECTRONS_PER_PIXEL, Microscope
 from stemscan.envs.overview import CoarseGrid
 from stemscan.envs.render import render_frame
 from stemscan.envs.scene_pool import scene_pool
@@ -232,6 +232,13 @@ class STEMScanEnv(gym.Env):
         self.budget = float(dose_budget) * self.frame_dose
         self.patch_dose = float(self.patch_size**2 * epp)
         self.survey_cost = self.survey_dose * self.frame_dose if self.survey else 0.0
+        survey_sample = self.survey_cost / (self.grid.size * self.grid.size)  # e⁻ per survey sample
+        if survey_sample > MAX_ELECTRONS_PER_PIXEL:
+            raise ValueError(
+                f"the survey's dose per sample, survey_dose × image area / overview_size² × electrons_per_pixel = "
+                f"{survey_sample:.3g} e⁻, exceeds {MAX_ELECTRONS_PER_PIXEL:.0e} e⁻ (counts beyond exact integers): "
+                "lower survey_dose or electrons_per_pixel, or raise overview_size"
+            )
         if self.survey_cost + self.patch_dose > self.budget * (1 + 1e-12):
             raise ValueError(
                 f"dose_budget {dose_budget} ({self.budget:.3g} e⁻) cannot pay for the survey "
@@ -329,7 +336,7 @@ class STEMScanEnv(gym.Env):
         self._check_running()
         r0, c0 = self.corner(action)
         patch = np.empty((self.patch_size, self.patch_size), dtype=np.float32)
-        reward, terminated, truncated = self.advance(r0, c0, patch)
+        reward, terminated, truncated = self._advance(r0, c0, patch)
         return self._observation(), reward, terminated, truncated, self._info()
 
     def _check_running(self) -> None:
@@ -343,12 +350,25 @@ class STEMScanEnv(gym.Env):
         return self.geometry.from_cell(action)
 
     def advance(self, r0: int, c0: int, patch: np.ndarray) -> tuple[float, bool, bool]:
-        """Acquire the sub-scan at ``(r0, c0)`` into ``patch`` (``float32`` (P, P)) and update the episode.
+        """Acquire the sub-scan with top-left pixel ``(r0, c0)`` into ``patch`` and update the episode.
 
-        The core of :meth:`step` without building the observation and info
-        (:class:`~stemscan.envs.vector_env.STEMScanVectorEnv` writes them
-        into its batch).  Returns ``(reward, terminated, truncated)``.
+        The core of :meth:`step` without building the observation and info.
+        ``r0``, ``c0`` are integers; ``patch`` a writeable, C-contiguous
+        ``float32`` (P, P) array (the compiled step writes into it unchecked,
+        so it is checked here).  Returns ``(reward, terminated, truncated)``.
         """
+        for name, value in (("r0", r0), ("c0", c0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an integer pixel, got {value!r}")
+        p = self.patch_size
+        if not (isinstance(patch, np.ndarray) and patch.dtype == np.float32 and patch.shape == (p, p)
+                and patch.flags.c_contiguous and patch.flags.writeable):  # fmt: skip
+            shown = f"{patch.dtype} {patch.shape}" if isinstance(patch, np.ndarray) else type(patch).__name__
+            raise ValueError(f"patch must be a writeable C-contiguous float32 array of shape ({p}, {p}), got {shown}")
+        return self._advance(int(r0), int(c0), patch)
+
+    def _advance(self, r0: int, c0: int, patch: np.ndarray) -> tuple[float, bool, bool]:
+        """:meth:`advance` for arguments known to be right (:meth:`step`'s)."""
         self._check_running()
         p = self.patch_size
         grid = self.grid

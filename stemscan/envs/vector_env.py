@@ -109,6 +109,7 @@ class STEMScanVectorEnv(VectorEnv):
         self._budget = first.budget
         self._addresses = np.zeros((n, N_ADDRESSES), dtype=np.int64)
         self._keep_alive: list[list] = [[] for _ in range(n)]
+        self._generators: list[Any] = [None] * n  # each sub-env's np_random when its addresses were taken
         self._n_labels = np.zeros(n, dtype=np.int64)
         self._table_length = np.zeros(n, dtype=np.int64)
         self._episodes = np.zeros(n, dtype=np.int64)
@@ -122,12 +123,19 @@ class STEMScanVectorEnv(VectorEnv):
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Reset every sub-env (or those of ``options["reset_mask"]``); sub-env ``i`` gets ``seed + i``."""
+        usage = f"seed must be an int, None or a list of {self.num_envs} ints or Nones"
         if seed is None or isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             seeds = [None if seed is None else int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
+        elif isinstance(seed, (list, tuple, np.ndarray)):
+            seeds = list(seed.tolist() if isinstance(seed, np.ndarray) else seed)
             if len(seeds) != self.num_envs:
-                raise ValueError(f"seed must be an int, None or a list of {self.num_envs} seeds, got {len(seeds)}")
+                raise ValueError(f"{usage}, got {len(seeds)} seeds")
+            for value in seeds:
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                    raise ValueError(f"{usage}, got {value!r} in the list")
+            seeds = [None if value is None else int(value) for value in seeds]
+        else:
+            raise ValueError(f"{usage}, got {seed!r}")
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         if mask is None:
@@ -150,6 +158,7 @@ class STEMScanVectorEnv(VectorEnv):
         keep: list = []
         env_addresses(env, self._addresses[i], keep)
         self._keep_alive[i] = keep
+        self._generators[i] = env.np_random
         self._n_labels[i] = env.tracker.scanned.shape[0]
         self._table_length[i] = env._counts_to_patch.shape[0]
         self._episodes[i] = env._episode
@@ -200,6 +209,12 @@ class STEMScanVectorEnv(VectorEnv):
         self._terminations.fill(False)
         self._truncations.fill(False)
         first, info = self.envs[0], self._info
+        for i, env in enumerate(self.envs):  # a sub-env's np_random replaced by the user: read the new one, as a single env does
+            if env.np_random is not self._generators[i]:
+                keep = []
+                env_addresses(env, self._addresses[i], keep)
+                self._keep_alive[i] = keep
+                self._generators[i] = env.np_random
         step_envs(
             active, corners, self._addresses, self._n_labels, self._table_length, self._episodes, self._inverse_full_scale,
             first._tables.background, first._noise.means, first._noise.threshold, first._noise.alias,
@@ -303,6 +318,7 @@ class STEMScanVectorEnv(VectorEnv):
             keep: list = []
             env_addresses(env, self._addresses[i], keep)
             self._keep_alive[i] = keep
+            self._generators[i] = env.np_random
 
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:

@@ -29,6 +29,12 @@ def test_raw_fill_reads_what_numpy_draws(bit_generator):
     assert ours.random() == numpy.random()  # both generators advanced alike
     with pytest.raises(ValueError, match="uint64"):
         raw_fill(ours, np.empty(3, dtype=np.float64))
+    with pytest.raises(TypeError, match="numpy array"):
+        raw_fill(ours, [0, 0, 0])
+    read_only = np.empty(3, dtype=np.uint64)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        raw_fill(ours, read_only)
     with pytest.raises(TypeError, match="Generator"):
         rng_address(np.random.RandomState(0))
 
@@ -93,3 +99,25 @@ def test_actions_of_sub_envs_being_reset_are_ignored_even_if_invalid():
     assert (info["steps"][ended] == 0).all() and (reward[ended] == 0).all()
     with pytest.raises(ValueError, match="NaN"):
         vec.step(np.full((2, 2), np.nan, dtype=np.float32))
+
+
+def test_a_replaced_generator_is_read_by_the_vector_env_as_by_a_single_env():
+    vec = STEMScanVectorEnv(num_envs=2, **KWARGS)
+    vec.reset(seed=0)
+    single = gym.make(ENV_ID, **KWARGS).unwrapped
+    single.reset(seed=0)
+    vec.envs[0].np_random = np.random.Generator(np.random.Philox(1))  # mid-episode, by the user
+    single.np_random = np.random.Generator(np.random.Philox(1))
+    action = np.array([0.3, 0.6], dtype=np.float32)
+    for _ in range(3):
+        batch, *_ = vec.step(np.tile(action, (2, 1)))
+        alone, *_ = single.step(action)
+        assert np.array_equal(batch["patch"][0], alone["patch"])
+
+
+@pytest.mark.parametrize("seed, match", [(True, "got True"), (1.5, "got 1.5"), ([1], "got 1 seeds"), ([1, True], "in the list")])
+def test_bad_vector_seeds_are_named(seed, match):
+    vec = STEMScanVectorEnv(num_envs=2, **KWARGS)
+    with pytest.raises(ValueError, match=match):
+        vec.reset(seed=seed)
+    vec.reset(seed=np.arange(2))  # an integer array is a list of seeds

@@ -133,6 +133,9 @@ def test_vector_envs_run():
     ({"survey_dose": 2.0}, "survey_dose must be a number in"),
     ({"survey": "no"}, "survey must be True or False"),
     ({"electrons_per_pixel": 1e20}, "electrons_per_pixel must be"),  # counts beyond 2**53: not drawn exactly
+    ({"electrons_per_pixel": 10**400}, "electrons_per_pixel must be finite"),
+    ({"electrons_per_pixel": 5e-324}, "too small to derive a dwell time"),
+    ({"electrons_per_pixel": 1e15, "overview_size": 4, "survey_dose": 1.0, "dose_budget": 2.0}, "survey's dose per sample"),
 ])
 def test_bad_budget_and_survey_values_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -151,3 +154,17 @@ def test_unreal_actions_are_refused(action):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="continuous action must be 2 real numbers"):
         env.step(action)
+
+
+def test_advance_checks_what_the_compiled_step_would_write_into():
+    env = STEMScanEnv(image_size=128, patch_size=16, dose_budget=1.0)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="float32 array of shape"):
+        env.advance(0, 0, np.empty((8, 8), dtype=np.float32))  # wrote past the buffer before
+    with pytest.raises(ValueError, match="float32 array of shape"):
+        env.advance(0, 0, np.empty((16, 16), dtype=np.float64))
+    with pytest.raises(TypeError, match="r0 must be an integer"):
+        env.advance(0.0, 0, np.empty((16, 16), dtype=np.float32))
+    patch = np.empty((16, 16), dtype=np.float32)
+    reward, terminated, truncated = env.advance(np.int16(8), 4, patch)
+    assert 0.0 <= patch.min() and patch.max() <= 1.0 and env.steps == 1

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from stemscan.envs import ENV_ID
-from stemscan.envs.shot_noise import PTRS_ROW, TABLE_MAX_MEAN, ShotNoiseMap, alias_tables, table_means, table_rows
+from stemscan.envs.shot_noise import PTRS_ROW, TABLE_MAX_MEAN, ShotNoiseMap, alias_tables, log_poisson_pmf, table_means, table_rows
 from stemscan.scenes import Scene
 
 
@@ -132,3 +132,58 @@ def test_env_patches_carry_poisson_noise():
     mean = 500.0 * signal + env.microscope.background_counts
     low = counts[counts < 5]
     assert stats.chisquare(np.bincount(low.astype(int), minlength=5), stats.poisson.pmf(np.arange(5), mean) / stats.poisson.cdf(4, mean) * low.size).pvalue > 1e-3
+
+
+@pytest.mark.parametrize(
+    "region, error",
+    [
+        ((np.int32(2**31 - 1), 0, 1, 8), ValueError),  # wrapped around in int32 arithmetic before: read outside
+        ((np.int8(127), 0, 1, 8), ValueError),
+        ((0, np.int8(120), 6, 8), ValueError),
+        ((np.int64(2**63 - 1), 0, 1, 8), ValueError),
+        ((0, 0, -1, 8), ValueError),
+        ((0.0, 0, 1, 8), TypeError),
+        ((0, 0, True, 8), TypeError),
+    ],
+)
+def test_region_arguments_are_checked_as_python_integers(region, error):
+    noise = ShotNoiseMap(np.arange(48.0).reshape(6, 8))
+    with pytest.raises(error):
+        noise.sample(np.random.default_rng(1), *region)
+    assert noise.sample(np.random.default_rng(1), np.int8(1), np.uint16(2), np.int64(3), 4).shape == (3, 4)
+
+
+def test_the_map_keeps_its_own_read_only_copy_of_the_means():
+    means = np.full((4, 4), 3.0)
+    noise = ShotNoiseMap(means)
+    means[:] = 1000.0  # the caller's array changes: the sampler's state does not
+    assert (noise.mean == 3.0).all() and noise.sample(np.random.default_rng(0), 0, 0, 4, 4).max() < 100
+    for array in (noise.mean, noise.row, noise.aux):
+        assert not array.flags.writeable
+
+
+@pytest.mark.parametrize("means", [np.ones((4, 4), dtype=complex), np.zeros((4, 4), dtype="datetime64[s]"), np.full((4, 4), "1.0")])
+def test_means_that_are_not_real_numbers_are_refused(means):
+    with pytest.raises(ValueError, match="real numbers"):
+        ShotNoiseMap(means)
+
+
+@pytest.mark.parametrize("mean", [1e13, 1e15, 2.0**53])
+def test_huge_means_are_still_poisson(mean):
+    """PTRS's acceptance test in the saddle-point form: the direct log-density lost ~λ·1e-16 (0.06 at 1e13)."""
+    counts = ShotNoiseMap(np.full((1000, 1000), mean)).sample(np.random.default_rng(1), 0, 0, 1000, 1000).ravel()
+    z = (counts.astype(np.float64) - mean) / math.sqrt(mean)  # Poisson at these means: normal to ~1e-8
+    assert abs(z.mean()) < 0.01 and abs(z.var() - 1.0) < 0.01
+    assert abs(np.mean(z**4) - 3.0) < 0.05  # the direct form gave excess kurtosis +0.2 at 1e15
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_log_poisson_pmf_matches_high_precision_arithmetic():
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 60
+    for mean in (128.0, 500.3, 1e4, 1e9, 1e13, 1e15, 2.0**53):
+        sd = math.sqrt(mean)
+        for offset in (-8.0, -1.0, 0.0, 0.5, 3.0, 8.0):
+            k = max(16, int(round(mean + offset * sd)))
+            exact = -mpmath.mpf(mean) + k * mpmath.log(mpmath.mpf(mean)) - mpmath.loggamma(k + 1)
+            assert abs(log_poisson_pmf(k, mean) - float(exact)) < 1e-9 * max(1.0, abs(float(exact))), (mean, k)
