@@ -21,7 +21,9 @@ with numba, reading the env's generator directly,
 * ``λ ≥ 128``: the transformed-rejection sampler PTRS (W. Hörmann, *The
   transformed rejection method for generating Poisson random variables*,
   Insurance: Mathematics and Economics 12, 39-45, 1993), two 64-bit draws
-  (two 53-bit uniforms) per attempt, ~1.1 attempts per draw.
+  (two 53-bit uniforms) per attempt, ~1.1 attempts per draw; its
+  acceptance test compares with :func:`log_poisson_pmf` (Loader's
+  saddle-point form, accurate at any mean up to 2⁵³, the largest accepted).
 
 Both are exact samplers of the Poisson distribution up to the resolution
 of their random bits: the alias rows' keep probabilities are rounded to
