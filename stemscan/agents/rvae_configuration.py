@@ -132,7 +132,11 @@ class SelfConfiguration:
         lacks) gets peak-centred windows.  The decision waits for
         ``n_initial`` patches (no longer once a perovskite is recognised),
         and up to twice that while dim columns are seen beside bright ones
-        but there are too few bonds to tell.
+        but there are too few bonds to tell.  A perovskite seen in the
+        bonds before ``n_initial`` patches is accepted at once only when the
+        bright columns' spacing confirmed the cell (dim columns at the edge
+        midpoints of a square lattice have 4-fold bonds too, of 0.71 the
+        cell); otherwise the verdict waits for ``n_initial`` patches.
         """
         pending = self._pending or []
         estimate = perovskite_lattice(self._pending_columns)
@@ -140,6 +144,8 @@ class SelfConfiguration:
         undecided = len(pending) < self.n_initial or (seen_dim and not enough_evidence(self._pending_columns))
         if estimate is None and not final and undecided:
             return False
+        if estimate is not None and estimate.bright_spacing_px is None and len(pending) < self.n_initial:
+            return False  # bonds alone: wait for the bright spacing, up to n_initial patches (then the bonds decide)
         lattice_dim = self._models["lattice"][0].config.latent_dim
         if isinstance(self.target, int) and self.target >= lattice_dim:
             estimate = None  # the operator's z target exists only in the peak-centred model

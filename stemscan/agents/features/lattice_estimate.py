@@ -42,6 +42,11 @@ MIN_FOURFOLD_ORDER = 0.85
 #: Bright columns closer than this fraction of the cell side mean the bright
 #: sublattice is not the square cell's corners (e.g. a dense honeycomb).
 MIN_BRIGHT_SPACING = 0.8
+#: Bright columns farther apart than this multiple of the cell side are not
+#: the square cell's corners either: a square lattice with dim columns at its
+#: edge midpoints has 4-fold bonds of half the side, so the cell "measured"
+#: from them is 0.71 of the bright spacing.
+MAX_BRIGHT_SPACING = 1.25
 #: Fewest bright nearest-neighbour distances on which that spacing test is
 #: made: one close pair (a stray detection) in a sub-scan holding a single
 #: cell is not evidence against a lattice (cells near the sub-scan's size).
@@ -56,11 +61,14 @@ class PerovskiteEstimate:
         lattice_px: Side of the bright sublattice's square cell, pixels.
         n_bonds: Bright-to-dim bonds it rests on.
         fourfold_order: ``|<exp(4iθ)>|`` of their directions (1 = perfectly square).
+        bright_spacing_px: Median nearest-neighbour distance of the bright
+            columns, pixels, or None when too few were seen to test it.
     """
 
     lattice_px: float
     n_bonds: int
     fourfold_order: float
+    bright_spacing_px: float | None = None
 
 
 def nearest_bright_bonds(bright: np.ndarray, dim: np.ndarray, reach: float = 1.0) -> np.ndarray:
@@ -137,6 +145,6 @@ def perovskite_lattice(columns: list[tuple[np.ndarray, np.ndarray]]) -> Perovski
         return None
     lattice_px = float(np.sqrt(2.0) * np.mean(lengths[shell]))  # the mean over corners cancels the off-centring
     spacing = _bright_spacing([b for b, _ in columns])
-    if spacing is not None and spacing < MIN_BRIGHT_SPACING * lattice_px:
+    if spacing is not None and not MIN_BRIGHT_SPACING * lattice_px <= spacing <= MAX_BRIGHT_SPACING * lattice_px:
         return None
-    return PerovskiteEstimate(lattice_px=lattice_px, n_bonds=int(shell.sum()), fourfold_order=order)
+    return PerovskiteEstimate(lattice_px=lattice_px, n_bonds=int(shell.sum()), fourfold_order=order, bright_spacing_px=spacing)

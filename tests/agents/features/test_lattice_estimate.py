@@ -58,3 +58,23 @@ def test_nearest_bright_bonds() -> None:
     np.testing.assert_allclose(nearest_bright_bonds(bright, dim), [[-1.0, 1.0], [1.0, 2.0]])
     assert len(nearest_bright_bonds(bright, dim, reach=10.0)) == 4
     assert nearest_bright_bonds(bright, np.zeros((0, 2))).shape == (0, 2)
+
+
+def edge_midpoint_patch(cell: float, angle: float, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bright corners of a square lattice with dim columns at its edge midpoints (not a perovskite)."""
+    ij = np.stack(np.meshgrid(np.arange(-3, 4), np.arange(-3, 4), indexing="ij"), -1).reshape(-1, 2).astype(float)
+    bright = rotate(ij * cell, angle) + offset
+    dim = np.concatenate([rotate((ij + [0.5, 0.0]) * cell, angle), rotate((ij + [0.0, 0.5]) * cell, angle)]) + offset
+    inside = lambda p: p[(p >= 2).all(axis=1) & (p <= 29).all(axis=1)]  # noqa: E731
+    return inside(bright), inside(dim)
+
+
+@pytest.mark.parametrize("cell", [14.0, 20.0])
+def test_dim_columns_at_edge_midpoints_are_not_a_perovskite(cell: float) -> None:
+    """Their bonds to the two nearest corners are 4-fold too, of half the side: only the bright spacing tells."""
+    rng = np.random.default_rng(1)
+    columns = [edge_midpoint_patch(cell, 0.3, rng.uniform(0, cell, 2)) for _ in range(6)]
+    assert perovskite_lattice(columns) is None
+    # a true perovskite of the same cell passes, and reports the spacing that confirmed it
+    estimate = perovskite_lattice([perovskite_patch(cell, 0.3, rng.uniform(0, cell, 2)) for _ in range(6)])
+    assert estimate is not None and estimate.bright_spacing_px == pytest.approx(cell, rel=0.05)
