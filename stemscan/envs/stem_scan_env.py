@@ -9,15 +9,12 @@ import numpy as np
 from gymnasium import spaces
 
 from stemscan.envs.arguments import FILE_PREFIX, acquisition_settings, check_dose_arguments, resolve_scene
-from stemscan.envs.batch_step import acquire_from_rng
-from stemscan.envs.bit_generator import rng_address
-from stemscan.envs.discovery import DiscoveryTracker
+from stemscan.envs.episode import EpisodeAcquisition
+from stemscan.envs.episode_views import EpisodeViews
 from stemscan.envs.geometry import PatchGeometry
 from stemscan.envs.microscope import MAX_ELECTRONS_PER_PIXEL, Microscope
 from stemscan.envs.overview import CoarseGrid
-from stemscan.envs.render import render_frame
 from stemscan.envs.scene_pool import scene_pool
-from stemscan.envs.scene_tables import scene_tables
 from stemscan.scenes import Scene
 from stemscan.scenes import make as make_scene
 from stemscan.validation import check_int
@@ -25,12 +22,7 @@ from stemscan.validation import check_int
 __all__ = ["FILE_PREFIX", "STEMScanEnv"]
 
 
-_NO_IDS = np.empty(0, dtype=np.int64)
-#: Largest episode stamp of the ``uint16`` scanned-pixel map before it is cleared and the count restarts.
-_MAX_EPISODE = np.iinfo(np.uint16).max
-
-
-class STEMScanEnv(gym.Env):
+class STEMScanEnv(EpisodeAcquisition, EpisodeViews, gym.Env):
     """Automated experiment in scanning transmission electron microscopy.
 
     ## Description
@@ -276,60 +268,8 @@ class STEMScanEnv(gym.Env):
             scene = make_scene(self.family, seed=scene_seed, size=self.shape[0], **self.scene_kwargs)
         if scene.shape != self.shape:
             raise ValueError(f"scene shape {scene.shape} does not match the env's field {self.shape}")
-        self.scene = scene
-        self._signal = scene.image
-        self._labels = scene.labels
-        # Whole-field, episode-independent work: once per scene (cached while the scene lives).
-        tables = scene_tables(scene, self.microscope, self.grid)
-        self._tables = tables
-        self._full_scale = tables.full_scale
-        self._noise = tables.noise
-        self._counts_to_patch = tables.counts_to_patch
-        if getattr(self, "_counts", None) is None:
-            self._counts = np.empty((self.patch_size, self.patch_size), dtype=np.int64)  # the sub-scan's raw counts
-            self._rng = None
-        # Episode buffers are reused across resets and never cleared: a pixel is scanned in this episode
-        # when its stamp equals the episode's (stemscan.envs.record), and ``_measured`` is read only there.
-        if getattr(self, "_stamp", None) is None or self._stamp.shape != self.shape:
-            self._stamp = np.zeros(self.shape, dtype=np.uint16)
-            self._measured = np.zeros(self.shape, dtype=np.float32)
-            self._episode = 0
-        self._episode += 1
-        if self._episode > _MAX_EPISODE:  # the stamps wrap: clear them once every 65,535 episodes
-            self._stamp.fill(0)
-            self._episode = 1
-        self.tracker = DiscoveryTracker(scene.labels, tables.weights, self.discovery_threshold, area=tables.label_area)
-        self._n_scanned = 0
-        self._n_pixels = self.shape[0] * self.shape[1]
-        g = self.grid.size
-        self._survey = np.zeros((g, g), dtype=np.float64)
-        # Per coarse cell: [0] sum of the overview's pixel values (scanned pixels' measurements,
-        # the survey value for the rest), [1] pixels scanned; and the uint8 observation of both.
-        self._coarse_sums = np.zeros((2, g, g), dtype=np.float64)
-        self._coarse_u8 = np.zeros((2, g, g), dtype=np.uint8)
-        self._boxes: list[tuple[int, int]] = []
-        self.dose_used = 0.0
-        self.scan_time_s = 0.0
-        self.steps = 0
-        if self.survey:
-            self._acquire_survey()
-        self._last_patch = np.zeros((self.patch_size, self.patch_size), dtype=np.float32)
-        self._last_position = np.array([0.5, 0.5], dtype=np.float32)
-        self._done = False
-        self._last_new = np.empty(0, dtype=np.int64)
+        self._begin_episode(scene)
         return self._observation(), self._info()
-
-    def _acquire_survey(self) -> None:
-        """Coarse low-dose overview: one sample per coarse cell, signal averaged over the cell."""
-        grid = self.grid
-        electrons = self.survey_cost / (grid.size * grid.size)  # e⁻ per survey sample
-        g = grid.size
-        counts = self._tables.survey_noise(self.microscope, electrons).sample(self.np_random, 0, 0, g, g)
-        self._survey = self.microscope.normalise(counts, electrons, self._full_scale).astype(np.float64)
-        self._coarse_sums[0] = self._survey * grid.area
-        self._coarse_u8[0] = np.rint(self._survey * 255.0)
-        self.dose_used += self.survey_cost
-        self.scan_time_s += self.microscope.survey_time_s(grid.size, grid.size)
 
     # ------------------------------------------------------------------- step
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
@@ -339,131 +279,9 @@ class STEMScanEnv(gym.Env):
         reward, terminated, truncated = self._advance(r0, c0, patch)
         return self._observation(), reward, terminated, truncated, self._info()
 
-    def _check_running(self) -> None:
-        if self._done:
-            raise RuntimeError("step() called after the episode ended (terminated or truncated) or before reset(); call reset()")
-
     def corner(self, action: Any) -> tuple[int, int]:
         """Top-left pixel ``(r0, c0)`` of the sub-scan ``action`` asks for (``ValueError`` if invalid)."""
         if self.action_mode == "continuous":
             return self.geometry.from_continuous(action)
         return self.geometry.from_cell(action)
-
-    def advance(self, r0: int, c0: int, patch: np.ndarray) -> tuple[float, bool, bool]:
-        """Acquire the sub-scan with top-left pixel ``(r0, c0)`` into ``patch`` and update the episode.
-
-        The core of :meth:`step` without building the observation and info.
-        ``r0``, ``c0`` are integers; ``patch`` a writeable, C-contiguous
-        ``float32`` (P, P) array (the compiled step writes into it unchecked,
-        so it is checked here).  Returns ``(reward, terminated, truncated)``.
-        """
-        for name, value in (("r0", r0), ("c0", c0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an integer pixel, got {value!r}")
-        p = self.patch_size
-        if not (isinstance(patch, np.ndarray) and patch.dtype == np.float32 and patch.shape == (p, p)
-                and patch.flags.c_contiguous and patch.flags.writeable):  # fmt: skip
-            shown = f"{patch.dtype} {patch.shape}" if isinstance(patch, np.ndarray) else type(patch).__name__
-            raise ValueError(f"patch must be a writeable C-contiguous float32 array of shape ({p}, {p}), got {shown}")
-        return self._advance(int(r0), int(c0), patch)
-
-    def _advance(self, r0: int, c0: int, patch: np.ndarray) -> tuple[float, bool, bool]:
-        """:meth:`advance` for arguments known to be right (:meth:`step`'s)."""
-        self._check_running()
-        p = self.patch_size
-        grid = self.grid
-        tables = self._tables
-        noise, tracker, rng = self._noise, self.tracker, self.np_random
-        if not (0 <= r0 <= self.shape[0] - p and 0 <= c0 <= self.shape[1] - p):
-            raise ValueError(f"sub-scan at ({r0}, {c0}) is outside the {self.shape} field")
-        if rng is not self._rng:  # np_random was replaced: read the new generator
-            self._rng, self._rng_address = rng, rng_address(rng)
-        function, state = self._rng_address
-        # the draws of ShotNoiseMap.sample, read from np_random in the kernel
-        n_new, due = acquire_from_rng(
-            function, state, noise.mean, noise.row, noise.aux, noise.means, noise.threshold, noise.alias,
-            noise.log_factorial, self._counts, self._counts_to_patch, tables.background, tables.inverse_full_scale,
-            r0, c0, patch, self._stamp, self._episode, self._measured, self._labels, tracker.scanned, tracker.pending,
-            self._survey, grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
-        )  # fmt: skip
-        self._n_scanned += n_new
-        new_ids = tracker.collect() if due else _NO_IDS
-        self._boxes.append((r0, c0))
-        self.dose_used += self.patch_dose
-        self.scan_time_s += self._subscan_time_s
-        self.steps += 1
-        self._last_patch = patch
-        self._last_position = self.geometry.centre_fraction(r0, c0)
-        self._last_new = new_ids
-        reward = float(self.tracker.weights[new_ids].sum()) if new_ids.size else 0.0
-        terminated = self.tracker.all_found
-        truncated = (not terminated) and self.dose_used + self.patch_dose > self.budget * (1 + 1e-12)
-        self._done = terminated or truncated
-        return reward, terminated, truncated
-
-    # ------------------------------------------------------------- obs & info
-    def _observation(self) -> dict[str, np.ndarray]:
-        budget_fraction = min(self.dose_used / self.budget, 1.0) if self.budget > 0 else 1.0
-        return {
-            "patch": self._last_patch,  # a new array at each step and reset, never read again: handed out, not copied
-            "position": self._last_position,  # likewise
-            "dose": np.array([budget_fraction], dtype=np.float32),
-            "overview": self._coarse_u8[0:1].copy(),
-            "visited": self._coarse_u8[1:2].copy(),
-        }
-
-    def _info(self) -> dict[str, Any]:
-        tracker = self.tracker
-        return {
-            "new_features": int(self._last_new.size),
-            "new_feature_ids": self._last_new.tolist(),
-            "features_found": tracker.n_found,
-            "features_total": tracker.total,
-            "weight_found": tracker.weight_found,
-            "dose_used": self.dose_used,
-            "dose_budget": self.budget,
-            "dose_fraction": self.dose_used / self.frame_dose,
-            "budget_fraction": self.dose_used / self.budget if self.budget > 0 else 1.0,
-            "coverage": self._n_scanned / self._n_pixels,
-            "scan_time_s": self.scan_time_s,
-            "steps": self.steps,
-            "scored": bool(self.scene.scored) if self.scene is not None else False,
-        }
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle and deepcopy state, less the generator's address (the copy reads its own generator)."""
-        state = self.__dict__.copy()
-        state["_rng"] = None
-        return state
-
-    # ----------------------------------------------------------------- render
-    def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' to the constructor")
-            return None
-        if self.scene is None:
-            raise RuntimeError("render() called before reset()")
-        return render_frame(
-            measured=self._measured,
-            scanned=self.scanned_mask(),
-            survey=self._survey if self.survey else None,
-            grid=self.grid,
-            boxes=self._boxes,
-            patch_size=self.patch_size,
-            features=self.scene.features,
-            found=self.tracker.found,
-        )
-
-    def discovery_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(scanned mask (H, W) bool, found flags (K + 1,) bool)`` — read-only copies.
-
-        Ground-truth bookkeeping: only the oracle and evaluation may use it.
-        """
-        return self.scanned_mask(), self.tracker.found.copy()
-
-    def scanned_mask(self) -> np.ndarray:
-        """``bool`` (H, W): the pixels scanned at imaging dose in this episode (a new array)."""
-        if getattr(self, "_stamp", None) is None:
-            return np.zeros(self.shape, dtype=bool)
-        return self._stamp == self._episode
 

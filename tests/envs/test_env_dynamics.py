@@ -268,7 +268,7 @@ def test_huge_dose_resets_and_steps_with_bounded_memory():
 
 def test_a_reset_forgets_the_last_episodes_pixels_and_stamps_wrap():
     """Scanned pixels are an episode stamp: a reset starts from nothing scanned, also when the stamps wrap around."""
-    from stemscan.envs.stem_scan_env import _MAX_EPISODE
+    from stemscan.envs.episode import _MAX_EPISODE
 
     env = gym.make(ENV_ID, num_scenes=1, **SMALL).unwrapped
     env.reset(seed=0)
