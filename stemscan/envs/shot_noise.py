@@ -90,19 +90,16 @@ def _vose(pmf, threshold, alias):  # noqa: ANN001, ANN202
         else:
             large[n_large] = j
             n_large += 1
-    while n_small and n_large:
+    while n_small and n_large:  # the top small outcome takes its missing share from the top large one
         n_small -= 1
-        n_large -= 1
-        s, g = small[n_small], large[n_large]
+        s, g = small[n_small], large[n_large - 1]
         keep[s] = scaled[s]
         alias[s] = g
         scaled[g] -= 1.0 - scaled[s]
-        if scaled[g] < 1.0:
+        if scaled[g] < 1.0:  # g has become small: it moves from one stack to the other
+            n_large -= 1
             small[n_small] = g
             n_small += 1
-        else:
-            large[n_large] = g
-            n_large += 1
     # left over by rounding: keep probability 1.  A draw's 24 keep bits f (scaled to 32, f = 256·n) keep the
     # slot when f < threshold: the keep probability rounded to the nearest multiple of 2⁻²⁴.
     for j in range(n):
