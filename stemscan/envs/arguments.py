@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 
 from stemscan.envs.dose_defaults import default_acquisition
-from stemscan.envs.microscope import MAX_ELECTRONS_PER_PIXEL
 from stemscan.scenes import Scene
 from stemscan.scenes import names as scene_names
 from stemscan.scenes import parameters as scene_parameters
 from stemscan.scenes import registry as scene_registry
-from stemscan.validation import check_int, check_number, check_positive
+from stemscan.validation import check_int, check_positive
 
 __all__ = ["FILE_PREFIX", "MAX_DOSE_BUDGET", "acquisition_settings", "check_dose_arguments", "resolve_scene"]
 
@@ -90,8 +89,6 @@ def acquisition_settings(
             raise ValueError(f"{name} must be a positive number or None, got {value!r}")
         if value is not None:
             check_positive(name, value)  # finite and > 0, named (an int beyond the float range included)
-    if electrons_per_pixel is not None:
-        check_number("electrons_per_pixel", electrons_per_pixel, high=MAX_ELECTRONS_PER_PIXEL)
     if electrons_per_pixel is None or dwell_time_us is None:
         if fixed is not None:
             fixed_params = fixed.params  # a loaded scene file keeps its generator's params under "file_params"

@@ -37,13 +37,10 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from stemscan.envs.bit_generator import rng_address
-from stemscan.envs.kernel_cache import ensure_consistent
 from stemscan.envs.record import acquire_patch
 from stemscan.envs.shot_noise import poisson_fill
 
 __all__ = ["N_ADDRESSES", "acquire_from_rng", "env_addresses", "sample_patches", "step_envs"]
-
-ensure_consistent()  # numba's cached kernels match all kernel modules' sources (stemscan.envs.kernel_cache)
 
 #: Columns of the address table: the arrays of :func:`step_envs`, then ``next_uint64`` and its state.
 (_MEAN, _ROW, _AUX, _LABELS, _STAMP, _MEASURED, _LABEL_SCANNED, _PENDING, _SURVEY, _COARSE_SUMS,

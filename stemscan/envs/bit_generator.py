@@ -26,7 +26,9 @@ from stemscan.envs.kernel_cache import ensure_consistent
 
 __all__ = ["next_uint64", "raw_fill", "rng_address", "to_unit"]
 
-ensure_consistent()  # numba's cached kernels match all kernel modules' sources (stemscan.envs.kernel_cache)
+# Every kernel module imports this one before any kernel runs: numba's cached kernels are checked here, once,
+# against all kernel modules' sources (stemscan.envs.kernel_cache).
+ensure_consistent()
 
 #: 2⁻⁵³: ``(x >> 11) · 2⁻⁵³`` is a uniform double in [0, 1), as numpy's ``random()`` makes one.
 _TWO_TO_MINUS_53 = 1.0 / 9007199254740992.0

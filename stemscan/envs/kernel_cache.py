@@ -8,9 +8,9 @@ of those modules changes — a ``git pull`` in an editable checkout — the
 unchanged module's cache still holds machine code built from the old one,
 and numba loads it without a word: the env would step with the old sampler.
 
-:func:`ensure_consistent` runs once per process, when the first kernel
-module is imported (before any kernel is called, which is when numba reads
-its cache).  It hashes the sources of :data:`KERNEL_MODULES` and, when the
+:func:`ensure_consistent` runs once per process, when ``bit_generator.py``
+is imported (every kernel module imports it, before any kernel is called,
+which is when numba reads its cache).  It hashes the sources of :data:`KERNEL_MODULES` and, when the
 hash differs from the one stored beside their cache (``__pycache__``),
 deletes the cached kernels of all of them, so numba compiles afresh (a
 few seconds, once).  A folder that cannot be written is left alone:

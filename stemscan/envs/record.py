@@ -28,12 +28,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from stemscan.envs.kernel_cache import ensure_consistent
 from stemscan.envs.shot_noise import poisson_fill
 
 __all__ = ["acquire_patch", "record_patch"]
-
-ensure_consistent()  # numba's cached kernels match all kernel modules' sources (stemscan.envs.kernel_cache)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -30,7 +30,7 @@ of their random bits: the alias rows' keep probabilities are rounded to
 multiples of 2⁻²⁴ and ``v`` has 32 bits, so every outcome's probability is
 within 1e-9 of the Poisson pmf (7.8e-10 at most over all rows, tested;
 detecting it would take ~10¹⁸ draws), and the rows leave out a tail below
-1e-21.  PTRS uses 53-bit uniforms.  All noise flows from the env's ``np_random``
+1e-21.  All noise flows from the env's ``np_random``
 (``reset(seed)``); the counts are not the numbers ``Generator.poisson``
 would return for that seed.
 """
@@ -44,11 +44,8 @@ import numba
 import numpy as np
 
 from stemscan.envs.bit_generator import next_uint64, rng_address, to_unit
-from stemscan.envs.kernel_cache import ensure_consistent
 
 __all__ = ["MAX_MEAN", "PTRS_ROW", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "log_poisson_pmf", "poisson_fill", "table_means", "table_rows"]
-
-ensure_consistent()  # numba's cached kernels match all kernel modules' sources (stemscan.envs.kernel_cache)
 
 #: Means below this are drawn from the alias tables (grid spacing :data:`FINE_STEP`), at and above it
 #: from the coarse rows (spacing :data:`COARSE_STEP`).
