@@ -38,6 +38,7 @@ TRAINERS: dict[str, tuple[str, str]] = {
     "dcnn": ("stemscan.agents.train.dcnn", "train the DCNN atom/defect segmenter"),
     "rvae": ("stemscan.agents.train.rvae", "pre-train the rotationally invariant VAE"),
     "ppo": ("stemscan.agents.train.ppo_cli", "train the PPO scanning policy"),
+    "survey-saliency": ("stemscan.agents.train.survey_saliency", "train the learned survey prior of the BO workflows"),
 }
 
 
@@ -78,7 +79,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             _add(subparsers, name, module_name, help_text)
         else:
             subparsers.add_parser(name, help=help_text)
-    train = subparsers.add_parser("train", help="train a model of the zoo (dcnn, rvae, ppo)")
+    train = subparsers.add_parser("train", help="train a model of the zoo (dcnn, rvae, ppo, survey-saliency)")
     train_sub = train.add_subparsers(dest="model", metavar="MODEL")
     for name, (module_name, help_text) in TRAINERS.items():
         if name == model:

@@ -32,13 +32,17 @@ Decision step, each time a sub-scan arrives:
    over grid cells and picks the next unscanned cell.
 
 The survey is too coarse (one sample per several Å) to segment atoms, but
-heavy-atom dopants, disordered regions, rims and interfaces still show as
-edges in it: with ``survey_edges=True`` (default) the per-cell edge strength
-of the survey (:func:`~stemscan.agents.features.survey.survey_edge_prior`)
+heavy-atom dopants, disordered regions, rims and interfaces still show in
+it: with ``survey_saliency=True`` (default) the learned survey prior (a CNN
+trained on simulated scenes rates each cell,
+:func:`~stemscan.agents.survey_saliency.survey_saliency_prior`)
 is the BO prior (it seeds the first cells, weights the acquisition as a
-belief and is a GP input whose weight the GP learns).  ``survey_prior=True``
-adds the per-cell fraction of bright-outlier survey pixels (the prior of
-earlier releases).  Decides from observations only.  Runs
+belief and is a GP input whose weight the GP learns).  ``survey_edges=True``
+adds the per-cell edge strength of the survey
+(:func:`~stemscan.agents.features.survey.survey_edge_prior`, the default
+before the learned prior) and ``survey_prior=True`` the per-cell fraction of
+bright-outlier survey pixels (the prior of earlier releases); with more
+than one column the acquisition is not weighted by a belief.  Decides from observations only.  Runs
 on the CPU, or a GPU when one is available (``device="auto"``).
 """
 
@@ -62,7 +66,8 @@ from stemscan.agents.features.lattice import (
     region_peaks,
 )
 from stemscan.agents.features.survey import cell_of_overview_pixel, survey_edge_prior, survey_gradient_prior
-from stemscan.validation import check_number
+from stemscan.agents.survey_saliency import survey_saliency_prior
+from stemscan.validation import check_bool, check_number
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -86,11 +91,14 @@ class DCNNBOAgent(BOAgent):
         seed: Seed of the agent's generator.
         target: What to look for: ``"defects"`` (dopant + vacancy +
             extended-defect), or one class of :data:`TARGETS`.
+        survey_saliency: Use the learned survey prior
+            (:func:`~stemscan.agents.survey_saliency.survey_saliency_prior`)
+            as a BO prior column (ignored when ``use_prior`` is False).
         survey_edges: Use the survey's per-cell edge strength
             (:func:`~stemscan.agents.features.survey.survey_edge_prior`) as a
             BO prior column (ignored when ``use_prior`` is False).
         survey_prior: Add the fraction of bright-outlier survey pixels per
-            cell as a prior column (off by default since the edge prior;
+            cell as a prior column (off by default since the survey priors;
             with more than one column the acquisition is not weighted by a
             belief, see :class:`~stemscan.agents.bo.BOAgent`).
         survey_gradient: Add the survey gradient
@@ -122,7 +130,8 @@ class DCNNBOAgent(BOAgent):
         seed: int | None = 0,
         *,
         target: str = "defects",
-        survey_edges: bool = True,
+        survey_saliency: bool = True,
+        survey_edges: bool = False,
         survey_prior: bool = False,
         survey_gradient: bool = False,
         weights: str | None = None,
@@ -142,6 +151,7 @@ class DCNNBOAgent(BOAgent):
         self.target = target
         self.descriptor_kind = descriptor
         self.boundary_weight = check_number("boundary_weight", boundary_weight, 0.0)
+        self.survey_saliency = check_bool("survey_saliency", survey_saliency)
         self.survey_edges = bool(survey_edges)
         self.survey_prior = bool(survey_prior)
         self.survey_gradient = bool(survey_gradient)
@@ -160,6 +170,7 @@ class DCNNBOAgent(BOAgent):
             "target": self.target,
             "descriptor": self.descriptor_kind,
             "boundary_weight": self.boundary_weight,
+            "survey_saliency": self.survey_saliency,
             "survey_edges": self.survey_edges,
             "survey_prior": self.survey_prior,
             "survey_gradient": self.survey_gradient,
@@ -253,6 +264,10 @@ class DCNNBOAgent(BOAgent):
         the GP's linear mean learns how much each predicts the descriptor.
         """
         columns = []
+        if self.survey_saliency:
+            saliency = survey_saliency_prior(observation["overview"], self.field)
+            if saliency is not None and saliency.std() > 0:
+                columns.append(saliency)
         if self.survey_edges:
             edges = survey_edge_prior(observation["overview"], self.field)
             if edges is not None and edges.std() > 0:

@@ -53,6 +53,7 @@ from stemscan.agents.features.sliding_fft import sliding_fft_features, window_fu
 from stemscan.agents.features.decomposition import METHODS
 from stemscan.agents.features.sliding_fft import WINDOWS
 from stemscan.agents.features.survey import survey_cell_statistics, survey_edge_prior, survey_gradient_prior
+from stemscan.agents.survey_saliency import survey_saliency_prior
 from stemscan.validation import check_int
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["MIN_REPORT_PATCHES", "LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
 
 #: Survey statistics offered as the BO prior (see :meth:`LinearBOAgent.prior`).
-SURVEY_PRIORS = ("edges", "gradient", "pca", "stats")
+SURVEY_PRIORS = ("saliency", "edges", "gradient", "pca", "stats")
 
 #: How tile scores are reduced to one descriptor per patch.
 STATISTICS = ("mean", "max", "std")
@@ -96,8 +97,8 @@ class LinearBOAgent(BOAgent):
             ``"std"`` (within-patch variation; the default).  With
             ``example``, ``"std"`` means the mean similarity.
         survey_prior: Survey statistic used as the BO prior (when
-            ``use_prior``): ``"edges"`` (default), ``"gradient"``, ``"pca"``
-            or ``"stats"`` (see :meth:`prior`).
+            ``use_prior``): ``"saliency"`` (default), ``"edges"``,
+            ``"gradient"``, ``"pca"`` or ``"stats"`` (see :meth:`prior`).
         **core: The BO core's options (:class:`~stemscan.agents.bo.BOOptions`,
             meanings in :class:`~stemscan.agents.bo.BOAgent`), with its defaults.
     """
@@ -117,7 +118,7 @@ class LinearBOAgent(BOAgent):
         target: int | None = None,
         example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
         statistic: str = "std",
-        survey_prior: str = "edges",
+        survey_prior: str = "saliency",
         **core: Unpack[BOOptions],
     ) -> None:
         super().__init__(env, seed, **core)
@@ -328,7 +329,10 @@ class LinearBOAgent(BOAgent):
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-cell statistics of the survey, as chosen by ``survey_prior``.
 
-        ``"edges"`` (default) is the survey's edge strength (Sobel gradient
+        ``"saliency"`` (default) is the learned survey prior: a CNN trained
+        on simulated scenes rates each survey pixel, averaged per cell
+        (:func:`~stemscan.agents.survey_saliency.survey_saliency_prior`).
+        ``"edges"`` is the survey's edge strength (Sobel gradient
         magnitude at survey resolution, lightly smoothed) averaged over each
         grid cell (:func:`~stemscan.agents.features.survey.survey_edge_prior`:
         rims, interfaces and bright points inside the cell).  The others
@@ -341,6 +345,8 @@ class LinearBOAgent(BOAgent):
         spread, gradient), ``"stats"`` the three statistics as separate GP
         inputs (:func:`~stemscan.agents.features.survey.survey_cell_statistics`).
         """
+        if self.survey_prior == "saliency":
+            return survey_saliency_prior(observation["overview"], self.field)
         if self.survey_prior == "edges":
             return survey_edge_prior(observation["overview"], self.field)
         if self.survey_prior == "gradient":

@@ -85,7 +85,7 @@ def test_belief_weighting_interpolates_between_acquisition_and_belief() -> None:
 
 def test_prior_belief_option() -> None:
     agent = registry.make("linear-bo", small_env(), seed=0)
-    assert agent.config()["prior_belief"] == 20.0
+    assert agent.config()["prior_belief"] == 80.0
     off = registry.make("linear-bo", small_env(), seed=0, prior_belief=0)
     play_episode(small_env(), off, 3, 0)
     assert off._belief() is None

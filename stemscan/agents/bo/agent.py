@@ -105,9 +105,9 @@ class BOAgent(Agent):
             acquisition × ``exp(z − max z) ** (prior_belief / n)``, ``z``
             the standardised prior and ``n`` the observations so far, so the
             survey steers the early decisions and the descriptor's GP the
-            later ones.  Default 20, chosen on development seeds 100-109
-            among 0, 5, 10, 20, 40, 80 (``benchmarks/bo_ablations.py`` and
-            the README give the figures).
+            later ones.  Default 80, chosen with the learned survey prior
+            on development seeds 100-119 among 5, 20, 80 and 200 (20 with
+            the edge prior before it; the README gives the figures).
         lengthscale_cells: Prior mode of the GP lengthscale, in grid cells
             (> 0): the expected size of regions of similar descriptor; the
             fitted lengthscale moves from it as data demand.  ``None`` keeps
@@ -147,7 +147,7 @@ class BOAgent(Agent):
         lengthscale_cells: float | None = None,
         search: str = "maximum",
         use_descriptor: bool = True,
-        prior_belief: float = 20.0,
+        prior_belief: float = 80.0,
     ) -> None:
         super().__init__(env, seed)
         if acquisition not in ACQUISITIONS:
