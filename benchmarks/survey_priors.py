@@ -41,7 +41,7 @@ import numpy as np
 import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents.base import FieldConfig
 from stemscan.agents.features.survey import survey_edge_prior, survey_gradient_prior
-from stemscan.agents.survey_saliency import survey_saliency_prior
+from stemscan.agents.survey_saliency import survey_saliency_edge_prior, survey_saliency_prior
 from stemscan.benchmarks.aggregate import iqm
 from stemscan.benchmarks.runner import run_grid
 from stemscan.benchmarks.spec import expand_grid
@@ -49,7 +49,8 @@ from stemscan.benchmarks.store import load_results
 from stemscan.cli_types import positive_int, seed_list
 
 FAMILIES = ("ferroelectric-domains", "lattice-defects", "nanoparticles", "phase-separated")
-PRIORS = {"gradient": survey_gradient_prior, "edges": survey_edge_prior, "saliency": survey_saliency_prior}
+PRIORS = {"gradient": survey_gradient_prior, "edges": survey_edge_prior, "saliency": survey_saliency_prior,
+          "saliency+edges": survey_saliency_edge_prior}
 TOP = (13, 26)
 
 
@@ -110,7 +111,8 @@ def leave_one_out(seeds: list[int], n_scenes: int, epochs: int, workers: int) ->
     for family in FAMILIES:
         others = [f for f in FAMILIES if f != family]
         net, _ = train_survey_saliency(SaliencyTrainConfig(scenes=others, n_scenes=n_scenes, epochs=epochs, workers=workers))
-        priors = {"edges": survey_edge_prior, "saliency, family held out": partial(survey_saliency_prior, net=net)}
+        priors = {"edges": survey_edge_prior, "saliency, family held out": partial(survey_saliency_prior, net=net),
+                  "saliency+edges, family held out": partial(survey_saliency_edge_prior, net=net)}
         out.update(ranking(seeds, priors, (family,)))
     return out
 
@@ -134,7 +136,7 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} |")
     if args.leave_one_out:
         held = leave_one_out(args.seeds, args.loo_scenes, args.loo_epochs, args.workers)
-        names = ("edges", "saliency, family held out")
+        names = ("edges", "saliency, family held out", "saliency+edges, family held out")
         print(f"\nleave one family out ({args.loo_scenes} scenes per other family, {args.loo_epochs} epochs), same seeds")
         print("| prior | " + " | ".join(f"{f} k={k}" for f in FAMILIES for k in TOP) + " | mean |")
         print("|---|" + "---:|" * (len(FAMILIES) * len(TOP) + 1))

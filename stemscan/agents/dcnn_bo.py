@@ -33,16 +33,16 @@ Decision step, each time a sub-scan arrives:
 
 The survey is too coarse (one sample per several Å) to segment atoms, but
 heavy-atom dopants, disordered regions, rims and interfaces still show in
-it: with ``survey_saliency=True`` (default) the learned survey prior (a CNN
-trained on simulated scenes rates each cell,
-:func:`~stemscan.agents.survey_saliency.survey_saliency_prior`)
-is the BO prior (it seeds the first cells, weights the acquisition as a
-belief and is a GP input whose weight the GP learns).  ``survey_edges=True``
-adds the per-cell edge strength of the survey
-(:func:`~stemscan.agents.features.survey.survey_edge_prior`, the default
-before the learned prior) and ``survey_prior=True`` the per-cell fraction of
-bright-outlier survey pixels (the prior of earlier releases); with more
-than one column the acquisition is not weighted by a belief.  Decides from observations only.  Runs
+it: with ``survey_saliency=True`` and ``survey_edges=True`` (the defaults)
+the learned survey prior (a CNN trained on simulated scenes rates each
+cell) hedged by the survey's per-cell edge strength
+(:func:`~stemscan.agents.survey_saliency.survey_saliency_edge_prior`) is
+the BO prior (it seeds the first cells, weights the acquisition as a
+belief and is a GP input whose weight the GP learns); either alone is
+that prior alone.  ``survey_prior=True`` adds the per-cell fraction of
+bright-outlier survey pixels (the prior of earlier releases) as a second
+column; with more than one column the acquisition is not weighted by a
+belief.  Decides from observations only.  Runs
 on the CPU, or a GPU when one is available (``device="auto"``).
 """
 
@@ -66,7 +66,7 @@ from stemscan.agents.features.lattice import (
     region_peaks,
 )
 from stemscan.agents.features.survey import cell_of_overview_pixel, survey_edge_prior, survey_gradient_prior
-from stemscan.agents.survey_saliency import survey_saliency_prior
+from stemscan.agents.survey_saliency import survey_saliency_edge_prior, survey_saliency_prior
 from stemscan.validation import check_bool, check_number
 
 if TYPE_CHECKING:
@@ -95,8 +95,10 @@ class DCNNBOAgent(BOAgent):
             (:func:`~stemscan.agents.survey_saliency.survey_saliency_prior`)
             as a BO prior column (ignored when ``use_prior`` is False).
         survey_edges: Use the survey's per-cell edge strength
-            (:func:`~stemscan.agents.features.survey.survey_edge_prior`) as a
-            BO prior column (ignored when ``use_prior`` is False).
+            (:func:`~stemscan.agents.features.survey.survey_edge_prior`); with
+            ``survey_saliency`` (both on, the default) the two make one column,
+            the learned prior hedged by the edges
+            (:func:`~stemscan.agents.survey_saliency.survey_saliency_edge_prior`).
         survey_prior: Add the fraction of bright-outlier survey pixels per
             cell as a prior column (off by default since the survey priors;
             with more than one column the acquisition is not weighted by a
@@ -131,7 +133,7 @@ class DCNNBOAgent(BOAgent):
         *,
         target: str = "defects",
         survey_saliency: bool = True,
-        survey_edges: bool = False,
+        survey_edges: bool = True,
         survey_prior: bool = False,
         survey_gradient: bool = False,
         weights: str | None = None,
@@ -265,10 +267,11 @@ class DCNNBOAgent(BOAgent):
         """
         columns = []
         if self.survey_saliency:
-            saliency = survey_saliency_prior(observation["overview"], self.field)
+            survey = survey_saliency_edge_prior if self.survey_edges else survey_saliency_prior
+            saliency = survey(observation["overview"], self.field)
             if saliency is not None and saliency.std() > 0:
                 columns.append(saliency)
-        if self.survey_edges:
+        elif self.survey_edges:
             edges = survey_edge_prior(observation["overview"], self.field)
             if edges is not None and edges.std() > 0:
                 columns.append(edges)

@@ -130,7 +130,7 @@ class DKLBOAgent(LinearBOAgent):
         target: int | None = None,
         example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
         statistic: str = "std",
-        survey_prior: str = "saliency",
+        survey_prior: str = "saliency+edges",
         **core: Unpack[BOOptions],
     ) -> None:
         self.embedding = check_int("embedding", embedding, 1, 8)

@@ -53,7 +53,7 @@ from stemscan.agents.features.sliding_fft import sliding_fft_features, window_fu
 from stemscan.agents.features.decomposition import METHODS
 from stemscan.agents.features.sliding_fft import WINDOWS
 from stemscan.agents.features.survey import survey_cell_statistics, survey_edge_prior, survey_gradient_prior
-from stemscan.agents.survey_saliency import survey_saliency_prior
+from stemscan.agents.survey_saliency import survey_saliency_edge_prior, survey_saliency_prior
 from stemscan.validation import check_int
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["MIN_REPORT_PATCHES", "LinearBOAgent", "STATISTICS", "SURVEY_PRIORS"]
 
 #: Survey statistics offered as the BO prior (see :meth:`LinearBOAgent.prior`).
-SURVEY_PRIORS = ("saliency", "edges", "gradient", "pca", "stats")
+SURVEY_PRIORS = ("saliency", "saliency+edges", "edges", "gradient", "pca", "stats")
 
 #: How tile scores are reduced to one descriptor per patch.
 STATISTICS = ("mean", "max", "std")
@@ -97,8 +97,9 @@ class LinearBOAgent(BOAgent):
             ``"std"`` (within-patch variation; the default).  With
             ``example``, ``"std"`` means the mean similarity.
         survey_prior: Survey statistic used as the BO prior (when
-            ``use_prior``): ``"saliency"`` (default), ``"edges"``,
-            ``"gradient"``, ``"pca"`` or ``"stats"`` (see :meth:`prior`).
+            ``use_prior``): ``"saliency+edges"`` (default), ``"saliency"``,
+            ``"edges"``, ``"gradient"``, ``"pca"`` or ``"stats"`` (see
+            :meth:`prior`).
         **core: The BO core's options (:class:`~stemscan.agents.bo.BOOptions`,
             meanings in :class:`~stemscan.agents.bo.BOAgent`), with its defaults.
     """
@@ -118,7 +119,7 @@ class LinearBOAgent(BOAgent):
         target: int | None = None,
         example: Sequence[float] | Sequence[Sequence[float]] | np.ndarray | None = None,
         statistic: str = "std",
-        survey_prior: str = "saliency",
+        survey_prior: str = "saliency+edges",
         **core: Unpack[BOOptions],
     ) -> None:
         super().__init__(env, seed, **core)
@@ -329,9 +330,12 @@ class LinearBOAgent(BOAgent):
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-cell statistics of the survey, as chosen by ``survey_prior``.
 
-        ``"saliency"`` (default) is the learned survey prior: a CNN trained
-        on simulated scenes rates each survey pixel, averaged per cell
-        (:func:`~stemscan.agents.survey_saliency.survey_saliency_prior`).
+        ``"saliency"`` is the learned survey prior: a CNN trained on
+        simulated scenes rates each survey pixel, averaged per cell
+        (:func:`~stemscan.agents.survey_saliency.survey_saliency_prior`);
+        ``"saliency+edges"`` (default) adds half the standardised edge
+        prior to it as a hedge for images unlike the network's training
+        scenes (:func:`~stemscan.agents.survey_saliency.survey_saliency_edge_prior`).
         ``"edges"`` is the survey's edge strength (Sobel gradient
         magnitude at survey resolution, lightly smoothed) averaged over each
         grid cell (:func:`~stemscan.agents.features.survey.survey_edge_prior`:
@@ -347,6 +351,8 @@ class LinearBOAgent(BOAgent):
         """
         if self.survey_prior == "saliency":
             return survey_saliency_prior(observation["overview"], self.field)
+        if self.survey_prior == "saliency+edges":
+            return survey_saliency_edge_prior(observation["overview"], self.field)
         if self.survey_prior == "edges":
             return survey_edge_prior(observation["overview"], self.field)
         if self.survey_prior == "gradient":

@@ -58,7 +58,7 @@ from stemscan.agents.bo import BOAgent, BOOptions
 from stemscan.agents.features.latents import ANGLE
 from stemscan.agents.features.lattice_estimate import PerovskiteEstimate
 from stemscan.agents.features.survey import survey_edge_prior, survey_gradient_prior
-from stemscan.agents.survey_saliency import survey_saliency_prior
+from stemscan.agents.survey_saliency import survey_saliency_edge_prior, survey_saliency_prior
 from stemscan.agents.features.windows import LatticeWindowCutter
 from stemscan.agents.rvae_configuration import AUTO, AUTO_SETTINGS, SelfConfiguration, parse_example
 from stemscan.agents.rvae_descriptor import LatentDescriptor
@@ -113,7 +113,10 @@ class RVAEBOAgent(LatentDescriptor, SelfConfiguration, LatentReport, BOAgent):
             ferroelectric B-site displacement, stays in the window; pair it
             with weights trained that way, ``translation`` off).
         survey_prior: Survey statistic used as the BO prior when
-            ``use_prior``: ``"saliency"`` (default; the learned survey prior,
+            ``use_prior``: ``"saliency+edges"`` (default; the learned survey
+            prior hedged by the edges,
+            :func:`~stemscan.agents.survey_saliency.survey_saliency_edge_prior`),
+            ``"saliency"`` (the learned prior alone,
             :func:`~stemscan.agents.survey_saliency.survey_saliency_prior`),
             ``"edges"`` (:func:`~stemscan.agents.features.survey.survey_edge_prior`: the
             survey cannot resolve atoms, but its edges mark rims, interfaces
@@ -177,7 +180,7 @@ class RVAEBOAgent(LatentDescriptor, SelfConfiguration, LatentReport, BOAgent):
         max_windows: int = 32,
         centring: str = AUTO,
         lattice_px: float | None = None,
-        survey_prior: str = "saliency",
+        survey_prior: str = "saliency+edges",
         contrast_cells: float = 2.0,
         edge_px: float | None = None,
         boundary: str | None = AUTO,
@@ -314,6 +317,8 @@ class RVAEBOAgent(LatentDescriptor, SelfConfiguration, LatentReport, BOAgent):
         """Per-cell survey statistic ``survey_prior`` (:data:`SURVEY_PRIORS`), used when ``use_prior``."""
         if self.survey_prior == "saliency":
             return survey_saliency_prior(observation["overview"], self.field)
+        if self.survey_prior == "saliency+edges":
+            return survey_saliency_edge_prior(observation["overview"], self.field)
         if self.survey_prior == "edges":
             return survey_edge_prior(observation["overview"], self.field)
         return survey_gradient_prior(observation["overview"], self.field)

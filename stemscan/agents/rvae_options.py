@@ -25,7 +25,7 @@ __all__ = ["BOUNDARIES", "SURVEY_PRIORS", "check_options", "load_models"]
 BOUNDARIES = ("change", "straddle")
 
 #: Survey statistics offered as the BO prior (see :meth:`~stemscan.agents.rvae_bo.RVAEBOAgent.prior`).
-SURVEY_PRIORS = ("saliency", "edges", "gradient")
+SURVEY_PRIORS = ("saliency", "saliency+edges", "edges", "gradient")
 
 
 def check_options(

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from stemscan.agents.base import FieldConfig
-from stemscan.agents.features.survey import _cell_means, _overview_image
+from stemscan.agents.features.survey import _cell_means, _overview_image, survey_edge_prior
 from stemscan.agents.nets.survey_saliency import SaliencyConfig, SurveySaliencyNet, standardise_survey
 from stemscan.agents.weights_file import check_state, read_json, read_safetensors, recorded_sha256, sha256_bytes, verify_sha256
 from stemscan.atomic import write_bytes_atomic, write_text_atomic
@@ -44,6 +44,7 @@ __all__ = [
     "save_survey_saliency",
     "saliency_map",
     "survey_saliency_prior",
+    "survey_saliency_edge_prior",
 ]
 
 #: The shipped weights (``stemscan train survey-saliency`` with its defaults).
@@ -125,3 +126,25 @@ def survey_saliency_prior(overview: np.ndarray, field: FieldConfig, net: SurveyS
     than the grid), as the other survey priors.
     """
     return _cell_means(saliency_map(overview, field, net), field)
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def survey_saliency_edge_prior(
+    overview: np.ndarray, field: FieldConfig, edge_weight: float = 0.5, net: SurveySaliencyNet | None = None
+) -> np.ndarray | None:
+    """``(n_cells,)`` the standardised learned prior plus ``edge_weight`` × the standardised edge prior.
+
+    A hedge for images unlike the network's training scenes: the generic
+    edge strength (:func:`~stemscan.agents.features.survey.survey_edge_prior`)
+    keeps a share of the vote where the network has not learned what
+    matters.  ``None`` when the overview is coarser than the grid.
+    """
+    saliency = survey_saliency_prior(overview, field, net)
+    edges = survey_edge_prior(overview, field)
+    if saliency is None or edges is None:
+        return None
+    return _standardised(saliency) + edge_weight * _standardised(edges)

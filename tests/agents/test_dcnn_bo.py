@@ -119,7 +119,7 @@ def test_survey_prior_has_one_value_per_cell(env: gym.Env) -> None:
     obs, _ = env.reset(seed=2)
     prior = agent.prior(obs)
     assert prior is None or (prior.shape == (agent.n_cells,) and np.isfinite(prior).all())
-    assert make_agent("dcnn-bo", env, survey_saliency=False).prior(obs) is None
+    assert make_agent("dcnn-bo", env, survey_saliency=False, survey_edges=False).prior(obs) is None
     with pytest.raises(ValueError, match="survey_saliency"):
         make_agent("dcnn-bo", env, survey_saliency="yes")
 

@@ -357,7 +357,7 @@ def test_bad_boundary_options_raise(kwargs: dict, match: str) -> None:
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 def test_boundary_search_episode_is_deterministic(boundary: str) -> None:
     """The wall search runs, is reproducible given the seed, and follows its own GP after the initial cells."""
-    kwargs = {**LATTICE, "boundary": boundary, "edge_px": 2.0, "n_initial": 2}
+    kwargs = {**LATTICE, "target": "angle", "boundary": boundary, "edge_px": 2.0, "n_initial": 2}
     env_a, env_b = small_env("ferroelectric-domains"), small_env("ferroelectric-domains")
     a = registry.make("rvae-bo", env_a, seed=2, **kwargs)
     b = registry.make("rvae-bo", env_b, seed=2, **kwargs)

@@ -19,6 +19,7 @@ from stemscan.agents.survey_saliency import (
     load_survey_saliency,
     saliency_map,
     save_survey_saliency,
+    survey_saliency_edge_prior,
     survey_saliency_prior,
 )
 from stemscan.agents.nets.survey_saliency import SaliencyConfig, SurveySaliencyNet, standardise_survey
@@ -46,6 +47,17 @@ def test_prior_is_one_finite_value_per_cell_and_deterministic(env_and_field):
     assert prior.shape == (field.geometry.n_cells,) and np.isfinite(prior).all() and prior.std() > 0
     np.testing.assert_array_equal(prior, survey_saliency_prior(observation["overview"][0], field))
     assert saliency_map(observation["overview"], field).shape == (64, 64)
+
+
+def test_hedged_prior_adds_half_the_standardised_edges(env_and_field):
+    env, field = env_and_field
+    observation, _ = env.reset(seed=101)
+    saliency = survey_saliency_prior(observation["overview"], field)
+    edges = survey_edge_prior(observation["overview"], field)
+    expected = (saliency - saliency.mean()) / saliency.std() + 0.5 * (edges - edges.mean()) / edges.std()
+    np.testing.assert_allclose(survey_saliency_edge_prior(observation["overview"], field), expected)
+    flat = survey_saliency_edge_prior(np.full((1, 64, 64), 7, dtype=np.uint8), field, edge_weight=1.0)
+    assert np.isfinite(flat).all()
 
 
 def test_bad_overview_is_refused_by_name(env_and_field):

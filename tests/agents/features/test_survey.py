@@ -11,7 +11,7 @@ import stemscan  # noqa: F401  (registers STEMScan-v0)
 from stemscan.agents import make as make_agent
 from stemscan.agents.base import FieldConfig
 from stemscan.agents.features.survey import cell_of_overview_pixel, survey_cell_statistics, survey_edge_prior, survey_gradient_prior
-from stemscan.agents.survey_saliency import survey_saliency_prior
+from stemscan.agents.survey_saliency import survey_saliency_edge_prior, survey_saliency_prior
 
 
 @pytest.fixture()
@@ -90,8 +90,10 @@ def test_bad_overview_shape_is_rejected(env: gym.Env) -> None:
 def test_linear_bo_prior_is_the_shared_learned_prior(env: gym.Env) -> None:
     obs, _ = env.reset(seed=3)
     agent = make_agent("linear-bo", env)
-    assert agent.config()["survey_prior"] == "saliency"
-    assert np.array_equal(agent.prior(obs), survey_saliency_prior(obs["overview"], agent.field))
+    assert agent.config()["survey_prior"] == "saliency+edges"
+    assert np.array_equal(agent.prior(obs), survey_saliency_edge_prior(obs["overview"], agent.field))
+    learned = make_agent("linear-bo", env, survey_prior="saliency")
+    assert np.array_equal(learned.prior(obs), survey_saliency_prior(obs["overview"], agent.field))
     edges = make_agent("linear-bo", env, survey_prior="edges")
     assert np.array_equal(edges.prior(obs), survey_edge_prior(obs["overview"], agent.field))
     gradient = make_agent("linear-bo", env, survey_prior="gradient")
@@ -107,26 +109,29 @@ def test_dcnn_bo_adds_the_gradient_as_a_second_column(env: gym.Env) -> None:
     expected = survey_gradient_prior(obs["overview"], FieldConfig(env))
     plain = make_agent("dcnn-bo", env, device="cpu")
     assert plain.config()["survey_gradient"] is False and plain.config()["survey_prior"] is False
-    assert np.array_equal(plain.prior(obs), survey_saliency_prior(obs["overview"], FieldConfig(env)))  # the default
+    assert np.array_equal(plain.prior(obs), survey_saliency_edge_prior(obs["overview"], FieldConfig(env)))  # the default
+    learned = make_agent("dcnn-bo", env, device="cpu", survey_edges=False)
+    assert np.array_equal(learned.prior(obs), survey_saliency_prior(obs["overview"], FieldConfig(env)))
     edges = make_agent("dcnn-bo", env, device="cpu", survey_saliency=False, survey_edges=True)
     assert np.array_equal(edges.prior(obs), survey_edge_prior(obs["overview"], FieldConfig(env)))
-    bright = make_agent("dcnn-bo", env, device="cpu", survey_saliency=False, survey_prior=True)
+    bright = make_agent("dcnn-bo", env, device="cpu", survey_saliency=False, survey_edges=False, survey_prior=True)
     assert bright.prior(obs).shape == (bright.n_cells,)
-    both = make_agent("dcnn-bo", env, device="cpu", survey_saliency=False, survey_prior=True, survey_gradient=True)
+    both = make_agent("dcnn-bo", env, device="cpu", survey_saliency=False, survey_edges=False, survey_prior=True,
+                      survey_gradient=True)
     prior = both.prior(obs)
     assert prior.shape == (both.n_cells, 2)
     assert np.array_equal(prior[:, 0], bright.prior(obs))
     assert np.array_equal(prior[:, 1], expected)
-    only = make_agent("dcnn-bo", env, device="cpu", survey_saliency=False, survey_gradient=True)
+    only = make_agent("dcnn-bo", env, device="cpu", survey_saliency=False, survey_edges=False, survey_gradient=True)
     assert np.array_equal(only.prior(obs), expected)
     assert make_agent("dcnn-bo", env, device="cpu", survey_gradient=True).prior(obs).shape == (plain.n_cells, 2)
 
 
-def test_rvae_bo_uses_the_learned_prior_by_default(env: gym.Env) -> None:
+def test_rvae_bo_uses_the_hedged_learned_prior_by_default(env: gym.Env) -> None:
     obs, _ = env.reset(seed=3)
     agent = make_agent("rvae-bo", env, seed=0)
-    assert agent.config()["use_prior"] is True and agent.config()["survey_prior"] == "saliency"
-    assert np.array_equal(agent.prior(obs), survey_saliency_prior(obs["overview"], agent.field))
+    assert agent.config()["use_prior"] is True and agent.config()["survey_prior"] == "saliency+edges"
+    assert np.array_equal(agent.prior(obs), survey_saliency_edge_prior(obs["overview"], agent.field))
     edges = make_agent("rvae-bo", env, seed=0, survey_prior="edges")
     assert np.array_equal(edges.prior(obs), survey_edge_prior(obs["overview"], agent.field))
     gradient = make_agent("rvae-bo", env, seed=0, survey_prior="gradient")
