@@ -29,7 +29,7 @@ with the cell's position.  Decision step, each time a sub-scan arrives:
    UCB by default) on the GP is maximised over the unscanned cells
    (:func:`~stemscan.agents.bo.optim.select_cell`).
 
-The first cells come from the survey prior (edges by default), as in ``linear-bo``.
+The first cells come from the survey prior (the learned prior hedged by the edges by default), as in ``linear-bo``.
 The encoder's initial weights are drawn from a ``torch.Generator`` seeded by
 the agent's seed: same seed, same actions.  Decides from observations only.
 """
