@@ -117,6 +117,15 @@ def leave_one_out(seeds: list[int], n_scenes: int, epochs: int, workers: int) ->
     return out
 
 
+def print_ranking(scores: dict[tuple[str, str, int], float], names) -> None:  # noqa: ANN001
+    """One Markdown row per prior in ``names``: its ranking score per family and k, and their mean."""
+    print("| prior | " + " | ".join(f"{f} k={k}" for f in FAMILIES for k in TOP) + " | mean |")
+    print("|---|" + "---:|" * (len(FAMILIES) * len(TOP) + 1))
+    for name in names:
+        values = [scores[(f, name, k)] for f in FAMILIES for k in TOP]
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=seed_list, default=list(range(100, 120)), help="ranking seeds (default 100-119)")
@@ -129,20 +138,12 @@ def main() -> None:
     args = parser.parse_args()
     scores = ranking(args.seeds)
     print(f"ranking: share of the best attainable cell weight in the prior's top k cells, seeds {args.seeds[0]}-{args.seeds[-1]}")
-    print("| prior | " + " | ".join(f"{f} k={k}" for f in FAMILIES for k in TOP) + " | mean |")
-    print("|---|" + "---:|" * (len(FAMILIES) * len(TOP) + 1))
-    for name in PRIORS:
-        values = [scores[(f, name, k)] for f in FAMILIES for k in TOP]
-        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} |")
+    print_ranking(scores, PRIORS)
     if args.leave_one_out:
         held = leave_one_out(args.seeds, args.loo_scenes, args.loo_epochs, args.workers)
         names = ("edges", "saliency, family held out", "saliency+edges, family held out")
         print(f"\nleave one family out ({args.loo_scenes} scenes per other family, {args.loo_epochs} epochs), same seeds")
-        print("| prior | " + " | ".join(f"{f} k={k}" for f in FAMILIES for k in TOP) + " | mean |")
-        print("|---|" + "---:|" * (len(FAMILIES) * len(TOP) + 1))
-        for name in names:
-            values = [held[(f, name, k)] for f in FAMILIES for k in TOP]
-            print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {np.mean(values):.2f} |")
+        print_ranking(held, names)
     if args.gains:
         result = gains(args.gain_seeds, args.workers)
         print(f"\nlinear-bo IQM gain, seeds {args.gain_seeds[0]}-{args.gain_seeds[-1]}, budgets 5 % and 10 %")
