@@ -52,8 +52,8 @@ from stemscan.agents.features.decomposition import LinearDecomposition
 from stemscan.agents.features.sliding_fft import sliding_fft_features, window_function
 from stemscan.agents.features.decomposition import METHODS
 from stemscan.agents.features.sliding_fft import WINDOWS
-from stemscan.agents.features.survey import survey_cell_statistics, survey_edge_prior, survey_gradient_prior
-from stemscan.agents.survey_saliency import survey_saliency_edge_prior, survey_saliency_prior
+from stemscan.agents.features.survey import survey_cell_statistics
+from stemscan.agents.survey_saliency import CELL_PRIORS
 from stemscan.validation import check_int
 
 if TYPE_CHECKING:
@@ -349,14 +349,8 @@ class LinearBOAgent(BOAgent):
         spread, gradient), ``"stats"`` the three statistics as separate GP
         inputs (:func:`~stemscan.agents.features.survey.survey_cell_statistics`).
         """
-        if self.survey_prior == "saliency":
-            return survey_saliency_prior(observation["overview"], self.field)
-        if self.survey_prior == "saliency+edges":
-            return survey_saliency_edge_prior(observation["overview"], self.field)
-        if self.survey_prior == "edges":
-            return survey_edge_prior(observation["overview"], self.field)
-        if self.survey_prior == "gradient":
-            return survey_gradient_prior(observation["overview"], self.field)
+        if self.survey_prior in CELL_PRIORS:
+            return CELL_PRIORS[self.survey_prior](observation["overview"], self.field)
         stats = survey_cell_statistics(observation["overview"], self.field)
         if stats is None:
             return None  # overview coarser than the grid: no per-cell estimate

@@ -57,8 +57,7 @@ import numpy as np
 from stemscan.agents.bo import BOAgent, BOOptions
 from stemscan.agents.features.latents import ANGLE
 from stemscan.agents.features.lattice_estimate import PerovskiteEstimate
-from stemscan.agents.features.survey import survey_edge_prior, survey_gradient_prior
-from stemscan.agents.survey_saliency import survey_saliency_edge_prior, survey_saliency_prior
+from stemscan.agents.survey_saliency import CELL_PRIORS
 from stemscan.agents.features.windows import LatticeWindowCutter
 from stemscan.agents.rvae_configuration import AUTO, AUTO_SETTINGS, SelfConfiguration, parse_example
 from stemscan.agents.rvae_descriptor import LatentDescriptor
@@ -315,13 +314,7 @@ class RVAEBOAgent(LatentDescriptor, SelfConfiguration, LatentReport, BOAgent):
 
     def prior(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
         """Per-cell survey statistic ``survey_prior`` (:data:`SURVEY_PRIORS`), used when ``use_prior``."""
-        if self.survey_prior == "saliency":
-            return survey_saliency_prior(observation["overview"], self.field)
-        if self.survey_prior == "saliency+edges":
-            return survey_saliency_edge_prior(observation["overview"], self.field)
-        if self.survey_prior == "edges":
-            return survey_edge_prior(observation["overview"], self.field)
-        return survey_gradient_prior(observation["overview"], self.field)
+        return CELL_PRIORS[self.survey_prior](observation["overview"], self.field)
 
     def initial_cells(self) -> list[int]:
         return [] if self._example_cell is None else [self._example_cell]

@@ -17,6 +17,7 @@ from stemscan.agents.features.latents import DESCRIPTORS
 from stemscan.agents.features.windows import CENTRINGS
 from stemscan.agents.rvae import load_rvae, new_model, pretrained_path
 from stemscan.agents.rvae_configuration import AUTO
+from stemscan.agents.survey_saliency import CELL_PRIORS
 from stemscan.validation import check_int, check_number, check_positive
 
 __all__ = ["BOUNDARIES", "SURVEY_PRIORS", "check_options", "load_models"]
@@ -25,7 +26,7 @@ __all__ = ["BOUNDARIES", "SURVEY_PRIORS", "check_options", "load_models"]
 BOUNDARIES = ("change", "straddle")
 
 #: Survey statistics offered as the BO prior (see :meth:`~stemscan.agents.rvae_bo.RVAEBOAgent.prior`).
-SURVEY_PRIORS = ("saliency", "saliency+edges", "edges", "gradient")
+SURVEY_PRIORS = tuple(CELL_PRIORS)
 
 
 def check_options(

@@ -32,12 +32,13 @@ import numpy as np
 import torch
 
 from stemscan.agents.base import FieldConfig
-from stemscan.agents.features.survey import _cell_means, _overview_image, survey_edge_prior
+from stemscan.agents.features.survey import _cell_means, _overview_image, survey_edge_prior, survey_gradient_prior
 from stemscan.agents.nets.survey_saliency import SaliencyConfig, SurveySaliencyNet, standardise_survey
 from stemscan.agents.weights_file import check_state, read_json, read_safetensors, recorded_sha256, sha256_bytes, verify_sha256
 from stemscan.atomic import write_bytes_atomic, write_text_atomic
 
 __all__ = [
+    "CELL_PRIORS",
     "PRETRAINED",
     "load_survey_saliency",
     "pretrained_survey_saliency",
@@ -148,3 +149,12 @@ def survey_saliency_edge_prior(
     if saliency is None or edges is None:
         return None
     return _standardised(saliency) + edge_weight * _standardised(edges)
+
+
+#: The one-column survey priors by ``survey_prior`` name (``linear-bo``, ``rvae-bo``, ``dkl-bo``).
+CELL_PRIORS = {
+    "saliency": survey_saliency_prior,
+    "saliency+edges": survey_saliency_edge_prior,
+    "edges": survey_edge_prior,
+    "gradient": survey_gradient_prior,
+}
