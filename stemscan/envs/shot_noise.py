@@ -43,7 +43,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from stemscan.envs.bit_generator import next_uint64, rng_address, to_unit
+from stemscan.envs.bit_generator import rng_address, rng_begin, rng_end, rng_next, to_unit
 
 __all__ = ["MAX_MEAN", "PTRS_ROW", "TABLE_MAX_MEAN", "ShotNoiseMap", "alias_tables", "log_poisson_pmf", "poisson_fill", "table_means", "table_rows"]
 
@@ -286,29 +286,32 @@ def poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_f
     on every call, ~10× the draw.)
     """
     rows, cols = out.shape
+    held = rng_begin(function, state)  # an in-line PCG64's state stays in registers until rng_end
     for i in range(rows):
         r = r0 + i
         for j in range(cols):
             c = c0 + j
             q = row[r, c]
             if q >= 0:  # alias draw of Poisson(λ_q), plus Poisson(δ) by inversion
-                x = next_uint64(function, state)
+                x, held = rng_next(function, state, held)
                 high = x >> np.uint64(32)
                 m = np.int64(high >> np.uint64(24))  # the top 8 bits: the outcome's slot
                 frac = np.uint32((high << np.uint64(8)) & np.uint64(0xFFFFFFFF))  # the next 24, scaled to 32 bits
-                k = m if frac < threshold[q, m] else np.int64(alias[q, m])
+                other = np.int64(alias[q, m])
+                k = other + np.int64(frac < threshold[q, m]) * (m - other)  # kept or aliased, without a branch
                 v = np.float64(np.uint32(x & np.uint64(0xFFFFFFFF))) * 2.3283064365386963e-10  # the low 32 bits / 2³²
                 e = aux[r, c]
-                if v >= e:  # P(Poisson(δ) > 0) = 1 − e^{-δ} < 0.22
-                    rest = mean[r, c] - means[q]  # δ, exact (Sterbenz)
-                    term = e * rest
-                    cdf = e + term
+                rest = mean[r, c] - means[q]  # δ, exact (Sterbenz)
+                term = e * rest
+                cdf = e + term
+                k += np.int64(v >= e)  # P(Poisson(δ) ≥ 1) = 1 − e^{-δ} < 0.22, added without a branch
+                if v >= cdf:  # P(Poisson(δ) ≥ 2) < δ²/2 < 0.032: continue the CDF
                     extra = 1
                     while v >= cdf and extra < 60:
                         extra += 1
                         term *= rest / extra
                         cdf += term
-                    k += extra
+                    k += extra - 1
                 out[i, j] = k
                 continue
             lam = mean[r, c]  # PTRS, Hörmann (1993)
@@ -316,8 +319,10 @@ def poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_f
             a = -0.059 + 0.02483 * b
             v_r = 0.9277 - 3.6224 / (b - 2.0)
             while True:
-                u = to_unit(next_uint64(function, state)) - 0.5
-                v = to_unit(next_uint64(function, state))
+                x, held = rng_next(function, state, held)
+                u = to_unit(x) - 0.5
+                x, held = rng_next(function, state, held)
+                v = to_unit(x)
                 us = 0.5 - abs(u)
                 if us <= 0.0:
                     continue
@@ -334,3 +339,4 @@ def poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_f
                 if math.log(v * inv_alpha / (a / (us * us) + b)) <= log_pmf:
                     break
             out[i, j] = k
+    rng_end(function, state, held)

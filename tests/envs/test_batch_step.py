@@ -55,6 +55,31 @@ def test_sample_patches_draws_what_shot_noise_map_sample_draws():
     assert ours.random() == theirs.random() and total > 0
 
 
+@pytest.mark.parametrize("generator", [np.random.PCG64, np.random.Philox])
+def test_in_line_pcg64_draws_what_the_c_generator_draws(generator):
+    """The sampler's counts and the generator's state after them: in-line PCG64 == numpy's C next_uint64."""
+    mean = np.random.default_rng(1).gamma(0.7, 20.0, size=(48, 48))  # tabled (fine, coarse) and PTRS pixels
+    noise = ShotNoiseMap(mean)
+    in_line, called = np.random.Generator(generator(11)), np.random.Generator(generator(11))
+    assert (rng_address(in_line)[0] == 0) == (generator is np.random.PCG64)  # only PCG64 itself is stepped in line
+    assert rng_address(called, in_line=False)[0] != 0
+    corners = np.array([[0, 0], [17, 40], [40, 3]], dtype=np.int64)
+    got, want = np.empty((8, 8), dtype=np.int64), np.empty((8, 8), dtype=np.int64)
+    tables = (noise.mean, noise.row, noise.aux, noise.means, noise.threshold, noise.alias, noise.log_factorial)
+    for corner in corners:
+        sample_patches(*rng_address(in_line), *tables, corner[None], got)
+        sample_patches(*rng_address(called, in_line=False), *tables, corner[None], want)
+        assert np.array_equal(got, want)
+    assert in_line.random() == called.random()  # left in the same state
+
+
+def test_subclassed_pcg64_is_called_not_stepped_in_line():
+    class Counted(np.random.PCG64):
+        pass
+
+    assert rng_address(np.random.Generator(Counted(0)))[0] != 0
+
+
 def _rollout(env, steps, n_envs=None):
     """Patches and rewards of ``steps`` fixed actions (a vector env of ``n_envs``, or a single env that resets)."""
     out = []
