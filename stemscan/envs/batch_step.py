@@ -36,7 +36,6 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from stemscan.envs.bit_generator import rng_address
 from stemscan.envs.record import acquire_patch
 from stemscan.envs.shot_noise import poisson_fill
 
@@ -103,35 +102,54 @@ def _prefetch_rows(array, r0, c0, rows, cols):  # noqa: ANN001, ANN202
             line += 64
 
 
-def _address(array: np.ndarray, dtype: type, ndim: int, keep: list) -> int:
-    if array.dtype != dtype or array.ndim != ndim or not array.flags.c_contiguous:
-        raise ValueError(f"internal: step_envs needs a contiguous {np.dtype(dtype)} {ndim}-D array, got {array.dtype} {array.shape}")
-    keep.append(array)
-    return array.__array_interface__["data"][0]
+def _address_signatures() -> list:
+    """``_data_addresses``'s signatures: each array's dtype and rank, C-contiguous; the scene's labels writeable or not."""
+
+    def array(dtype, ndim, readonly=False):  # noqa: ANN001, ANN202
+        return types.Array(dtype, ndim, "C", readonly=readonly)
+
+    f64, i64 = types.float64, types.int64
+    signatures = []
+    for labels_readonly in (False, True):
+        signatures.append(types.void(
+            array(i64, 1), array(f64, 2, True), array(types.int16, 2, True), array(f64, 2, True),
+            array(types.int32, 2, labels_readonly), array(types.uint16, 2), array(types.float32, 2), array(i64, 1),
+            array(i64, 1), array(f64, 2), array(f64, 3), array(types.uint8, 3), array(types.float32, 1, True),
+        ))  # fmt: skip
+    return signatures
+
+
+@numba.njit(_address_signatures(), cache=True, nogil=True)
+def _data_addresses(out, mean, row, aux, labels, stamp, measured, label_scanned, pending, survey, coarse_sums, coarse_u8, counts_to_patch):  # noqa: ANN001, ANN202, PLR0913
+    """The arrays' data addresses into ``out``; the signature admits only the dtypes and C-contiguous layouts ``step_envs`` reads."""
+    out[_MEAN] = mean.ctypes.data
+    out[_ROW] = row.ctypes.data
+    out[_AUX] = aux.ctypes.data
+    out[_LABELS] = labels.ctypes.data
+    out[_STAMP] = stamp.ctypes.data
+    out[_MEASURED] = measured.ctypes.data
+    out[_LABEL_SCANNED] = label_scanned.ctypes.data
+    out[_PENDING] = pending.ctypes.data
+    out[_SURVEY] = survey.ctypes.data
+    out[_COARSE_SUMS] = coarse_sums.ctypes.data
+    out[_COARSE_U8] = coarse_u8.ctypes.data
+    out[_COUNTS_TO_PATCH] = counts_to_patch.ctypes.data
 
 
 def env_addresses(env, out: np.ndarray, keep: list) -> None:  # noqa: ANN001
     """Write the addresses of reset ``env``'s arrays and generator into ``out`` (int64 (N_ADDRESSES,)).
 
-    Checks each array's dtype, rank and contiguity; ``keep`` receives the
-    arrays (the caller holds them while the addresses are in use).
+    Checks each array's dtype, rank and contiguity (``TypeError`` otherwise);
+    ``keep`` receives the arrays and the generator (the caller holds them
+    while the addresses are in use).
     """
     noise, tracker = env._noise, env.tracker
-    if not env._coarse_u8.flags.c_contiguous:
-        raise ValueError("internal: the sub-env's coarse maps must be contiguous")
-    out[_MEAN] = _address(noise.mean, np.float64, 2, keep)
-    out[_ROW] = _address(noise.row, np.int16, 2, keep)
-    out[_AUX] = _address(noise.aux, np.float64, 2, keep)
-    out[_LABELS] = _address(np.ascontiguousarray(env._labels), np.int32, 2, keep)  # a scene's own array, unless strided
-    out[_STAMP] = _address(env._stamp, np.uint16, 2, keep)
-    out[_MEASURED] = _address(env._measured, np.float32, 2, keep)
-    out[_LABEL_SCANNED] = _address(tracker.scanned, np.int64, 1, keep)
-    out[_PENDING] = _address(tracker.pending, np.int64, 1, keep)
-    out[_SURVEY] = _address(env._survey, np.float64, 2, keep)
-    out[_COARSE_SUMS] = _address(env._coarse_sums, np.float64, 3, keep)
-    out[_COARSE_U8] = _address(env._coarse_u8, np.uint8, 3, keep)
-    out[_COUNTS_TO_PATCH] = _address(env._counts_to_patch, np.float32, 1, keep)
-    out[_NEXT_UINT64], out[_RNG_STATE] = rng_address(env.np_random)
+    labels = env._labels if env._labels.flags.c_contiguous else np.ascontiguousarray(env._labels)  # a scene's own array, unless strided
+    arrays = (noise.mean, noise.row, noise.aux, labels, env._stamp, env._measured, tracker.scanned, tracker.pending,
+              env._survey, env._coarse_sums, env._coarse_u8, env._counts_to_patch)  # fmt: skip
+    _data_addresses(out, *arrays)
+    out[_NEXT_UINT64], out[_RNG_STATE] = env._generator_address()
+    keep.extend(arrays)
     keep.append(env.np_random)
 
 
@@ -158,12 +176,15 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
     patches: np.ndarray,
     n_new: np.ndarray,
     due: np.ndarray,
-) -> None:
+) -> bool:
     """Acquire and record sub-env ``i``'s sub-scan at ``corners[i]`` into ``patches[i]``, for each ``active[i]``.
+
+    Returns False, having stepped none, if an active corner would put the
+    sub-scan outside the field (nothing else checks what the kernel reads).
 
     Args:
         active: ``bool`` (N,), the sub-envs to step.
-        corners: ``int64`` (N, 2) top-left pixels ``(r0, c0)``, inside the field (checked by the caller).
+        corners: ``int64`` (N, 2) top-left pixels ``(r0, c0)``.
         addresses: ``int64`` (N, N_ADDRESSES), :func:`env_addresses` of each sub-env.
         n_labels, table_length: ``int64`` (N,): length of the discovery arrays and of the count→patch table.
         episodes: ``int64`` (N,): each sub-env's episode stamp (:func:`~stemscan.envs.record.record_patch`).
@@ -177,6 +198,10 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
         due: ``bool`` (N,), a feature may be newly discovered (written where active).
     """
     g = cell_scale_255.shape[0]
+    rows, cols = counts.shape
+    for i in range(active.shape[0]):
+        if active[i] and not (0 <= corners[i, 0] <= height - rows and 0 <= corners[i, 1] <= width - cols):
+            return False
     for j in range(active.shape[0]):  # the first active sub-env's pixels; each later one's while the one before computes
         if active[j]:
             _prefetch_patch(addresses[j], corners[j, 0], corners[j, 1], counts.shape[0], counts.shape[1], width)
@@ -207,6 +232,7 @@ def step_envs(  # noqa: PLR0913 — the whole batch in one compiled call
             episodes[i], measured, labels, label_scanned, pending, survey, row_cell, col_cell, cell_scale_255,
             coarse_sums, coarse_u8,
         )  # fmt: skip
+    return True
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -287,3 +313,81 @@ def sample_patches(  # noqa: PLR0913
         poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_factorial, corners[b, 0], corners[b, 1], counts)
         total += counts.sum()
     return total
+
+
+@numba.njit(cache=True, nogil=True)
+def continuous_corners(actions, active, height, width, half, max_r, max_c, corners):  # noqa: ANN001, ANN201, PLR0913
+    """Top-left pixels of the active sub-envs' continuous actions, as the single env's ``from_continuous``.
+
+    ``actions`` (N, 2) real, ``corners`` ``int64`` (N, 2) written where
+    ``active``.  Returns False (leaving ``corners`` partly written) when an
+    active action is not in [0, 1]² (NaN included): the caller then checks
+    each one for its error.
+    """
+    for i in range(actions.shape[0]):
+        if not active[i]:
+            continue
+        row, col = np.float64(actions[i, 0]), np.float64(actions[i, 1])
+        if not (0.0 <= row <= 1.0 and 0.0 <= col <= 1.0):
+            return False
+        corners[i, 0] = min(max(np.int64(np.rint(row * height - half)), 0), max_r)
+        corners[i, 1] = min(max(np.int64(np.rint(col * width - half)), 0), max_c)
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def update_counters(  # noqa: PLR0913 — the single env's per-step scalar updates, for every sub-env at once
+    active: np.ndarray,
+    corners: np.ndarray,
+    n_new: np.ndarray,
+    patch_dose: float,
+    subscan_time_s: float,
+    half: float,
+    height: float,
+    width: float,
+    budget: float,
+    budget_limit: float,
+    frame_dose: float,
+    n_pixels: int,
+    dose_used: np.ndarray,
+    scan_time_s: np.ndarray,
+    steps: np.ndarray,
+    n_scanned: np.ndarray,
+    position: np.ndarray,
+    dose: np.ndarray,
+    over: np.ndarray,
+    new_features: np.ndarray,
+    info_dose_used: np.ndarray,
+    info_dose_fraction: np.ndarray,
+    info_budget_fraction: np.ndarray,
+    info_coverage: np.ndarray,
+    info_scan_time_s: np.ndarray,
+    info_steps: np.ndarray,
+) -> None:
+    """After :func:`step_envs`: each active sub-env's dose, time, steps, pixels and position; every row's dose and info.
+
+    The same float operations as the single env's step (``dose_used +=
+    patch_dose``, position ``float32((corner + half) / size)``, the dose
+    observation ``float32(min(dose_used / budget, 1))``, …), so the same
+    values.  ``over[i]``: another sub-scan would exceed the budget
+    (``dose_used + patch_dose > budget_limit``, ``budget × (1 + 1e-12)``).
+    """
+    for i in range(active.shape[0]):
+        if active[i]:
+            dose_used[i] += patch_dose
+            scan_time_s[i] += subscan_time_s
+            steps[i] += 1
+            n_scanned[i] += n_new[i]
+            position[i, 0] = np.float32((corners[i, 0] + half) / height)
+            position[i, 1] = np.float32((corners[i, 1] + half) / width)
+            new_features[i] = 0
+        used = dose_used[i]
+        over[i] = used + patch_dose > budget_limit
+        fraction = used / budget if budget > 0 else 1.0
+        dose[i, 0] = np.float32(min(fraction, 1.0))
+        info_budget_fraction[i] = fraction
+        info_dose_used[i] = used
+        info_dose_fraction[i] = used / frame_dose
+        info_coverage[i] = n_scanned[i] / n_pixels
+        info_scan_time_s[i] = scan_time_s[i]
+        info_steps[i] = steps[i]

@@ -20,6 +20,7 @@ import numpy as np
 from stemscan.envs.batch_step import acquire_from_rng
 from stemscan.envs.bit_generator import rng_address
 from stemscan.envs.discovery import DiscoveryTracker
+from stemscan.envs.record import acquire_survey
 from stemscan.envs.scene_tables import scene_tables
 from stemscan.scenes import Scene
 
@@ -57,7 +58,9 @@ class EpisodeAcquisition:
         if self._episode > _MAX_EPISODE:  # the stamps wrap: clear them once every 65,535 episodes
             self._stamp.fill(0)
             self._episode = 1
-        self.tracker = DiscoveryTracker(scene.labels, tables.weights, self.discovery_threshold, area=tables.label_area)
+        threshold = self.discovery_threshold
+        needed = tables.discovery_needed(scene.labels, threshold)
+        self.tracker = DiscoveryTracker(scene.labels, tables.weights, threshold, area=tables.label_area, needed=needed)
         self._n_scanned = 0
         self._n_pixels = self.shape[0] * self.shape[1]
         g = self.grid.size
@@ -82,12 +85,22 @@ class EpisodeAcquisition:
         grid = self.grid
         g = grid.size
         electrons = self.survey_cost / (g * g)  # e⁻ per survey sample
-        counts = self._tables.survey_noise(self.microscope, electrons).sample(self.np_random, 0, 0, g, g)
-        self._survey = self.microscope.normalise(counts, electrons, self._full_scale).astype(np.float64)
-        self._coarse_sums[0] = self._survey * grid.area
-        self._coarse_u8[0] = np.rint(self._survey * 255.0)
+        noise = self._tables.survey_noise(self.microscope, electrons)
+        function, state = self._generator_address()
+        acquire_survey(
+            function, state, noise.mean, noise.row, noise.aux, noise.means, noise.threshold, noise.alias,
+            noise.log_factorial, np.empty((g, g), dtype=np.int64), self._tables.background,
+            np.float32(1.0 / (electrons * self._full_scale)), grid.area, self._survey, self._coarse_sums, self._coarse_u8,
+        )  # fmt: skip
         self.dose_used += self.survey_cost
         self.scan_time_s += self.microscope.survey_time_s(g, g)
+
+    def _generator_address(self) -> tuple[int, int]:
+        """:func:`~stemscan.envs.bit_generator.rng_address` of ``np_random``, re-read when it was replaced."""
+        rng = self.np_random
+        if rng is not self._rng:
+            self._rng, self._rng_address = rng, rng_address(rng)
+        return self._rng_address
 
     def _check_running(self) -> None:
         if self._done:
@@ -117,12 +130,10 @@ class EpisodeAcquisition:
         p = self.patch_size
         grid = self.grid
         tables = self._tables
-        noise, tracker, rng = self._noise, self.tracker, self.np_random
+        noise, tracker = self._noise, self.tracker
         if not (0 <= r0 <= self.shape[0] - p and 0 <= c0 <= self.shape[1] - p):
             raise ValueError(f"sub-scan at ({r0}, {c0}) is outside the {self.shape} field")
-        if rng is not self._rng:  # np_random was replaced: read the new generator
-            self._rng, self._rng_address = rng, rng_address(rng)
-        function, state = self._rng_address
+        function, state = self._generator_address()
         # the draws of ShotNoiseMap.sample, read from np_random in the kernel
         n_new, due = acquire_from_rng(
             function, state, noise.mean, noise.row, noise.aux, noise.means, noise.threshold, noise.alias,

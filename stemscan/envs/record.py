@@ -30,7 +30,7 @@ import numpy as np
 
 from stemscan.envs.shot_noise import poisson_fill
 
-__all__ = ["acquire_patch", "record_patch"]
+__all__ = ["acquire_patch", "acquire_survey", "record_patch"]
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -160,3 +160,44 @@ def acquire_patch(  # noqa: PLR0913 — the whole step in one compiled call
                 due = True
                 break
     return n_new, due
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def acquire_survey(  # noqa: PLR0913 — the survey's draws and its maps in one compiled call
+    function: int,
+    state: int,
+    mean: np.ndarray,
+    row: np.ndarray,
+    aux: np.ndarray,
+    means: np.ndarray,
+    threshold: np.ndarray,
+    alias: np.ndarray,
+    log_factorial: np.ndarray,
+    counts: np.ndarray,
+    background: np.float32,
+    scale: np.float32,
+    area: np.ndarray,
+    survey: np.ndarray,
+    coarse_sums: np.ndarray,
+    coarse_u8: np.ndarray,
+) -> None:
+    """Draw the survey, one count per coarse cell, and write it into the episode's coarse maps.
+
+    ``counts`` (G, G) ``int64`` receives the draws of
+    :meth:`~stemscan.envs.shot_noise.ShotNoiseMap.sample` over the survey's
+    map (``mean`` …), from the generator at ``(function, state)``; then, per
+    cell, ``survey`` = ``Microscope.normalise(counts, electrons, full_scale)``
+    (the same float32 operations: ``clip((float32(n) − background) × scale, 0, 1)``
+    with ``scale = float32(1 / (electrons × full_scale))``), ``coarse_sums[0]
+    = survey × area`` and ``coarse_u8[0] = rint(survey × 255)``.
+    """
+    poisson_fill(function, state, mean, row, aux, means, threshold, alias, log_factorial, 0, 0, counts)
+    rows, cols = counts.shape
+    for g in range(rows):
+        for h in range(cols):
+            value = (np.float32(counts[g, h]) - background) * scale
+            value = min(max(value, np.float32(0.0)), np.float32(1.0))
+            cell = np.float64(value)
+            survey[g, h] = cell
+            coarse_sums[0, g, h] = cell * area[g, h]
+            coarse_u8[0, g, h] = np.uint8(np.rint(cell * 255.0))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stemscan.envs.discovery import needed_pixels
 from stemscan.envs.microscope import Microscope
 from stemscan.envs.overview import CoarseGrid
 from stemscan.envs.shot_noise import ShotNoiseMap
@@ -46,6 +47,7 @@ class SceneTables:
         weights: ``float64`` (K + 1,) weight per label value (index 0 is 0).
         cell_signal: ``float64`` (G, G) mean signal per coarse cell (the survey's means).
         survey_maps: the survey sampler's state per survey dose (:meth:`survey_noise`).
+        needed: pixels to scan per feature, per discovery threshold (:meth:`discovery_needed`).
     """
 
     full_scale: float
@@ -57,6 +59,7 @@ class SceneTables:
     weights: np.ndarray
     cell_signal: np.ndarray
     survey_maps: dict[float, ShotNoiseMap] = field(default_factory=dict, compare=False, repr=False)
+    needed: dict[float, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     def survey_noise(self, microscope: Microscope, electrons: float) -> ShotNoiseMap:
         """The sampler's state over the survey's mean counts at ``electrons`` e⁻ per sample (cached per dose)."""
@@ -70,12 +73,24 @@ class SceneTables:
                 self.survey_maps[electrons] = cached
         return cached
 
+    def discovery_needed(self, labels: np.ndarray, threshold: float) -> np.ndarray:
+        """:func:`~stemscan.envs.discovery.needed_pixels` of the scene at ``threshold`` (cached, read-only)."""
+        with _LOCK:
+            cached = self.needed.get(threshold)
+        if cached is None:
+            cached = needed_pixels(labels, len(self.weights), threshold, self.label_area)
+            cached.flags.writeable = False
+            with _LOCK:
+                if len(self.needed) >= _MAX_SURVEY_DOSES:
+                    self.needed.clear()
+                self.needed[threshold] = cached
+        return cached
+
 
 _LOCK = threading.Lock()
 _MAX_SURVEY_DOSES = 8
 #: id(scene) -> {key: SceneTables}; an entry is dropped when its scene is garbage-collected.
 _TABLES: dict[int, dict[tuple, SceneTables]] = {}
-
 
 def _forget(scene_id: int) -> None:
     with _LOCK:

@@ -258,6 +258,11 @@ class STEMScanEnv(EpisodeAcquisition, EpisodeViews, gym.Env):
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        self._start(seed, options)
+        return self._observation(), self._info()
+
+    def _start(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:  # noqa: ARG002
+        """:meth:`reset` without building the observation and info (the vector env's reset)."""
         super().reset(seed=seed)
         if self._fixed_scene is not None:
             scene = self._fixed_scene
@@ -269,7 +274,6 @@ class STEMScanEnv(EpisodeAcquisition, EpisodeViews, gym.Env):
         if scene.shape != self.shape:
             raise ValueError(f"scene shape {scene.shape} does not match the env's field {self.shape}")
         self._begin_episode(scene)
-        return self._observation(), self._info()
 
     # ------------------------------------------------------------------- step
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:

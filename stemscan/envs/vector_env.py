@@ -38,7 +38,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from stemscan.envs.batch_step import N_ADDRESSES, env_addresses, step_envs
+from stemscan.envs.batch_step import N_ADDRESSES, continuous_corners, env_addresses, step_envs, update_counters
 from stemscan.envs.stem_scan_env import STEMScanEnv
 
 __all__ = ["STEMScanVectorEnv"]
@@ -116,6 +116,7 @@ class STEMScanVectorEnv(VectorEnv):
         self._inverse_full_scale = np.zeros(n, dtype=np.float32)
         self._n_new = np.zeros(n, dtype=np.int64)
         self._due = np.zeros(n, dtype=np.bool_)
+        self._over = np.zeros(n, dtype=np.bool_)
         self._counts = np.empty((p, p), dtype=np.int64)
         self._corners = np.zeros((n, 2), dtype=np.int64)
         self._empty_ids: list[list[int]] = []
@@ -152,7 +153,7 @@ class STEMScanVectorEnv(VectorEnv):
 
     def _reset_one(self, i: int, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         env = self.envs[i]
-        env.reset(seed=seed, options=options)
+        env._start(seed, options)  # reset() less the single env's observation and info
         self._coarse_u8[i] = env._coarse_u8
         env._coarse_u8 = self._coarse_u8[i]  # the compiled step now updates the batch in place
         keep: list = []
@@ -202,36 +203,34 @@ class STEMScanVectorEnv(VectorEnv):
         resetting = self._autoreset.copy()
         active = ~resetting
         corners = self._action_corners(actions, active)
-        geometry = self.envs[0].geometry
-        if corners.min() < 0 or corners[:, 0].max() > geometry._max_r or corners[:, 1].max() > geometry._max_c:
-            raise RuntimeError(f"internal: sub-scan corners outside the field: {corners[active].tolist()}")  # the kernel does not check
         self._rewards.fill(0.0)
         self._terminations.fill(False)
         self._truncations.fill(False)
         first, info = self.envs[0], self._info
-        for i, env in enumerate(self.envs):  # a sub-env's np_random replaced by the user: read the new one, as a single env does
-            if env.np_random is not self._generators[i]:
+        for i, (env, known) in enumerate(zip(self.envs, self._generators)):
+            if env._np_random is not known:  # np_random replaced by the user: read the new one, as a single env does
                 keep = []
                 env_addresses(env, self._addresses[i], keep)
                 self._keep_alive[i] = keep
                 self._generators[i] = env.np_random
-        step_envs(
+        inside = step_envs(
             active, corners, self._addresses, self._n_labels, self._table_length, self._episodes, self._inverse_full_scale,
             first._tables.background, first._noise.means, first._noise.threshold, first._noise.alias,
             first._noise.log_factorial, first.grid.row_cell, first.grid.col_cell, first.grid.scale_255,
             first.shape[0], first.shape[1], self._counts, self._patch, self._n_new, self._due,
         )  # fmt: skip
+        if not inside:
+            raise RuntimeError(f"internal: sub-scan corners outside the field: {corners[active].tolist()}")
         # the single env's scalar updates, element-wise (the same float operations, so the same values)
-        np.add(self._dose_used, first.patch_dose, out=self._dose_used, where=active)
-        np.add(self._scan_time_s, first._subscan_time_s, out=self._scan_time_s, where=active)
-        np.add(self._steps, 1, out=self._steps, where=active)
-        np.add(self._n_scanned, self._n_new, out=self._n_scanned, where=active)
-        half = first.patch_size / 2.0
-        position = ((corners + half) / np.array(first.shape, dtype=np.float64)).astype(np.float32)
-        np.copyto(self._position, position, where=active[:, None])
-        info["new_features"][active] = 0
+        update_counters(
+            active, corners, self._n_new, first.patch_dose, first._subscan_time_s, first.patch_size / 2.0,
+            float(first.shape[0]), float(first.shape[1]), self._budget, self._budget * (1 + 1e-12), first.frame_dose,
+            first._n_pixels, self._dose_used, self._scan_time_s, self._steps, self._n_scanned, self._position,
+            self._dose, self._over, info["new_features"], info["dose_used"], info["dose_fraction"],
+            info["budget_fraction"], info["coverage"], info["scan_time_s"], info["steps"],
+        )  # fmt: skip
         new_ids = self._new_ids
-        for i in np.flatnonzero(active):  # list objects for the info (cheap: no array work)
+        for i in np.flatnonzero(active).tolist():  # list objects for the info (cheap: no array work)
             new_ids[i] = []
         for i in np.flatnonzero(self._due & active).tolist():  # a feature may be found: the tracker decides (rare)
             tracker = self.envs[i].tracker
@@ -242,21 +241,8 @@ class STEMScanVectorEnv(VectorEnv):
             info["features_found"][i] = tracker.n_found
             info["weight_found"][i] = tracker.weight_found
             new_ids[i] = found.tolist()
-        budget = self._budget
-        over = self._dose_used + first.patch_dose > budget * (1 + 1e-12)
-        np.logical_and(over, ~self._terminations, out=self._truncations)
+        np.logical_and(self._over, ~self._terminations, out=self._truncations)
         self._truncations &= active
-        if budget > 0:
-            self._dose[:, 0] = np.minimum(self._dose_used / budget, 1.0)
-            info["budget_fraction"][:] = self._dose_used / budget
-        else:
-            self._dose.fill(1.0)
-            info["budget_fraction"].fill(1.0)
-        info["dose_used"][:] = self._dose_used
-        info["dose_fraction"][:] = self._dose_used / first.frame_dose
-        info["coverage"][:] = self._n_scanned / first._n_pixels
-        info["scan_time_s"][:] = self._scan_time_s
-        info["steps"][:] = self._steps
         for i in np.flatnonzero(resetting).tolist():  # NEXT_STEP autoreset: these return a first observation
             self._reset_one(i)
         np.logical_or(self._terminations, self._truncations, out=self._autoreset)
@@ -267,14 +253,10 @@ class STEMScanVectorEnv(VectorEnv):
         first, corners = self.envs[0], self._corners
         geometry = first.geometry
         if self._continuous:
-            ok = actions.dtype.kind == "f"
-            if ok:
-                a = np.where(active[:, None], actions, 0.5).astype(np.float64)  # ignored rows may hold anything
-                ok = bool(np.all((a >= 0.0) & (a <= 1.0)))  # False for NaN
-            if ok:
-                half = geometry.patch_size / 2.0
-                for axis, most in ((0, geometry._max_r), (1, geometry._max_c)):
-                    corners[:, axis] = np.clip(np.rint(a[:, axis] * geometry.shape[axis] - half), 0, most).astype(np.int64)
+            if actions.dtype in (np.float32, np.float64) and continuous_corners(
+                actions, active, float(geometry.shape[0]), float(geometry.shape[1]), geometry.patch_size / 2.0,
+                geometry._max_r, geometry._max_c, corners,
+            ):  # fmt: skip
                 return corners
         elif actions.dtype.kind in "iu":
             used = actions[active]
