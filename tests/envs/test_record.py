@@ -66,3 +66,44 @@ def test_tracker_update_and_collect_report_each_feature_once():
     assert tracker.collect().tolist() == [2] and tracker.all_found and tracker.weight_found == 3.0
     with pytest.raises(ValueError, match="labels go up to 2 but there are weights for 1 features"):
         DiscoveryTracker(labels, np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("electrons", [0.3, 37.0, 5e4])  # counts below the background; mid-range; PTRS means
+def test_acquire_survey_matches_normalise_of_the_sampled_counts(electrons):
+    """The compiled survey == Microscope.normalise of ShotNoiseMap.sample's counts, and its coarse maps."""
+    from stemscan.envs.bit_generator import rng_address
+    from stemscan.envs.record import acquire_survey
+    from stemscan.envs.shot_noise import ShotNoiseMap
+
+    microscope, grid = Microscope(), CoarseGrid((96, 80), 12)
+    full_scale = 0.5  # below the brightest cells: some clip to 1
+    cell_signal = np.random.default_rng(0).random((12, 12))
+    noise = ShotNoiseMap(microscope.expected_counts(cell_signal, electrons))
+    ours, theirs = np.random.default_rng(5), np.random.default_rng(5)
+    want = microscope.normalise(noise.sample(theirs, 0, 0, 12, 12), electrons, full_scale).astype(np.float64)
+    survey, sums, maps = np.zeros((12, 12)), np.zeros((2, 12, 12)), np.zeros((2, 12, 12), dtype=np.uint8)
+    acquire_survey(*rng_address(ours), noise.mean, noise.row, noise.aux, noise.means, noise.threshold, noise.alias,
+                   noise.log_factorial, np.empty((12, 12), dtype=np.int64), np.float32(microscope.background_counts),
+                   np.float32(1.0 / (electrons * full_scale)), grid.area, survey, sums, maps)  # fmt: skip
+    assert np.array_equal(survey, want)
+    assert np.array_equal(sums[0], want * grid.area) and np.array_equal(maps[0], np.rint(want * 255.0).astype(np.uint8))
+    assert not sums[1].any() and not maps[1].any()  # nothing scanned yet
+    assert ours.random() == theirs.random()  # the same draws taken
+    assert 0.0 < want.mean() < 1.0 or electrons < 1.0
+
+
+def test_tracker_takes_precomputed_needed_pixels_and_checks_them():
+    from stemscan.envs.discovery import needed_pixels
+
+    labels = np.array([[0, 1, 1], [2, 2, 2], [0, 0, 3]], dtype=np.int32)
+    weights = np.array([0.0, 1.0, 2.0, 0.5])
+    needed = needed_pixels(labels, 4, 0.5)
+    assert needed.tolist() == [np.iinfo(np.int64).max, 1, 2, 1]
+    tracker = DiscoveryTracker(labels, weights, 0.5, needed=needed)
+    assert np.array_equal(tracker.needed, DiscoveryTracker(labels, weights, 0.5).needed)
+    tracker.scanned[:] = [3, 1, 1, 1]
+    assert tracker.collect().tolist() == [1, 3] and needed[1] == 1  # the given array is read, not changed
+    with pytest.raises(ValueError, match="needed must be int64 of shape"):
+        DiscoveryTracker(labels, weights, 0.5, needed=np.ones(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="labels go up to 3"):
+        needed_pixels(labels, 3, 0.5)

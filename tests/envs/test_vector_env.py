@@ -87,3 +87,22 @@ def test_returned_arrays_are_not_reused_and_sync_mode_still_works():
     sync = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="sync", **KWARGS)
     sync_obs, _ = sync.reset(seed=1)
     assert all(np.array_equal(sync_obs[key], before[key]) for key in obs)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_continuous_actions_give_the_single_envs_corners(dtype):
+    vec = STEMScanVectorEnv(num_envs=6, **KWARGS)
+    vec.reset(seed=0)
+    single = vec.envs[0]
+    height, half = single.shape[0], single.patch_size / 2.0
+    ties = (np.arange(6) + 0.5 + half) / height  # row × height − half near k + ½: rounding ties
+    actions = np.stack([ties, [0.0, 1.0, 0.5, 1e-9, 1.0 - 1e-9, 0.25]], axis=1).astype(dtype)
+    corners = vec._action_corners(actions, np.ones(6, dtype=bool)).copy()
+    assert [tuple(c) for c in corners.tolist()] == [single.corner(a) for a in actions]
+    inactive = actions.copy()
+    inactive[2] = np.nan  # a resetting sub-env's action is ignored, whatever it holds
+    mask = np.ones(6, dtype=bool)
+    mask[2] = False
+    assert np.array_equal(vec._action_corners(inactive, mask)[mask], corners[mask])
+    with pytest.raises(ValueError, match="NaN"):
+        vec._action_corners(inactive, np.ones(6, dtype=bool))
