@@ -83,6 +83,7 @@ class DiscoveryTracker:
         self._ids = np.empty(self.n_labels, dtype=np.int64)  # collect()'s scratch
         self.n_found = 0
         self.weight_found = 0.0
+        self.last_weight = 0.0  # weight of the ids the last collect() returned
         self.total = self.n_labels - 1
 
     def update(self, patch_labels: np.ndarray, newly_scanned: np.ndarray) -> np.ndarray:
@@ -103,13 +104,16 @@ class DiscoveryTracker:
         """Mark and return the ids whose ``scanned`` count reached the threshold since the last call.
 
         For callers that add to :attr:`scanned` themselves (the env's compiled step).
+        :attr:`last_weight` is then the weight of the ids returned (the step's reward).
         """
         if self.total == 0:
+            self.last_weight = 0.0
             return _NONE
         new = self._ids[: _mark_reached(self.scanned, self.pending, self.found, self._ids)].copy()
+        self.last_weight = float(self.weights[new].sum()) if new.size else 0.0
         if new.size:
             self.n_found += int(new.size)
-            self.weight_found += float(self.weights[new].sum())
+            self.weight_found += self.last_weight
         return new
 
     @property

@@ -142,7 +142,7 @@ class EpisodeAcquisition:
             self._survey, grid.row_cell, grid.col_cell, grid.scale_255, self._coarse_sums, self._coarse_u8,
         )  # fmt: skip
         self._n_scanned += n_new
-        new_ids = tracker.collect() if due else _NO_IDS
+        new_ids, reward = (tracker.collect(), tracker.last_weight) if due else (_NO_IDS, 0.0)
         self._boxes.append((r0, c0))
         self.dose_used += self.patch_dose
         self.scan_time_s += self._subscan_time_s
@@ -150,7 +150,6 @@ class EpisodeAcquisition:
         self._last_patch = patch
         self._last_position = self.geometry.centre_fraction(r0, c0)
         self._last_new = new_ids
-        reward = float(self.tracker.weights[new_ids].sum()) if new_ids.size else 0.0
         terminated = self.tracker.all_found
         truncated = (not terminated) and self.dose_used + self.patch_dose > self.budget * (1 + 1e-12)
         self._done = terminated or truncated

@@ -235,7 +235,7 @@ class STEMScanVectorEnv(VectorEnv):
         for i in np.flatnonzero(self._due & active).tolist():  # a feature may be found: the tracker decides (rare)
             tracker = self.envs[i].tracker
             found = tracker.collect()
-            self._rewards[i] = float(tracker.weights[found].sum()) if found.size else 0.0
+            self._rewards[i] = tracker.last_weight
             self._terminations[i] = tracker.all_found
             info["new_features"][i] = found.size
             info["features_found"][i] = tracker.n_found
