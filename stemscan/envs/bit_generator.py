@@ -31,7 +31,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from stemscan.envs.kernel_cache import ensure_consistent
 
-__all__ = ["next_uint64", "raw_fill", "rng_address", "to_unit"]
+__all__ = ["next_uint64", "raw_fill", "rng_address", "rng_begin", "rng_end", "rng_next", "to_unit"]
 
 # Every kernel module imports this one before any kernel runs: numba's cached kernels are checked here, once,
 # against all kernel modules' sources (stemscan.envs.kernel_cache).
@@ -46,41 +46,14 @@ _PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
 
 
 @intrinsic
-def next_uint64(typingctx, function, state):  # noqa: ANN001, ANN201, ARG001
-    """The next 64-bit draw of the generator at ``(function, state)`` (:func:`rng_address`).
-
-    ``function`` is the address of a C ``uint64_t (*)(void *)`` called with
-    ``state``, or 0 for numpy's PCG64, stepped here in line: ``state`` then
-    addresses its 128-bit LCG state and increment, and the draw is
-    PCG-XSL-RR of the stepped state, exactly numpy's ``pcg64_next64``
-    (checked against numpy once per process, :func:`_inline_pcg64_matches`).
-    """
+def _call_next_uint64(typingctx, function, state):  # noqa: ANN001, ANN202, ARG001
+    """``function(state)`` for a C ``uint64_t (*)(void *)`` at address ``function`` (not 0)."""
     sig = types.uint64(types.int64, types.int64)
 
     def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
-        function, state = args
-        i64, i128 = ir.IntType(64), ir.IntType(128)
-        with builder.if_else(builder.icmp_signed("==", function, i64(0)), likely=True) as (inline, call):
-            with inline:
-                pointer = builder.inttoptr(state, i128.as_pointer())
-                lcg = builder.load(pointer, align=8)
-                increment = builder.load(builder.gep(pointer, [ir.IntType(32)(1)]), align=8)
-                lcg = builder.add(builder.mul(lcg, ir.Constant(i128, _PCG64_MULTIPLIER)), increment)
-                builder.store(lcg, pointer, align=8)
-                high = builder.trunc(builder.lshr(lcg, ir.Constant(i128, 64)), i64)
-                folded = builder.xor(high, builder.trunc(lcg, i64))
-                rotate = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64, i64, i64]), "llvm.fshr.i64")
-                inline_value = builder.call(rotate, [folded, folded, builder.lshr(high, i64(58))])
-                inline_block = builder.block
-            with call:
-                function_type = ir.FunctionType(i64, [cgutils.voidptr_t])
-                pointer = builder.inttoptr(function, function_type.as_pointer())
-                call_value = builder.call(pointer, [builder.inttoptr(state, cgutils.voidptr_t)])
-                call_block = builder.block
-        value = builder.phi(i64)
-        value.add_incoming(inline_value, inline_block)
-        value.add_incoming(call_value, call_block)
-        return value
+        function_type = ir.FunctionType(ir.IntType(64), [cgutils.voidptr_t])
+        pointer = builder.inttoptr(args[0], function_type.as_pointer())
+        return builder.call(pointer, [builder.inttoptr(args[1], cgutils.voidptr_t)])
 
     return sig, codegen
 
@@ -153,7 +126,7 @@ def rng_next(function, state, held):  # noqa: ANN001, ANN201
     if function == 0:
         x, lo, hi = pcg64_step(held[0], held[1], held[2], held[3])
         return x, (lo, hi, held[2], held[3])
-    return next_uint64(function, state), held
+    return _call_next_uint64(function, state), held
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -161,6 +134,21 @@ def rng_end(function, state, held):  # noqa: ANN001, ANN201
     """Write the in-line PCG64's state back (nothing for a C generator, which kept its own)."""
     if function == 0:
         pcg64_store(state, held[0], held[1])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def next_uint64(function, state):  # noqa: ANN001, ANN201
+    """One 64-bit draw of the generator at ``(function, state)`` (:func:`rng_address`); loops use :func:`rng_next`.
+
+    ``function`` is the address of the bit generator's C ``next_uint64``, or
+    0 for numpy's PCG64 stepped in line (``state`` then addresses its
+    128-bit LCG state and increment; the draw is exactly numpy's
+    ``pcg64_next64``, checked once per process by :func:`rng_address`).
+    """
+    held = rng_begin(function, state)
+    x, held = rng_next(function, state, held)
+    rng_end(function, state, held)
+    return x
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

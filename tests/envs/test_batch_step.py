@@ -73,6 +73,21 @@ def test_in_line_pcg64_draws_what_the_c_generator_draws(generator):
     assert in_line.random() == called.random()  # left in the same state
 
 
+@pytest.mark.parametrize("generator", [np.random.PCG64, np.random.SFC64])
+def test_next_uint64_one_draw_at_a_time_is_numpys(generator):
+    import numba
+
+    from stemscan.envs.bit_generator import next_uint64
+
+    @numba.njit
+    def three(function, state):
+        return next_uint64(function, state), next_uint64(function, state), next_uint64(function, state)
+
+    ours, numpy = np.random.Generator(generator(3)), np.random.Generator(generator(3))
+    assert list(three(*rng_address(ours))) == numpy.integers(0, 2**64, size=3, dtype=np.uint64).tolist()
+    assert ours.random() == numpy.random()
+
+
 def test_subclassed_pcg64_is_called_not_stepped_in_line():
     class Counted(np.random.PCG64):
         pass
